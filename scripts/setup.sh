@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Create .venv and install the kiosk with pinned dependencies. `--test` adds the test tools.
+#
+# face-recognition 1.3.0 is installed with --no-deps: it declares `dlib`, which pip would build
+# from source (minutes on a PC, hours on a Pi). dlib-bin (in requirements.txt) provides the same
+# dlib module prebuilt for x86_64 and aarch64.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+  echo "setup: Python 3.11 or newer is needed ($PYTHON is $("$PYTHON" --version 2>&1))" >&2
+  exit 1
+}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+pip=(.venv/bin/python -m pip -q --disable-pip-version-check)
+"${pip[@]}" install -r requirements.txt
+"${pip[@]}" install --no-deps face-recognition==1.3.0
+"${pip[@]}" install --no-deps -e .
+if [ "${1:-}" = "--test" ]; then
+  "${pip[@]}" install -r requirements-test.txt
+fi
+.venv/bin/kiosk --version
