@@ -1,0 +1,306 @@
+"""Configuration: one schema, a documented defaults file, a per-device override, strict checks.
+
+The schema below is the single source of truth. ``config.toml`` at the repository root is
+generated from it (``kiosk config --print-defaults``; a test keeps the two identical), so every
+setting has a documented default. At start the kiosk reads the main file, then a local override
+file (on a Pi: ``/boot/firmware/kiosk.toml``, on the FAT partition a technician can edit), key by
+key. An unknown key, a wrong type or an out-of-range value stops start-up with a message naming
+the file, line and key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+DEFAULT_OVERRIDE = Path("/boot/firmware/kiosk.toml")
+ZONES = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
+
+
+class ConfigError(ValueError):
+    """A configuration file is unreadable or holds a bad value; the message names where."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    default: Any
+    doc: str
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple = ()
+    pattern: str | None = None
+
+    def check(self, value: Any) -> str | None:
+        """Return why `value` is not acceptable, or None."""
+        want = type(self.default)
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is not want:
+            return f"must be {_type_name(want)}, got {_type_name(type(value))} {value!r}"
+        if self.lo is not None and value < self.lo or self.hi is not None and value > self.hi:
+            return f"= {value!r} is out of range ({self.lo} to {self.hi})"
+        if self.choices and value not in self.choices:
+            return f"= {value!r} is not one of {', '.join(map(repr, self.choices))}"
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            return f"= {value!r} does not match the pattern {self.pattern}"
+        return None
+
+
+def _type_name(t: type) -> str:
+    return {bool: "true/false", int: "an integer", float: "a number", str: "a string"}.get(
+        t, t.__name__
+    )
+
+
+HHMM = r"([01][0-9]|2[0-3]):[0-5][0-9]"
+
+SCHEMA: dict[str, tuple[str, list[Setting]]] = {
+    "device": ("The kiosk itself", [
+        Setting("id", "kiosk-01", "Device id, unique per government; stored with every event.",
+                pattern=r"[A-Za-z0-9._-]{1,64}"),
+        Setting("name", "Lobi Utama", "Kiosk name shown on screen."),
+        Setting("unit", "Unit Demo", "Unit (OPD) name shown on screen and in reports."),
+        Setting("timezone", "Asia/Jakarta",
+                "Asia/Jakarta (WIB, UTC+7), Asia/Makassar (WITA, UTC+8) or Asia/Jayapura (WIT, UTC+9).",
+                choices=tuple(ZONES)),
+        Setting("language", "id", "Screen language: id (Bahasa Indonesia) or en.", choices=("id", "en")),
+    ]),
+    "camera": ("Where frames come from", [
+        Setting("source", "picamera2",
+                "picamera2 | opencv:INDEX (USB webcam) | a video file | rtsp://... | "
+                "replay:PATH (folder of images or a video, replayed at `fps`)."),
+        Setting("width", 640, "Capture width in pixels.", lo=160, hi=4096),
+        Setting("height", 480, "Capture height in pixels.", lo=120, hi=4096),
+        Setting("fps", 15, "Frames per second asked of the camera (and of a replay).", lo=1, hi=60),
+    ]),
+    "recognition": ("Detection, quality gates and matching (see docs/thresholds.md)", [
+        Setting("detect_width", 320,
+                "Frames are downscaled to this width before face detection (HOG finds faces "
+                "from about 80 px wide at that scale).", lo=160, hi=1920),
+        Setting("photo_detect_width", 1024,
+                "Detection width for still photos (enrollment, `kiosk identify`): photos hold "
+                "smaller faces than the kiosk camera sees.", lo=160, hi=4096),
+        Setting("upsample", 0, "HOG upsampling passes; each costs about 4x the time.", lo=0, hi=2),
+        Setting("min_face_px", 90, "Smallest face width (full-frame pixels) that is encoded.",
+                lo=40, hi=2000),
+        Setting("min_sharpness", 30.0,
+                "Lowest variance of the Laplacian of the face, resized to 128 px; below is 'blurred'.",
+                lo=0.0, hi=10000.0),
+        Setting("min_brightness", 45, "Darkest accepted mean grey level of the face.", lo=0, hi=255),
+        Setting("max_brightness", 215, "Brightest accepted mean grey level of the face.", lo=0, hi=255),
+        Setting("max_yaw", 0.35,
+                "Largest sideways turn, as the nose's offset from the eyes' midpoint divided by "
+                "the eye distance (0 = frontal).", lo=0.05, hi=1.0),
+        Setting("max_roll_deg", 25.0, "Largest head tilt (eye line angle) in degrees.", lo=1.0, hi=90.0),
+        Setting("threshold", 0.45,
+                "Largest template distance accepted as the same person (face_recognition's 0.6 "
+                "is too lenient for 1:N; see docs/thresholds.md).", lo=0.2, hi=0.8),
+        Setting("margin", 0.05,
+                "The best employee must beat the best *different* employee by at least this.",
+                lo=0.0, hi=0.5),
+        Setting("votes_needed", 3, "Same employee must win this many frames of one face track ...",
+                lo=1, hi=30),
+        Setting("vote_window", 5, "... out of this many most recent frames.", lo=1, hi=30),
+        Setting("track_gap_s", 1.0,
+                "A face unseen for longer than this starts a new track (and a new vote).",
+                lo=0.1, hi=30.0),
+    ]),
+    "attendance": ("Masuk / pulang decision (schedules come with the attendance rules)", [
+        Setting("repeat_minutes", 5,
+                "A recognition within this many minutes of the same employee's last event is "
+                "'sudah tercatat' and records nothing.", lo=1, hi=720),
+    ]),
+    "schedule": ("Default working hours (Keppres 68/1995 timetable); used by the attendance rules", [
+        Setting("start", "07:30", "Start of work, Monday to Friday.", pattern=HHMM),
+        Setting("end", "16:00", "End of work, Monday to Thursday.", pattern=HHMM),
+        Setting("friday_end", "16:30", "End of work on Friday.", pattern=HHMM),
+        Setting("punch_from", "06:00", "Earliest accepted punch.", pattern=HHMM),
+        Setting("punch_until", "18:00", "Latest accepted punch.", pattern=HHMM),
+    ]),
+    "store": ("Local database", [
+        Setting("data_dir", "data",
+                "Folder for kiosk.db (relative paths are relative to the main config file). "
+                "On a Pi: the ext4 data partition."),
+    ]),
+    "enroll": ("Enrollment", [
+        Setting("nip_pattern", "^[0-9]{18}$",
+                "Regular expression an employee id must match (NIP of an ASN: 18 digits)."),
+        Setting("min_photos", 1, "Fewest accepted photos for an employee to be enrolled.", lo=1, hi=20),
+    ]),
+    "server": ("Collector server (upload comes with its own issue)", [
+        Setting("url", "", "https://... of the collector; empty = offline only."),
+        Setting("token_file", "", "File holding this device's token (never the token itself)."),
+        Setting("ca_file", "", "PEM bundle of the government's own certificate authority; empty = system CAs."),
+        Setting("batch_size", 200, "Events per upload request.", lo=1, hi=5000),
+    ]),
+}
+
+
+@dataclass
+class Config:
+    """Validated settings: ``cfg.recognition.threshold`` and so on."""
+
+    values: dict[str, dict[str, Any]]
+    files: list[Path] = field(default_factory=list)
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    def __getattr__(self, section: str) -> SimpleNamespace:
+        try:
+            return SimpleNamespace(**self.values[section])
+        except KeyError:
+            raise AttributeError(section) from None
+
+    @property
+    def data_dir(self) -> Path:
+        p = Path(self.values["store"]["data_dir"]).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "kiosk.db"
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.values["device"]["timezone"])
+
+
+def defaults() -> dict[str, dict[str, Any]]:
+    return {sec: {s.key: s.default for s in settings} for sec, (_, settings) in SCHEMA.items()}
+
+
+def _line_of(text: str, section: str, key: str | None) -> int | None:
+    """1-based line where `[section]` `key = ...` is written (tomllib gives no positions)."""
+    current = None
+    for n, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        m = re.fullmatch(r"\[\s*([A-Za-z0-9_.-]+)\s*\]\s*(#.*)?", s)
+        if m:
+            current = m.group(1)
+            if key is None and current == section:
+                return n
+            continue
+        if key is None:
+            continue
+        if current == section and re.match(rf'["\']?{re.escape(key)}["\']?\s*=', s):
+            return n
+        if current is None and re.match(rf"{re.escape(section)}\s*\.\s*{re.escape(key)}\s*=", s):
+            return n
+    return None
+
+
+def _where(path: Path, text: str, section: str, key: str | None = None) -> str:
+    line = _line_of(text, section, key)
+    return f"{path}:{line}" if line else str(path)
+
+
+def _read(path: Path) -> tuple[dict, str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot be read ({e})") from None
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+
+
+def _merge(values: dict, path: Path) -> None:
+    data, text = _read(path)
+    for section, table in data.items():
+        if section not in SCHEMA:
+            raise ConfigError(
+                f"{_where(path, text, section)}: unknown section [{section}] "
+                f"(known: {', '.join(SCHEMA)})"
+            )
+        if not isinstance(table, dict):
+            raise ConfigError(f"{_where(path, text, section)}: {section} must be a [table]")
+        settings = {s.key: s for s in SCHEMA[section][1]}
+        for key, value in table.items():
+            where = _where(path, text, section, key)
+            if key not in settings:
+                raise ConfigError(
+                    f"{where}: unknown key {key!r} in [{section}] (known: {', '.join(settings)})"
+                )
+            problem = settings[key].check(value)
+            if problem:
+                raise ConfigError(f"{where}: [{section}] {key} {problem}")
+            if isinstance(settings[key].default, float):
+                value = float(value)
+            values[section][key] = value
+
+
+def _cross_checks(values: dict, files: list[Path]) -> None:
+    r = values["recognition"]
+    where = " / ".join(map(str, files)) or "defaults"
+    if r["votes_needed"] > r["vote_window"]:
+        raise ConfigError(
+            f"{where}: [recognition] votes_needed ({r['votes_needed']}) must not exceed "
+            f"vote_window ({r['vote_window']})"
+        )
+    if r["min_brightness"] >= r["max_brightness"]:
+        raise ConfigError(f"{where}: [recognition] min_brightness must be below max_brightness")
+    try:
+        re.compile(values["enroll"]["nip_pattern"])
+    except re.error as e:
+        raise ConfigError(f"{where}: [enroll] nip_pattern is not a valid regular expression: {e}")
+    url = values["server"]["url"]
+    if url and not (url.startswith("https://") or re.match(r"http://(127\.0\.0\.1|localhost|\[::1\])[:/]", url)):
+        raise ConfigError(
+            f"{where}: [server] url must use https:// (plain http only to loopback for tests), got {url!r}"
+        )
+
+
+def load_config(path: Path | None = None, override: Path | None = None) -> Config:
+    """Defaults, then `path` (if given), then the override file, each key checked.
+
+    With ``override=None`` the override is ``$KIOSK_OVERRIDE`` if set, else
+    /boot/firmware/kiosk.toml when that file exists.
+    """
+    values = defaults()
+    files: list[Path] = []
+    if path is not None:
+        path = Path(path)
+        _merge(values, path)
+        files.append(path)
+    if override is None:
+        env = os.environ.get("KIOSK_OVERRIDE")
+        override = Path(env) if env else (DEFAULT_OVERRIDE if DEFAULT_OVERRIDE.is_file() else None)
+    if override is not None:
+        _merge(values, Path(override))
+        files.append(Path(override))
+    _cross_checks(values, files)
+    base = path.resolve().parent if path is not None else Path.cwd()
+    return Config(values=values, files=files, base_dir=base)
+
+
+def render_defaults() -> str:
+    """The text of config.toml: every setting, its default and what it means."""
+    out = [
+        "# Kiosk configuration. Every setting is listed with its default and meaning.",
+        "# Generated from kiosk/config.py by `kiosk config --print-defaults`; a test keeps it in sync.",
+        "# Per-device values go in an override file (on a Pi: /boot/firmware/kiosk.toml) that",
+        "# holds only the keys that differ, e.g. [device] id = \"kiosk-sragen-07\".",
+    ]
+    for section, (title, settings) in SCHEMA.items():
+        out += ["", f"# {title}", f"[{section}]"]
+        for s in settings:
+            out.append(f"# {s.doc}")
+            out.append(f"{s.key} = {_toml_value(s.default)}")
+    return "\n".join(out) + "\n"
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(v)
