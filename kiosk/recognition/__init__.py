@@ -1,0 +1,1 @@
+"""Recognition: faces (dlib wrapper) -> quality gates -> gallery match -> face-track vote."""

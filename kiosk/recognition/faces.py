@@ -1,0 +1,145 @@
+"""A lazy, plain-data wrapper over dlib: detect faces, find landmarks, compute 128-d templates.
+
+This is face_recognition's algorithm (dlib HOG detector, 5-point alignment, the ResNet encoder
+from face_recognition_models, Euclidean distance) with two differences that matter on a kiosk:
+
+* nothing loads at import: face_recognition's ``api`` module loads all four models (including
+  the CNN detector the kiosk never uses) when imported and calls ``quit()`` if one is missing;
+  here each model loads on first use, from a path checked against models/manifest.toml, and a
+  problem raises ``ModelError``;
+* boxes are a ``Box`` dataclass in full-frame pixels, detection runs on a downscaled grey frame
+  and the box is scaled back, and encodings are float32.
+
+tests/test_faces.py checks that the templates equal face_recognition's own to float precision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from kiosk_models import model_path
+
+
+@dataclass(frozen=True)
+class Box:
+    """A face rectangle in full-frame pixel coordinates (right/bottom exclusive)."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def area(self) -> int:
+        return max(0, self.width) * max(0, self.height)
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return ((self.left + self.right) / 2, (self.top + self.bottom) / 2)
+
+    def scaled(self, f: float) -> "Box":
+        return Box(round(self.left * f), round(self.top * f), round(self.right * f), round(self.bottom * f))
+
+    def clamped(self, width: int, height: int) -> "Box":
+        return Box(max(0, self.left), max(0, self.top), min(width, self.right), min(height, self.bottom))
+
+    def iou(self, other: "Box") -> float:
+        ix = max(0, min(self.right, other.right) - max(self.left, other.left))
+        iy = max(0, min(self.bottom, other.bottom) - max(self.top, other.top))
+        inter = ix * iy
+        union = self.area + other.area - inter
+        return inter / union if union else 0.0
+
+    def as_list(self) -> list[int]:
+        return [self.left, self.top, self.right, self.bottom]
+
+
+def to_grey(rgb: np.ndarray) -> np.ndarray:
+    import cv2
+
+    if rgb.ndim == 2:
+        return rgb
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
+class FaceModels:
+    """dlib's detector, landmark predictors and encoder, each loaded on first use."""
+
+    @cached_property
+    def _dlib(self):
+        import dlib
+
+        return dlib
+
+    @cached_property
+    def detector(self):
+        return self._dlib.get_frontal_face_detector()
+
+    @cached_property
+    def landmarks5(self):
+        return self._dlib.shape_predictor(str(model_path("landmarks_5")))
+
+    @cached_property
+    def landmarks68(self):
+        return self._dlib.shape_predictor(str(model_path("landmarks_68")))
+
+    @cached_property
+    def encoder(self):
+        return self._dlib.face_recognition_model_v1(str(model_path("encoder")))
+
+    def load_all(self) -> None:
+        """Load every model now (workers do this at start, not on the first face)."""
+        for name in ("detector", "landmarks5", "landmarks68", "encoder"):
+            getattr(self, name)
+
+    # --- stages -------------------------------------------------------------------------
+
+    def detect(self, frame: np.ndarray, detect_width: int = 320, upsample: int = 0) -> list[Box]:
+        """Faces in `frame` (RGB or grey), found on a copy downscaled to `detect_width`."""
+        import cv2
+
+        grey = to_grey(frame)
+        h, w = grey.shape
+        f = 1.0
+        if w > detect_width:
+            f = detect_width / w
+            grey = cv2.resize(grey, (detect_width, max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+        rects = self.detector(grey, upsample)
+        boxes = [Box(r.left(), r.top(), r.right() + 1, r.bottom() + 1).scaled(1 / f) for r in rects]
+        return [b.clamped(w, h) for b in boxes if b.clamped(w, h).area > 0]
+
+    def _rect(self, box: Box):
+        return self._dlib.rectangle(box.left, box.top, box.right - 1, box.bottom - 1)
+
+    def shape68(self, frame: np.ndarray, box: Box) -> np.ndarray:
+        """68 landmark points (x, y) as a float32 (68, 2) array."""
+        shape = self.landmarks68(to_grey(frame), self._rect(box))
+        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+
+    def encode(self, rgb: np.ndarray, box: Box, jitters: int = 0) -> np.ndarray:
+        """The 128-d template of the face in `box` (float32)."""
+        shape = self.landmarks5(rgb, self._rect(box))
+        desc = self.encoder.compute_face_descriptor(rgb, shape, jitters)
+        return np.asarray(desc, dtype=np.float32)
+
+
+_models: FaceModels | None = None
+
+
+def models() -> FaceModels:
+    """The process-wide FaceModels (each worker process has its own)."""
+    global _models
+    if _models is None:
+        _models = FaceModels()
+    return _models
