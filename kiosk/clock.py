@@ -1,0 +1,68 @@
+"""What time it is, and whether to believe it.
+
+A Pi 4 has no battery clock; after a power cut without network the wall clock can be wrong
+until NTP answers. The kiosk never waits for that (an offline kiosk would never start): it
+records with every event whether the clock was synchronised, plus a monotonic stamp and the
+boot id, so the server and HR can spot and repair events from an unsynchronised clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import time
+import zoneinfo
+from dataclasses import dataclass
+from pathlib import Path
+
+TIMESYNC_FLAG = Path(os.environ.get("KIOSK_TIMESYNC_FLAG", "/run/systemd/timesync/synchronized"))
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+@dataclass(frozen=True)
+class Stamp:
+    local: dt.datetime  # aware, in the device's zone
+    utc: dt.datetime
+    monotonic_ns: int
+    synced: bool
+
+    @property
+    def local_date(self) -> str:
+        return self.local.date().isoformat()
+
+
+class Clock:
+    """Wall time in the kiosk's zone plus the sync flag (re-checked at most every 60 s)."""
+
+    def __init__(self, tz: zoneinfo.ZoneInfo, recheck_s: float = 60.0):
+        self.tz = tz
+        self.recheck_s = recheck_s
+        self._synced = False
+        self._checked = -1e18
+        self.boot_id = BOOT_ID.read_text().strip() if BOOT_ID.exists() else ""
+
+    def synced(self) -> bool:
+        now = time.monotonic()
+        if now - self._checked >= self.recheck_s:
+            self._synced = clock_synchronised()
+            self._checked = now
+        return self._synced
+
+    def now(self) -> Stamp:
+        utc = dt.datetime.now(dt.timezone.utc)
+        return Stamp(utc.astimezone(self.tz), utc, time.monotonic_ns(), self.synced())
+
+
+def clock_synchronised() -> bool:
+    """systemd-timesyncd's flag file, else timedated's NTPSynchronized, else False."""
+    if TIMESYNC_FLAG.exists():
+        return True
+    if "KIOSK_TIMESYNC_FLAG" in os.environ:
+        return False
+    try:
+        out = subprocess.run(["timedatectl", "show", "-p", "NTPSynchronized", "--value"],
+                             capture_output=True, text=True, timeout=2)
+        return out.stdout.strip() == "yes"
+    except (OSError, subprocess.SubprocessError):
+        return False

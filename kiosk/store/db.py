@@ -1,0 +1,235 @@
+"""Reads and writes of the kiosk database, each write in one transaction.
+
+One SQLite file (sqlite-utils over the stdlib driver), WAL journal, ``synchronous=FULL`` so a
+committed attendance event survives a power cut, foreign keys on, and a busy timeout so that a
+second process (the enroll CLI while the kiosk runs) waits instead of failing at once.
+Every SQLite failure becomes a ``StoreError`` naming the file and what to do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import sqlite_utils
+
+from kiosk.store.migrations import migrations
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used; the message names the file and the problem."""
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def encode_template(encoding: np.ndarray) -> bytes:
+    return np.asarray(encoding, dtype="<f4").reshape(128).tobytes()
+
+
+def decode_template(blob: bytes) -> np.ndarray:
+    if len(blob) != 512:
+        raise ValueError(f"a template is 512 bytes (128 float32), got {len(blob)}")
+    return np.frombuffer(blob, dtype="<f4").astype(np.float32)
+
+
+@dataclass(frozen=True)
+class TemplateRow:
+    nip: str
+    encoding: np.ndarray
+    quality: float | None
+    source: str
+    model_version: str
+
+
+class Store:
+    def __init__(self, path: str | Path, device_id: str = "", create: bool = True):
+        self.path = Path(path)
+        self.device_id = device_id
+        if not create and not self.path.exists():
+            raise StoreError(f"{self.path}: database not found (enroll someone first: kiosk enroll ...)")
+        with self._errors("open"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                self.db.enable_wal()
+            self.db.execute("PRAGMA synchronous = FULL")
+            migrations.apply(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def _errors(self, doing: str):
+        try:
+            yield
+        except sqlite3.DatabaseError as e:
+            msg = str(e)
+            if "locked" in msg or "busy" in msg:
+                raise StoreError(
+                    f"{self.path}: database is locked by another process (waited "
+                    f"{BUSY_TIMEOUT_MS // 1000} s while trying to {doing}); nothing was written"
+                ) from e
+            if "not a database" in msg or "malformed" in msg or "corrupt" in msg:
+                raise StoreError(
+                    f"{self.path}: database file is corrupt ({msg}); nothing was written. "
+                    "Move it aside and restore the last backup copy."
+                ) from e
+            if "readonly" in msg or "unable to open" in msg:
+                raise StoreError(f"{self.path}: database cannot be opened for writing ({msg})") from e
+            if "full" in msg:
+                raise StoreError(f"{self.path}: disk is full ({msg}); nothing was written") from e
+            raise StoreError(f"{self.path}: database error while trying to {doing}: {msg}") from e
+        except OSError as e:
+            raise StoreError(f"{self.path}: cannot {doing}: {e}") from e
+
+    @contextmanager
+    def transaction(self, doing: str):
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (nothing half-written)."""
+        with self._errors(doing):
+            conn = self.db.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+
+    # --- employees and templates --------------------------------------------------------
+
+    def upsert_employees(self, rows: list[dict], db=None) -> None:
+        now = utc_now()
+        target = db or self.db
+        for r in rows:
+            existing = target["employees"].count_where("nip = ?", [r["nip"]])
+            if existing:
+                changes = {k: r[k] for k in ("name", "unit", "active") if r.get(k) not in (None, "")}
+                if changes:
+                    target["employees"].update(r["nip"], {**changes, "updated_at": now})
+            else:
+                target["employees"].insert(
+                    {"nip": r["nip"], "name": r.get("name") or "", "unit": r.get("unit") or "",
+                     "active": int(r.get("active", 1)), "created_at": now, "updated_at": now}
+                )
+
+    def add_templates(self, templates: list[TemplateRow], db) -> int:
+        now = utc_now()
+        db["face_templates"].insert_all(
+            (
+                {"nip": t.nip, "encoding": encode_template(t.encoding), "model_version": t.model_version,
+                 "quality": t.quality, "source": t.source, "created_at": now}
+                for t in templates
+            ),
+            batch_size=500,
+        )
+        return len(templates)
+
+    def employees(self) -> list[dict]:
+        with self._errors("read employees"):
+            return list(self.db.query(
+                "select e.nip, e.name, e.unit, e.active, count(t.id) as templates "
+                "from employees e left join face_templates t on t.nip = e.nip "
+                "group by e.nip order by e.nip"
+            ))
+
+    def employee(self, nip: str) -> dict | None:
+        with self._errors("read an employee"):
+            rows = list(self.db.query("select * from employees where nip = ?", [nip]))
+        return rows[0] if rows else None
+
+    def templates(self, model_version: str, active_only: bool = True,
+                  nips: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+        """All templates of one encoder version as (N, 128) float32 and their NIPs."""
+        sql = ("select t.nip, t.encoding from face_templates t join employees e on e.nip = t.nip "
+               "where t.model_version = ?")
+        params: list = [model_version]
+        if active_only:
+            sql += " and e.active = 1"
+        if nips is not None:
+            sql += f" and t.nip in ({','.join('?' * len(nips))})"
+            params += nips
+        with self._errors("read templates"):
+            rows = self.db.execute(sql, params).fetchall()
+        if not rows:
+            return np.zeros((0, 128), np.float32), []
+        mat = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(-1, 128)
+        return mat.astype(np.float32), [r[0] for r in rows]
+
+    def template_rows(self, nip: str | None = None) -> list[dict]:
+        sql = "select id, nip, encoding, model_version, quality, source, created_at from face_templates"
+        params = []
+        if nip:
+            sql += " where nip = ?"
+            params.append(nip)
+        with self._errors("read templates"):
+            return list(self.db.query(sql + " order by nip, id", params))
+
+    def remove_templates(self, nip: str, actor: str) -> int:
+        with self.transaction(f"remove the templates of {nip}") as db:
+            n = db["face_templates"].count_where("nip = ?", [nip])
+            db.execute("delete from face_templates where nip = ?", [nip])
+            self.audit("remove_templates", {"nip": nip, "templates": n}, actor, db=db)
+        return n
+
+    # --- attendance ---------------------------------------------------------------------
+
+    def record_event(self, event: dict) -> None:
+        """Insert the event and its outbox row in one durable transaction."""
+        with self.transaction(f"record the event of {event['nip']}") as db:
+            db["attendance_events"].insert({**event, "created_at": utc_now()})
+            db["outbox"].insert({"event_id": event["id"], "state": "pending", "attempts": 0,
+                                 "queued_at": utc_now()})
+
+    def last_event(self, nip: str, local_date: str) -> dict | None:
+        with self._errors("read the last event"):
+            rows = list(self.db.query(
+                "select * from attendance_events where nip = ? and local_date = ? "
+                "order by utc_at desc, monotonic_ns desc limit 1", [nip, local_date]))
+        return rows[0] if rows else None
+
+    def events(self, local_date: str | None = None) -> list[dict]:
+        sql = "select * from attendance_events"
+        params = []
+        if local_date:
+            sql += " where local_date = ?"
+            params.append(local_date)
+        with self._errors("read events"):
+            return list(self.db.query(sql + " order by utc_at", params))
+
+    def pending_uploads(self) -> int:
+        with self._errors("count the outbox"):
+            return self.db["outbox"].count_where("state != 'done'")
+
+    # --- audit --------------------------------------------------------------------------
+
+    def audit(self, action: str, detail: dict, actor: str = "cli", db=None) -> None:
+        row = {"at": utc_now(), "device_id": self.device_id, "actor": actor, "action": action,
+               "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True)}
+        if db is not None:
+            db["audit_log"].insert(row)
+        else:
+            with self.transaction(f"write the audit log ({action})") as tdb:
+                tdb["audit_log"].insert(row)
+
+    def audit_rows(self) -> list[dict]:
+        with self._errors("read the audit log"):
+            return list(self.db.query("select * from audit_log order by id"))

@@ -1,0 +1,67 @@
+"""Schema migrations, from the first release on (sqlite-utils' Migrations: each step runs in a
+transaction and is recorded in _sqlite_migrations). Never edit a released step: add a new one.
+
+Times: `*_at` columns are UTC ISO-8601 strings; attendance events also keep the local time with
+its UTC offset, as the employee saw it on the screen.
+"""
+
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("kiosk")
+
+
+@migrations()
+def m001_initial(db):
+    db["employees"].create(
+        {"nip": str, "name": str, "unit": str, "active": int, "created_at": str, "updated_at": str},
+        pk="nip",
+        not_null={"nip", "name", "active", "created_at", "updated_at"},
+        defaults={"active": 1, "name": "", "unit": ""},
+    )
+    db["face_templates"].create(
+        {
+            "id": int,
+            "nip": str,
+            "encoding": bytes,  # 128 little-endian float32
+            "model_version": str,
+            "quality": float,  # sharpness of the enrolled face (higher = sharper)
+            "source": str,  # photo path or 'kiosk', 'import:<file>'
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("nip", "employees", "nip")],
+        not_null={"nip", "encoding", "model_version", "created_at"},
+    )
+    db["face_templates"].create_index(["nip"])
+    db["attendance_events"].create(
+        {
+            "id": str,  # UUID4, also the upload idempotency key
+            "nip": str,
+            "kind": str,  # masuk | pulang
+            "local_time": str,  # ISO-8601 with UTC offset, e.g. 2026-11-24T07:12:03+07:00
+            "utc_at": str,
+            "local_date": str,  # YYYY-MM-DD in the device's time zone
+            "monotonic_ns": int,  # CLOCK_MONOTONIC at the decision (orders events within a boot)
+            "boot_id": str,  # which boot the monotonic stamp belongs to
+            "clock_synced": int,  # 1 if the wall clock was NTP-synchronised when recorded
+            "distance": float,
+            "margin": float,
+            "device_id": str,
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("nip", "employees", "nip")],
+        not_null={"nip", "kind", "local_time", "utc_at", "local_date", "device_id"},
+    )
+    db["attendance_events"].create_index(["nip", "local_date"])
+    db["outbox"].create(
+        {"event_id": str, "state": str, "attempts": int, "queued_at": str, "last_error": str},
+        pk="event_id",
+        foreign_keys=[("event_id", "attendance_events", "id")],
+        defaults={"state": "pending", "attempts": 0},
+    )
+    db["audit_log"].create(
+        {"id": int, "at": str, "device_id": str, "actor": str, "action": str, "detail": str},
+        pk="id",
+        not_null={"at", "action"},
+    )
