@@ -1,0 +1,1 @@
+"""Enrollment: turning HR's photos and rosters into face templates in the kiosk database."""

@@ -1,0 +1,96 @@
+"""`kiosk enroll` and `kiosk templates ...`: thin commands over enroll.batch and enroll.templates."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from enroll.batch import enroll_photos, progress_bar
+from enroll.photos import EnrollInputError, read_roster, scan_folder
+from enroll.templates import export_templates, import_templates
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("enroll", help="enroll employees from a folder <root>/<NIP>/*.jpg|png",
+                       description="Enroll employees from photos: one folder per NIP, several photos each.")
+    p.add_argument("root", type=Path, help="folder holding one sub-folder per NIP")
+    p.add_argument("--roster", type=Path, help="CSV with columns NIP,name,unit (',' or ';')")
+    p.add_argument("--force", action="store_true",
+                   help="store faces even when they match a different employee")
+    p.add_argument("--replace", action="store_true",
+                   help="replace the employees' existing templates instead of adding to them")
+    p.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_enroll)
+
+    t = sub.add_parser("templates", help="list, remove, export or import face templates")
+    tsub = t.add_subparsers(dest="action", required=True)
+    tl = tsub.add_parser("list", help="employees and how many templates each has")
+    tl.add_argument("--json", action="store_true")
+    tl.set_defaults(func=cmd_list)
+    tr = tsub.add_parser("remove", help="remove every template of one employee")
+    tr.add_argument("nip")
+    tr.set_defaults(func=cmd_remove)
+    te = tsub.add_parser("export", help="write all templates to a file (personal data: mode 0600)")
+    te.add_argument("file", type=Path)
+    te.set_defaults(func=cmd_export)
+    ti = tsub.add_parser("import", help="add templates from an export file")
+    ti.add_argument("file", type=Path)
+    ti.set_defaults(func=cmd_import)
+
+
+def cmd_enroll(args, cfg, open_store) -> int:
+    photos = scan_folder(args.root, cfg.enroll.nip_pattern)
+    roster = read_roster(args.roster, cfg.enroll.nip_pattern) if args.roster else None
+    with open_store() as store:
+        report = enroll_photos(store, photos, cfg, roster=roster, force=args.force, replace=args.replace,
+                               workers=args.workers, progress=progress_bar())
+    if args.json:
+        print(json.dumps({"enrolled": report.enrolled,
+                          "refused": [{"item": i, "reason": r} for i, r in report.refused]}, indent=1))
+    else:
+        n = sum(report.enrolled.values())
+        print(f"enrolled {len(report.enrolled)} employee(s) with {n} template(s)")
+        if report.refused:
+            print(f"refused {len(report.refused)}:")
+            for item, reason in report.refused:
+                print(f"  {item}: {reason}")
+    return 0 if report.ok else 1
+
+
+def cmd_list(args, cfg, open_store) -> int:
+    with open_store(create=False) as store:
+        rows = store.employees()
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+    else:
+        for r in rows:
+            state = "" if r["active"] else "  (inactive)"
+            print(f"{r['nip']}  {r['templates']:3d} template(s)  {r['name']}  {r['unit']}{state}")
+        print(f"{len(rows)} employee(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_remove(args, cfg, open_store) -> int:
+    with open_store(create=False) as store:
+        if store.employee(args.nip) is None:
+            raise EnrollInputError(f"employee {args.nip} is not in the database")
+        n = store.remove_templates(args.nip, actor="cli")
+    print(f"removed {n} template(s) of {args.nip}")
+    return 0
+
+
+def cmd_export(args, cfg, open_store) -> int:
+    with open_store(create=False) as store:
+        n = export_templates(store, args.file)
+    print(f"exported {n} template(s) to {args.file} (personal data: keep it safe)")
+    return 0
+
+
+def cmd_import(args, cfg, open_store) -> int:
+    with open_store() as store:
+        people, n = import_templates(store, args.file, cfg.enroll.nip_pattern)
+    print(f"imported {n} new template(s) for {people} employee(s)")
+    return 0

@@ -1,0 +1,107 @@
+"""Inputs of batch enrollment: the photo folder `<root>/<NIP>/*.jpg|png` and the roster CSV.
+
+Everything here only reads and validates; problems come back as messages that name the file,
+line, folder or employee, so HR can fix the input and run again.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kiosk.camera.replay import IMAGE_SUFFIXES
+
+
+class EnrollInputError(ValueError):
+    """The folder or roster cannot be used at all (nothing is enrolled)."""
+
+
+@dataclass
+class PhotoSet:
+    photos: dict[str, list[Path]] = field(default_factory=dict)  # NIP -> photos
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+
+def check_nip(nip: str, pattern: str) -> str | None:
+    """Why `nip` is not a valid employee id, or None."""
+    if not nip:
+        return "empty employee id"
+    if re.search(r"\s", nip):
+        return f"employee id {nip!r} contains spaces"
+    if not re.fullmatch(pattern, nip):
+        return f"employee id {nip!r} does not match {pattern} (NIP: 18 digits)"
+    return None
+
+
+def scan_folder(root: Path, nip_pattern: str) -> PhotoSet:
+    root = Path(root)
+    if not root.exists():
+        raise EnrollInputError(f"{root}: folder not found")
+    if not root.is_dir():
+        raise EnrollInputError(f"{root}: not a folder (expected <root>/<NIP>/photo.jpg)")
+    out = PhotoSet()
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    loose = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
+    for p in loose:
+        out.refused.append((str(p), "photo not inside a <NIP> folder"))
+    if not subdirs:
+        raise EnrollInputError(f"{root}: no employee folders found (expected <root>/<NIP>/photo.jpg)")
+    for d in subdirs:
+        problem = check_nip(d.name, nip_pattern)
+        if problem:
+            out.refused.append((str(d), problem))
+            continue
+        files = sorted(p for p in d.iterdir() if p.is_file() and not p.name.startswith("."))
+        photos = []
+        for f in files:
+            if f.suffix.lower() in IMAGE_SUFFIXES:
+                photos.append(f)
+            else:
+                out.refused.append((str(f), f"not an image file ({f.suffix or 'no suffix'})"))
+        if photos:
+            out.photos[d.name] = photos
+        else:
+            out.refused.append((str(d), "folder holds no photos"))
+    return out
+
+
+def read_roster(path: Path, nip_pattern: str) -> dict[str, dict]:
+    """NIP -> {nip, name, unit} from a CSV with a header (NIP,name,unit; ',' or ';')."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise EnrollInputError(f"{path}: roster file not found") from None
+    except UnicodeDecodeError as e:
+        raise EnrollInputError(f"{path}: roster is not UTF-8 text (save it as CSV UTF-8): {e}") from None
+    lines = text.splitlines()
+    if not lines:
+        raise EnrollInputError(f"{path}: roster is empty")
+    delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
+    reader = csv.reader(lines, delimiter=delimiter)
+    header = [h.strip().lower() for h in next(reader)]
+    if "nip" not in header or "name" not in header:
+        raise EnrollInputError(f"{path}:1: header must name the columns NIP,name[,unit], got {lines[0]!r}")
+    col = {h: i for i, h in enumerate(header)}
+    roster: dict[str, dict] = {}
+    seen_line: dict[str, int] = {}
+    for lineno, row in enumerate(reader, start=2):
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) < len(header):
+            raise EnrollInputError(f"{path}:{lineno}: expected {len(header)} columns, got {len(row)}")
+        nip = row[col["nip"]].strip()
+        problem = check_nip(nip, nip_pattern)
+        if problem:
+            raise EnrollInputError(f"{path}:{lineno}: {problem}")
+        if nip in roster:
+            raise EnrollInputError(f"{path}:{lineno}: NIP {nip} is listed twice (first on line {seen_line[nip]})")
+        name = row[col["name"]].strip()
+        if not name:
+            raise EnrollInputError(f"{path}:{lineno}: NIP {nip} has no name")
+        unit = row[col["unit"]].strip() if "unit" in col else ""
+        roster[nip] = {"nip": nip, "name": name, "unit": unit}
+        seen_line[nip] = lineno
+    return roster

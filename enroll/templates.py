@@ -1,0 +1,99 @@
+"""Export and import of face templates (biometric personal data: files are 0600, logged).
+
+The export is one JSON document: the encoder version, and per employee their NIP, name, unit,
+active flag and templates (base64 of 128 little-endian float32). It is written atomically (a
+temporary file in the same folder, fsync, rename), so a full disk or a crash never leaves a
+half-written export. An import is checked completely before one transaction writes it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from enroll.photos import EnrollInputError, check_nip
+from kiosk.store import Store
+from kiosk.store.db import TemplateRow, decode_template
+from kiosk_models import ENCODER_VERSION
+
+FORMAT = "kiosk-face-templates"
+VERSION = 1
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dirfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dirfd)
+    finally:
+        os.close(dirfd)
+
+
+def export_templates(store: Store, path: Path, actor: str = "cli") -> int:
+    people = {e["nip"]: {"nip": e["nip"], "name": e["name"], "unit": e["unit"], "active": e["active"],
+                         "templates": []} for e in store.employees()}
+    n = 0
+    for t in store.template_rows():
+        people[t["nip"]]["templates"].append({
+            "encoding": base64.b64encode(t["encoding"]).decode(), "model_version": t["model_version"],
+            "quality": t["quality"], "source": t["source"], "created_at": t["created_at"]})
+        n += 1
+    doc = {"format": FORMAT, "version": VERSION, "encoder": ENCODER_VERSION, "employees": list(people.values())}
+    write_atomic(Path(path), json.dumps(doc, ensure_ascii=False, indent=1).encode())
+    store.audit("export_templates", {"file": str(path), "employees": len(people), "templates": n}, actor)
+    return n
+
+
+def import_templates(store: Store, path: Path, nip_pattern: str, actor: str = "cli") -> tuple[int, int]:
+    """Returns (employees, templates added); templates already present are skipped."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EnrollInputError(f"{path}: file not found") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise EnrollInputError(f"{path}: not a template export (invalid JSON: {e})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise EnrollInputError(f"{path}: not a template export (format is not {FORMAT!r})")
+    if doc.get("version") != VERSION:
+        raise EnrollInputError(f"{path}: export version {doc.get('version')!r} is not supported (expected {VERSION})")
+    people, templates = [], []
+    for i, p in enumerate(doc.get("employees", [])):
+        nip = str(p.get("nip", ""))
+        problem = check_nip(nip, nip_pattern)
+        if problem:
+            raise EnrollInputError(f"{path}: employees[{i}]: {problem}")
+        people.append({"nip": nip, "name": p.get("name", ""), "unit": p.get("unit", ""),
+                       "active": int(p.get("active", 1))})
+        for j, t in enumerate(p.get("templates", [])):
+            where = f"{path}: employee {nip}, templates[{j}]"
+            if t.get("model_version") != ENCODER_VERSION:
+                raise EnrollInputError(f"{where}: model {t.get('model_version')!r} differs from this "
+                                       f"kiosk's {ENCODER_VERSION!r}; re-enroll from photos instead")
+            try:
+                enc = decode_template(base64.b64decode(t["encoding"], validate=True))
+            except (KeyError, ValueError) as e:
+                raise EnrollInputError(f"{where}: bad encoding ({e})") from None
+            templates.append(TemplateRow(nip, enc, t.get("quality"), f"import:{path.name}", ENCODER_VERSION))
+    existing = {(r["nip"], bytes(r["encoding"])) for r in store.template_rows()}
+    new = [t for t in templates if (t.nip, t.encoding.astype("<f4").tobytes()) not in existing]
+    with store.transaction(f"import {path}") as db:
+        store.upsert_employees(people, db=db)
+        store.add_templates(new, db)
+        store.audit("import_templates", {"file": str(path), "employees": len(people),
+                                         "templates": len(new), "skipped": len(templates) - len(new)}, actor, db=db)
+    return len(people), len(new)

@@ -1,0 +1,134 @@
+"""The kiosk loop without a screen: camera -> recognition -> decision -> store, one JSON line each.
+
+`KioskLoop.process(frame)` is one step and returns what happened (tests and the benchmark call
+it directly); `run()` drives it from a camera source until the source ends or `stop` is set.
+The camera source already drops stale frames, so a slow step never builds a backlog.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable
+
+from kiosk.camera import CameraError, Frame, FrameSource
+from kiosk.clock import Clock
+from kiosk.config import Config
+from kiosk.decision import decide
+from kiosk.recognition.gallery import Gallery
+from kiosk.recognition.pipeline import FaceAnalyzer
+from kiosk.recognition.tracker import Tracker
+from kiosk.store import Store, StoreError
+from kiosk_models import ENCODER_VERSION
+
+log = logging.getLogger(__name__)
+
+
+def load_gallery(store: Store) -> Gallery:
+    enc, nips = store.templates(ENCODER_VERSION)
+    return Gallery(enc, nips)
+
+
+class KioskLoop:
+    def __init__(self, cfg: Config, store: Store, analyzer: FaceAnalyzer | None = None,
+                 clock: Clock | None = None, gallery: Gallery | None = None):
+        self.cfg, self.store = cfg, store
+        self.rc = cfg.recognition
+        self.analyzer = analyzer or FaceAnalyzer(self.rc)
+        self.clock = clock or Clock(cfg.tz)
+        self.gallery = gallery or load_gallery(store)
+        self.names = {e["nip"]: e["name"] for e in store.employees()}
+        self.tracker = Tracker(self.rc.votes_needed, self.rc.vote_window, self.rc.track_gap_s)
+        self.frames = 0
+        self.encodings = 0
+
+    def process(self, frame: Frame) -> list[dict]:
+        """One frame; returns the messages it produced (decisions, unknown faces, errors)."""
+        self.frames += 1
+        a = self.analyzer.detect(frame.image)
+        track = self.tracker.observe(a.face, frame.ts)
+        if track is None or track.done:
+            return []  # nobody there, or already identified: no encoding spent
+        self.analyzer.finish(frame.image, a)
+        if a.encoding is None:
+            return []  # a quality gate refused this frame; the UI shows the hint (a.reason)
+        self.encodings += 1
+        m = self.gallery.match(a.encoding)
+        accepted = m.accepted(self.rc.threshold, self.rc.margin)
+        winner = self.tracker.vote(track, m.employee_id if accepted else None, m.distance, m.margin)
+        if winner is None:
+            if self.tracker.unknown(track):
+                return [{"type": "unknown", "track": track.id, "reason": m.reason(self.rc.threshold, self.rc.margin),
+                         "distance": _r(m.distance), "frame": frame.label or frame.seq}]
+            return []
+        distance, margin = track.best[winner]
+        return [self._record(winner, distance, margin, frame, track.id)]
+
+    def _record(self, nip: str, distance: float, margin: float, frame: Frame, track_id: int) -> dict:
+        stamp = self.clock.now()
+        base = {"employee_id": nip, "name": self.names.get(nip, ""), "distance": _r(distance),
+                "margin": _r(margin), "track": track_id, "frame": frame.label or frame.seq}
+        try:
+            last = self.store.last_event(nip, stamp.local_date)
+            d = decide(nip, stamp, last, self.cfg.attendance.repeat_minutes,
+                       device_id=self.cfg.device.id, boot_id=self.clock.boot_id,
+                       distance=distance, margin=margin)
+            if d.event is not None:
+                self.store.record_event(d.event)
+        except StoreError as e:
+            # The screen tells the employee to use the paper list; the loop keeps running.
+            log.error("%s", e)
+            return {"type": "error", "error": "store", "message": str(e), **base}
+        out = {"type": "attendance", "status": d.status, "kind": d.kind, **base,
+               "latency_ms": round((time.monotonic() - frame.ts) * 1000, 1)}
+        if d.event:
+            out.update(event_id=d.event["id"], local_time=d.event["local_time"],
+                       clock_synced=bool(d.event["clock_synced"]))
+        else:
+            out["recorded_at"] = d.previous_local_time
+        return out
+
+    def run(self, source: FrameSource, emit: Callable[[dict], None],
+            stop: threading.Event | None = None, max_seconds: float | None = None,
+            retry_s: float = 2.0) -> None:
+        """Until the source ends, `stop` is set or `max_seconds` pass.
+
+        A camera that fails to open or stops delivering is reported and re-opened with a
+        growing pause (up to 30 s); recognition resumes by itself when it comes back.
+        """
+        stop = stop or threading.Event()
+        started = time.monotonic()
+        pause = retry_s
+
+        def out_of_time() -> bool:
+            return max_seconds is not None and time.monotonic() - started > max_seconds
+
+        while not stop.is_set() and not out_of_time():
+            try:
+                source.open()
+                pause = retry_s
+                while not stop.is_set() and not out_of_time():
+                    frame = source.read(timeout=1.0)
+                    if frame is not None:
+                        for msg in self._safe_process(frame):
+                            emit(msg)
+            except StopIteration:
+                return
+            except CameraError as e:
+                emit({"type": "error", "error": "camera", "message": str(e), "retry_in_s": pause})
+                stop.wait(pause)
+                pause = min(30.0, pause * 2)
+            finally:
+                source.close()
+
+    def _safe_process(self, frame: Frame) -> list[dict]:
+        try:
+            return self.process(frame)
+        except Exception as e:  # a bad frame must never stop the kiosk
+            log.exception("frame %s failed", frame.seq)
+            return [{"type": "error", "error": "frame", "message": f"{type(e).__name__}: {e}"}]
+
+
+def _r(x: float) -> float | None:
+    return None if x == float("inf") else round(float(x), 4)
