@@ -1,0 +1,77 @@
+"""Configuration: documented defaults, strict validation with file:line, per-device override."""
+
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_kiosk
+from kiosk.config import ConfigError, defaults, load_config, render_defaults
+
+
+def test_repository_config_documents_every_default():
+    # config.toml is what technicians read; it must list every setting with its real default.
+    assert (ROOT / "config.toml").read_text(encoding="utf-8") == render_defaults()
+    cfg = load_config(ROOT / "config.toml", override=Path("/dev/null"))
+    assert cfg.values == defaults()
+
+
+def test_unknown_key_names_file_line_and_key(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text('[device]\nid = "k1"\n\n[recognition]\nthreshhold = 0.5\n')
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert f"{p}:5" in str(e.value) and "threshhold" in str(e.value) and "[recognition]" in str(e.value)
+
+
+def test_wrong_type_and_out_of_range(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text('[camera]\nfps = "fast"\n')
+    with pytest.raises(ConfigError, match=rf"{p}:2: \[camera\] fps must be an integer"):
+        load_config(p)
+    p.write_text('[recognition]\n# the strictest\nthreshold = 1.5\n')
+    with pytest.raises(ConfigError, match=rf"{p}:3: \[recognition\] threshold = 1.5 is out of range"):
+        load_config(p)
+    p.write_text('[device]\ntimezone = "Asia/Singapore"\n')
+    with pytest.raises(ConfigError, match="Asia/Jakarta"):
+        load_config(p)
+
+
+def test_override_replaces_only_its_keys_and_errors_name_it(tmp_path):
+    main = tmp_path / "config.toml"
+    main.write_text('[device]\nid = "kiosk-main"\nunit = "Dinas A"\n')
+    over = tmp_path / "kiosk.toml"
+    over.write_text('[device]\nid = "kiosk-sragen-07"\n')
+    cfg = load_config(main, override=over)
+    assert cfg.device.id == "kiosk-sragen-07" and cfg.device.unit == "Dinas A"
+    over.write_text('[device]\nid = "has space"\n')
+    with pytest.raises(ConfigError, match=rf"{over}:2: \[device\] id"):
+        load_config(main, override=over)
+
+
+def test_cross_checks_and_bad_toml(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text("[recognition]\nvotes_needed = 6\nvote_window = 4\n")
+    with pytest.raises(ConfigError, match="votes_needed"):
+        load_config(p)
+    p.write_text("[device\nid = 1\n")
+    with pytest.raises(ConfigError, match=rf"{p}: not valid TOML"):
+        load_config(p)
+    p.write_text('[server]\nurl = "http://example.org"\n')
+    with pytest.raises(ConfigError, match="https"):
+        load_config(p)
+
+
+def test_relative_data_dir_is_relative_to_the_config_file(tmp_path, monkeypatch):
+    p = tmp_path / "etc" / "config.toml"
+    p.parent.mkdir()
+    p.write_text('[store]\ndata_dir = "../var"\n')
+    monkeypatch.chdir("/")
+    assert load_config(p).db_path == tmp_path / "etc" / ".." / "var" / "kiosk.db"
+
+
+def test_cli_stops_with_the_message_and_exit_2(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text("[camera]\nwidth = 99999\n")
+    r = run_kiosk("--config", str(p), "config", cwd=tmp_path)
+    assert r.returncode == 2
+    assert f"{p}:2: [camera] width = 99999 is out of range" in r.stderr
