@@ -16,7 +16,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("enroll", help="enroll employees from a folder <root>/<NIP>/*.jpg|png",
                        description="Enroll employees from photos: one folder per NIP, several photos each.")
     p.add_argument("root", type=Path, help="folder holding one sub-folder per NIP")
-    p.add_argument("--roster", type=Path, help="CSV with columns NIP,name,unit (',' or ';')")
+    p.add_argument("--roster", type=Path, help="CSV with columns NIP,name[,unit][,schedule] (',' or ';')")
     p.add_argument("--force", action="store_true",
                    help="store faces even when they match a different employee")
     p.add_argument("--replace", action="store_true",
@@ -43,7 +43,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def cmd_enroll(args, cfg, open_store) -> int:
     photos = scan_folder(args.root, cfg.enroll.nip_pattern)
-    roster = read_roster(args.roster, cfg.enroll.nip_pattern) if args.roster else None
+    roster = (read_roster(args.roster, cfg.enroll.nip_pattern, set(cfg.values["schedules"]))
+              if args.roster else None)
     with open_store() as store:
         report = enroll_photos(store, photos, cfg, roster=roster, force=args.force, replace=args.replace,
                                workers=args.workers, progress=progress_bar())

@@ -67,8 +67,9 @@ def scan_folder(root: Path, nip_pattern: str) -> PhotoSet:
     return out
 
 
-def read_roster(path: Path, nip_pattern: str) -> dict[str, dict]:
-    """NIP -> {nip, name, unit} from a CSV with a header (NIP,name,unit; ',' or ';')."""
+def read_roster(path: Path, nip_pattern: str, schedules: set[str] | None = None) -> dict[str, dict]:
+    """NIP -> {nip, name, unit, schedule} from a CSV with a header NIP,name[,unit][,schedule]
+    (',' or ';'); `schedules` are the schedule names the configuration defines."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -102,6 +103,10 @@ def read_roster(path: Path, nip_pattern: str) -> dict[str, dict]:
         if not name:
             raise EnrollInputError(f"{path}:{lineno}: NIP {nip} has no name")
         unit = row[col["unit"]].strip() if "unit" in col else ""
-        roster[nip] = {"nip": nip, "name": name, "unit": unit}
+        schedule = row[col["schedule"]].strip() if "schedule" in col else ""
+        if schedule and schedules is not None and schedule not in schedules:
+            raise EnrollInputError(f"{path}:{lineno}: NIP {nip}: schedule {schedule!r} is not defined "
+                                   f"in the configuration (defined: {', '.join(sorted(schedules))})")
+        roster[nip] = {"nip": nip, "name": name, "unit": unit, "schedule": schedule or None}
         seen_line[nip] = lineno
     return roster

@@ -10,37 +10,16 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from enroll.photos import EnrollInputError, check_nip
+from kiosk.fileio import write_atomic
 from kiosk.store import Store
 from kiosk.store.db import TemplateRow, decode_template
 from kiosk_models import ENCODER_VERSION
 
 FORMAT = "kiosk-face-templates"
 VERSION = 1
-
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dirfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dirfd)
-    finally:
-        os.close(dirfd)
 
 
 def export_templates(store: Store, path: Path, actor: str = "cli") -> int:

@@ -25,7 +25,13 @@ from kiosk_models import ModelError
 
 log = logging.getLogger("kiosk")
 
-INPUT_ERRORS = (ConfigError, ImageReadError)
+
+
+class UsageError(ValueError):
+    """A command-line value that cannot be used."""
+
+
+INPUT_ERRORS = (ConfigError, ImageReadError, UsageError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +59,26 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=cmd_identify)
 
     add_commands(sub)
+
+    rp = sub.add_parser("report", help="attendance reports: daily list or monthly recap (CSV or XLSX)")
+    rsub = rp.add_subparsers(dest="kind", required=True)
+    rd = rsub.add_parser("daily", help="every employee's day: masuk, pulang, TL/PSW, status, cut")
+    rd.add_argument("--date", help="YYYY-MM-DD (default: today)")
+    rm = rsub.add_parser("monthly", help="recap per employee and per unit")
+    rm.add_argument("--month", help="YYYY-MM (default: this month)")
+    rm.add_argument("--by", choices=("employee", "unit"), default="employee", help="CSV: which recap")
+    for x in (rd, rm):
+        x.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+        x.add_argument("-o", "--output", type=Path, help="file to write (required for xlsx)")
+        x.set_defaults(func=cmd_report)
+
+    h = sub.add_parser("holidays", help="the holiday calendar (national holidays, cuti bersama)")
+    hsub = h.add_subparsers(dest="action", required=True)
+    hi = hsub.add_parser("import", help="add or update dates from a CSV: date,name[,kind]")
+    hi.add_argument("file", type=Path)
+    hi.set_defaults(func=cmd_holidays)
+    hl = hsub.add_parser("list", help="list the calendar")
+    hl.set_defaults(func=cmd_holidays)
 
     s = sub.add_parser("self-test", help="check models, database and recognition; exit 0 if all pass")
     s.add_argument("--photo", type=Path, help="a photo with one face, to run a real recognition")
@@ -82,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(render_defaults())
         return 0
     from enroll.photos import EnrollInputError
+    from kiosk.rules.holidays import HolidayFileError
+    from kiosk.rules.schedule import ScheduleError
 
     try:
         cfg = load_config(resolve_config_path(args.config), args.override)
@@ -90,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             return Store(cfg.db_path, device_id=cfg.device.id, create=create)
 
         return args.func(args, cfg, open_store)
-    except (*INPUT_ERRORS, EnrollInputError) as e:
+    except (*INPUT_ERRORS, EnrollInputError, HolidayFileError, ScheduleError) as e:
         print(f"kiosk: error: {e}", file=sys.stderr)
         return 2
     except (ModelError, StoreError, CameraError) as e:
@@ -167,6 +195,63 @@ def cmd_identify(args, cfg, open_store) -> int:
                 out["nearest"] = m.employee_id
         _print_json(out)
     return 1 if failures else 0
+
+
+def cmd_report(args, cfg, open_store) -> int:
+    import datetime as dt
+
+    from kiosk import report
+    from kiosk.fileio import write_atomic
+
+    now = dt.datetime.now(cfg.tz)
+    if args.format == "xlsx" and not args.output:
+        raise UsageError("--format xlsx needs --output FILE")
+    try:
+        day = dt.date.fromisoformat(args.date) if getattr(args, "date", None) else now.date()
+        month = getattr(args, "month", None) or f"{now:%Y-%m}"
+        first, last = report.month_bounds(month)
+    except ValueError as e:
+        raise UsageError(f"--date/--month: {e}") from None
+    with open_store(create=False) as store:
+        if args.kind == "daily":
+            rows = report.daily_rows(report.compute_days(store, cfg, day, day, now))
+            title = f"Daftar hadir {day:%d-%m-%Y} - {cfg.device.unit}"
+            sheets = [("Harian", title, rows, report.DAILY_COLUMNS)]
+        else:
+            employees, units = report.monthly_rows(report.compute_days(store, cfg, first, last, now), month)
+            title = f"Rekap kehadiran {month} - {cfg.device.unit}"
+            sheets = [("Rekap pegawai", title, employees, report.MONTHLY_COLUMNS),
+                      ("Rekap unit", title, units, report.UNIT_COLUMNS)]
+            if args.by == "unit":
+                sheets.reverse()
+    footer = (f"Perangkat {cfg.device.id}, dibuat {now:%Y-%m-%d %H:%M %Z}. "
+              "'jam tidak sinkron': dicatat saat jam perangkat belum tersinkron; periksa sebelum dipakai.")
+    if args.format == "xlsx":
+        write_atomic(args.output, report.to_xlsx(sheets, footer), mode=0o640)
+        print(f"wrote {args.output}")
+    else:
+        _, _, rows, columns = sheets[0]
+        text = report.to_csv(rows, columns)
+        if args.output:
+            write_atomic(args.output, text.encode(), mode=0o640)
+        else:
+            sys.stdout.write(text)
+    return 0
+
+
+def cmd_holidays(args, cfg, open_store) -> int:
+    from kiosk.rules.holidays import read_holidays_csv
+
+    if args.action == "import":
+        rows = read_holidays_csv(args.file)
+        with open_store() as store:
+            store.replace_holidays(rows, str(args.file))
+        print(f"imported {len(rows)} date(s) from {args.file}")
+        return 0
+    with open_store(create=False) as store:
+        for r in store.holiday_rows():
+            print(f"{r['date']}  {r['kind']:<12}  {r['name']}")
+    return 0
 
 
 def cmd_self_test(args, cfg, open_store) -> int:

@@ -17,7 +17,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Callable
 
 DEFAULT_OVERRIDE = Path("/boot/firmware/kiosk.toml")
 ZONES = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
@@ -36,6 +36,7 @@ class Setting:
     hi: float | None = None
     choices: tuple = ()
     pattern: str | None = None
+    validate: Callable[[Any], str | None] | None = None  # extra check for lists and tables
 
     def check(self, value: Any) -> str | None:
         """Return why `value` is not acceptable, or None."""
@@ -50,16 +51,67 @@ class Setting:
             return f"= {value!r} is not one of {', '.join(map(repr, self.choices))}"
         if self.pattern and not re.fullmatch(self.pattern, value):
             return f"= {value!r} does not match the pattern {self.pattern}"
+        if self.validate:
+            problem = self.validate(value)
+            if problem:
+                return f"= {value!r}: {problem}"
         return None
 
 
 def _type_name(t: type) -> str:
-    return {bool: "true/false", int: "an integer", float: "a number", str: "a string"}.get(
+    return {bool: "true/false", int: "an integer", float: "a number", str: "a string",
+            list: "a list [...]", dict: "a table {...}"}.get(
         t, t.__name__
     )
 
 
 HHMM = r"([01][0-9]|2[0-3]):[0-5][0-9]"
+SPAN = rf"{HHMM}-{HHMM}"
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# Sections whose tables are named by the user ([schedules.NAME]); each table follows the
+# section's settings, missing keys taking their defaults.
+NAMED_SECTIONS = {"schedules": "kantor"}
+
+
+def _week(v: list) -> str | None:
+    if len(v) != 7:
+        return f"needs 7 entries (Monday..Sunday), has {len(v)}"
+    for day, span in zip(DAYS, v):
+        if not isinstance(span, str) or (span and not re.fullmatch(SPAN, span)):
+            return f"{day}: {span!r} is not \"HH:MM-HH:MM\" or \"\""
+        if span and span[:5] == span[6:]:
+            return f"{day}: {span!r} starts and ends at the same time"
+    return None
+
+
+def _ascending_ints(v: list, n: int) -> str | None:
+    if len(v) != n or not all(type(x) is int and x > 0 for x in v) or sorted(set(v)) != v:
+        return f"needs {n} ascending whole minutes"
+    return None
+
+
+def _percents(v: list, n: int) -> str | None:
+    if len(v) != n or not all(type(x) in (int, float) and 0 <= x <= 100 for x in v):
+        return f"needs {n} percentages between 0 and 100"
+    return None
+
+
+def _all_str(v: dict) -> str | None:
+    bad = [k for k, x in v.items() if not isinstance(x, str)]
+    return f"schedule names must be strings ({', '.join(bad)})" if bad else None
+
+
+def _date_ranges(v: list) -> str | None:
+    import datetime as dt
+
+    for pair in v:
+        try:
+            a, b = (dt.date.fromisoformat(x) for x in pair)
+        except (TypeError, ValueError):
+            return f"{pair!r} is not [\"YYYY-MM-DD\", \"YYYY-MM-DD\"]"
+        if b < a or (b - a).days > 31:
+            return f"{pair!r} is not a period of at most 31 days"
+    return None
 
 SCHEMA: dict[str, tuple[str, list[Setting]]] = {
     "device": ("The kiosk itself", [
@@ -112,17 +164,57 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 "A face unseen for longer than this starts a new track (and a new vote).",
                 lo=0.1, hi=30.0),
     ]),
-    "attendance": ("Masuk / pulang decision (schedules come with the attendance rules)", [
+    "attendance": ("Attendance rules: masuk/pulang, late (TL) and early-leave (PSW) bands, cuts", [
         Setting("repeat_minutes", 5,
-                "A recognition within this many minutes of the same employee's last event is "
-                "'sudah tercatat' and records nothing.", lo=1, hi=720),
+                "A recognition within this many minutes of the same employee's last record "
+                "is 'sudah tercatat' and records nothing.", lo=1, hi=720),
+        Setting("default_schedule", "kantor", "Schedule of employees whose unit has none below."),
+        Setting("unit_schedules", {},
+                "Unit name -> schedule name, e.g. { \"Puskesmas Sragen\" = \"puskesmas\" }. "
+                "An employee's own schedule (roster column `schedule`) wins over both.",
+                validate=lambda v: _all_str(v)),
+        Setting("tl_bands", [30, 60, 90],
+                "Late minutes ending TL1, TL2, TL3 (TL1 1-30, TL2 31-60, TL3 61-90, TL4 more).",
+                validate=lambda v: _ascending_ints(v, 3)),
+        Setting("psw_bands", [30, 60, 90],
+                "Early-leave minutes ending PSW1, PSW2, PSW3 (PSW4 more).",
+                validate=lambda v: _ascending_ints(v, 3)),
+        Setting("cut_tl", [0.5, 1.0, 1.25, 1.5], "Allowance (TPP) cut in percent for TL1..TL4.",
+                validate=lambda v: _percents(v, 4)),
+        Setting("cut_psw", [0.5, 1.0, 1.25, 1.5], "Allowance cut in percent for PSW1..PSW4.",
+                validate=lambda v: _percents(v, 4)),
+        Setting("cut_alpha", 3.0, "Allowance cut in percent for a working day with no record.",
+                lo=0.0, hi=100.0),
+        Setting("missing_masuk", "TL4", "Category of a day with pulang but no masuk.",
+                choices=("TL1", "TL2", "TL3", "TL4")),
+        Setting("missing_pulang", "PSW4", "Category of a day with masuk but no pulang.",
+                choices=("PSW1", "PSW2", "PSW3", "PSW4")),
+        Setting("ramadan", [],
+                "Ramadan periods as [[\"first day\", \"last day\"], ...], set each year after the "
+                "government's announcement; schedules use their `ramadan` week on those days.",
+                validate=lambda v: _date_ranges(v)),
+        Setting("track_breaks", False,
+                "Record istirahat (break out and back) for punches inside a schedule's break."),
     ]),
-    "schedule": ("Default working hours (Keppres 68/1995 timetable); used by the attendance rules", [
-        Setting("start", "07:30", "Start of work, Monday to Friday.", pattern=HHMM),
-        Setting("end", "16:00", "End of work, Monday to Thursday.", pattern=HHMM),
-        Setting("friday_end", "16:30", "End of work on Friday.", pattern=HHMM),
-        Setting("punch_from", "06:00", "Earliest accepted punch.", pattern=HHMM),
-        Setting("punch_until", "18:00", "Latest accepted punch.", pattern=HHMM),
+    "schedules": ("Working schedules by name: [schedules.kantor] is the default; add tables such "
+                  "as [schedules.malam] for shifts. Weeks list Monday..Sunday as \"HH:MM-HH:MM\" "
+                  "or \"\" (day off); a shift may cross midnight (\"21:00-07:00\"). A new schedule "
+                  "that gives `week` has no breaks and keeps its hours in Ramadan unless it says "
+                  "otherwise", [
+        Setting("week", ["07:30-16:00"] * 4 + ["07:30-16:30", "", ""],
+                "Working hours Monday..Sunday (Keppres 68/1995 timetable).",
+                validate=lambda v: _week(v)),
+        Setting("breaks", ["12:00-13:00"] * 4 + ["11:30-13:00", "", ""],
+                "Breaks Monday..Sunday (for istirahat records).", validate=lambda v: _week(v)),
+        Setting("ramadan", ["08:00-15:00"] * 4 + ["08:00-15:30", "", ""],
+                "Working hours Monday..Sunday during the [attendance] ramadan periods.",
+                validate=lambda v: _week(v)),
+        Setting("grace_minutes", 0, "Minutes after the start that do not count as late yet.",
+                lo=0, hi=120),
+        Setting("punch_from", "06:00", "Earliest accepted punch of a working day.", pattern=HHMM),
+        Setting("punch_until", "18:00",
+                "Latest accepted punch (earlier than punch_from = the next morning: night shifts).",
+                pattern=HHMM),
     ]),
     "store": ("Local database", [
         Setting("data_dir", "data",
@@ -171,8 +263,15 @@ class Config:
         return zoneinfo.ZoneInfo(self.values["device"]["timezone"])
 
 
+def _section_defaults(section: str) -> dict[str, Any]:
+    return {s.key: s.default for s in SCHEMA[section][1]}
+
+
 def defaults() -> dict[str, dict[str, Any]]:
-    return {sec: {s.key: s.default for s in settings} for sec, (_, settings) in SCHEMA.items()}
+    out = {sec: _section_defaults(sec) for sec in SCHEMA}
+    for sec, name in NAMED_SECTIONS.items():
+        out[sec] = {name: out[sec]}
+    return out
 
 
 def _line_of(text: str, section: str, key: str | None) -> int | None:
@@ -223,19 +322,39 @@ def _merge(values: dict, path: Path) -> None:
             )
         if not isinstance(table, dict):
             raise ConfigError(f"{_where(path, text, section)}: {section} must be a [table]")
-        settings = {s.key: s for s in SCHEMA[section][1]}
-        for key, value in table.items():
-            where = _where(path, text, section, key)
-            if key not in settings:
-                raise ConfigError(
-                    f"{where}: unknown key {key!r} in [{section}] (known: {', '.join(settings)})"
-                )
-            problem = settings[key].check(value)
-            if problem:
-                raise ConfigError(f"{where}: [{section}] {key} {problem}")
-            if isinstance(settings[key].default, float):
-                value = float(value)
-            values[section][key] = value
+        if section in NAMED_SECTIONS:
+            for name, sub in table.items():
+                where = _where(path, text, f"{section}.{name}")
+                if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", name) or not isinstance(sub, dict):
+                    raise ConfigError(f"{where}: [{section}.{name}] must be a table named with "
+                                      "letters, digits, '-' or '_'")
+                new = name not in values[section]
+                target = values[section].setdefault(name, _section_defaults(section))
+                _merge_table(target, sub, section, f"{section}.{name}", path, text)
+                if new and section == "schedules" and "week" in sub:
+                    # a new shift pattern: no office breaks, same hours in Ramadan unless given
+                    if "breaks" not in sub:
+                        target["breaks"] = [""] * 7
+                    if "ramadan" not in sub:
+                        target["ramadan"] = list(target["week"])
+        else:
+            _merge_table(values[section], table, section, section, path, text)
+
+
+def _merge_table(target: dict, table: dict, section: str, header: str, path: Path, text: str) -> None:
+    settings = {s.key: s for s in SCHEMA[section][1]}
+    for key, value in table.items():
+        where = _where(path, text, header, key)
+        if key not in settings:
+            raise ConfigError(
+                f"{where}: unknown key {key!r} in [{header}] (known: {', '.join(settings)})"
+            )
+        problem = settings[key].check(value)
+        if problem:
+            raise ConfigError(f"{where}: [{header}] {key} {problem}")
+        if isinstance(settings[key].default, float):
+            value = float(value)
+        target[key] = value
 
 
 def _cross_checks(values: dict, files: list[Path]) -> None:
@@ -252,6 +371,18 @@ def _cross_checks(values: dict, files: list[Path]) -> None:
         re.compile(values["enroll"]["nip_pattern"])
     except re.error as e:
         raise ConfigError(f"{where}: [enroll] nip_pattern is not a valid regular expression: {e}")
+    a, schedules = values["attendance"], values["schedules"]
+    for unit, name in [("default_schedule", a["default_schedule"]), *a["unit_schedules"].items()]:
+        if name not in schedules:
+            raise ConfigError(f"{where}: [attendance] {unit} names schedule {name!r}, which is not "
+                              f"defined (defined: {', '.join(schedules)})")
+    from kiosk.rules.schedule import Schedule, ScheduleError
+
+    for name, conf in schedules.items():
+        try:
+            Schedule(name, conf, zoneinfo.ZoneInfo(values["device"]["timezone"]))
+        except ScheduleError as e:
+            raise ConfigError(f"{where}: {e}") from None
     url = values["server"]["url"]
     if url and not (url.startswith("https://") or re.match(r"http://(127\.0\.0\.1|localhost|\[::1\])[:/]", url)):
         raise ConfigError(
@@ -291,7 +422,8 @@ def render_defaults() -> str:
         "# holds only the keys that differ, e.g. [device] id = \"kiosk-sragen-07\".",
     ]
     for section, (title, settings) in SCHEMA.items():
-        out += ["", f"# {title}", f"[{section}]"]
+        header = f"{section}.{NAMED_SECTIONS[section]}" if section in NAMED_SECTIONS else section
+        out += ["", f"# {title}", f"[{header}]"]
         for s in settings:
             out.append(f"# {s.doc}")
             out.append(f"{s.key} = {_toml_value(s.default)}")
@@ -303,4 +435,8 @@ def _toml_value(v: Any) -> str:
         return "true" if v else "false"
     if isinstance(v, str):
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_toml_value(k)} = {_toml_value(x)}" for k, x in v.items()) + " }" if v else "{}"
     return repr(v)

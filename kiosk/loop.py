@@ -19,6 +19,7 @@ from kiosk.decision import decide
 from kiosk.recognition.gallery import Gallery
 from kiosk.recognition.pipeline import FaceAnalyzer
 from kiosk.recognition.tracker import Tracker
+from kiosk.rules.schedule import Calendar, ScheduleError, schedule_for, schedules_from_config
 from kiosk.store import Store, StoreError
 from kiosk_models import ENCODER_VERSION
 
@@ -38,7 +39,9 @@ class KioskLoop:
         self.analyzer = analyzer or FaceAnalyzer(self.rc)
         self.clock = clock or Clock(cfg.tz)
         self.gallery = gallery or load_gallery(store)
-        self.names = {e["nip"]: e["name"] for e in store.employees()}
+        self.employees = {e["nip"]: e for e in store.employees()}
+        self.schedules = schedules_from_config(cfg)
+        self.rules = cfg.values["attendance"]
         self.tracker = Tracker(self.rc.votes_needed, self.rc.vote_window, self.rc.track_gap_s)
         self.frames = 0
         self.encodings = 0
@@ -67,12 +70,15 @@ class KioskLoop:
 
     def _record(self, nip: str, distance: float, margin: float, frame: Frame, track_id: int) -> dict:
         stamp = self.clock.now()
-        base = {"employee_id": nip, "name": self.names.get(nip, ""), "distance": _r(distance),
+        employee = self.employees.get(nip, {"nip": nip})
+        base = {"employee_id": nip, "name": employee.get("name", ""), "distance": _r(distance),
                 "margin": _r(margin), "track": track_id, "frame": frame.label or frame.seq}
         try:
-            last = self.store.last_event(nip, stamp.local_date)
-            d = decide(nip, stamp, last, self.cfg.attendance.repeat_minutes,
-                       device_id=self.cfg.device.id, boot_id=self.clock.boot_id,
+            schedule = schedule_for(employee, self.schedules, self.rules)
+            cal = Calendar.from_config(self.rules, self.store.holidays())
+            work_date, _ = schedule.locate(stamp.local, cal)
+            d = decide(nip, stamp, schedule, cal, self.store.day_events(nip, [work_date.isoformat()]),
+                       self.rules, device_id=self.cfg.device.id, boot_id=self.clock.boot_id,
                        distance=distance, margin=margin)
             if d.event is not None:
                 self.store.record_event(d.event)
@@ -80,8 +86,12 @@ class KioskLoop:
             # The screen tells the employee to use the paper list; the loop keeps running.
             log.error("%s", e)
             return {"type": "error", "error": "store", "message": str(e), **base}
+        except ScheduleError as e:
+            log.error("%s", e)
+            return {"type": "error", "error": "schedule", "message": str(e), **base}
         out = {"type": "attendance", "status": d.status, "kind": d.kind, **base,
-               "latency_ms": round((time.monotonic() - frame.ts) * 1000, 1)}
+               "late_minutes": d.late_minutes, "early_minutes": d.early_minutes, "category": d.category,
+               "note": d.note, "latency_ms": round((time.monotonic() - frame.ts) * 1000, 1)}
         if d.event:
             out.update(event_id=d.event["id"], local_time=d.event["local_time"],
                        clock_synced=bool(d.event["clock_synced"]))

@@ -12,7 +12,8 @@ from kiosk.store.migrations import migrations
 
 def event(nip, eid="e1", kind="masuk"):
     return {"id": eid, "nip": nip, "kind": kind, "local_time": "2026-11-24T07:12:03+07:00",
-            "utc_at": "2026-11-24T00:12:03.000+00:00", "local_date": "2026-11-24", "monotonic_ns": 1,
+            "utc_at": "2026-11-24T00:12:03.000+00:00", "local_date": "2026-11-24", "work_date": "2026-11-24",
+            "in_window": 1, "monotonic_ns": 1,
             "boot_id": "b", "clock_synced": 0, "distance": 0.3, "margin": 0.2, "device_id": "k1"}
 
 
@@ -22,16 +23,16 @@ def test_schema_wal_full_sync_and_migrations(tmp_path):
         assert s.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert s.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert {"employees", "face_templates", "attendance_events", "outbox", "audit_log"} <= set(s.db.table_names())
-        assert [m.name for m in migrations.applied(s.db)] == ["m001_initial"]
+        assert [m.name for m in migrations.applied(s.db)] == ["m001_initial", "m002_rules"]
     with Store(tmp_path / "k.db") as s:  # reopening applies nothing twice
-        assert len(migrations.applied(s.db)) == 1
+        assert len(migrations.applied(s.db)) == 2
 
 
 def test_event_and_outbox_are_written_together(tmp_path):
     with Store(tmp_path / "k.db") as s:
         s.upsert_employees([{"nip": "198501012010011001", "name": "A"}])
         s.record_event(event("198501012010011001"))
-        assert s.pending_uploads() == 1 and len(s.events("2026-11-24")) == 1
+        assert s.pending_uploads() == 1 and len(s.events("2026-11-24", "2026-11-24")) == 1
         # an event for an unknown employee fails as a whole: no event, no outbox row
         with pytest.raises(StoreError):
             s.record_event(event("999", eid="e2"))

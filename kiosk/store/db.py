@@ -122,13 +122,14 @@ class Store:
         for r in rows:
             existing = target["employees"].count_where("nip = ?", [r["nip"]])
             if existing:
-                changes = {k: r[k] for k in ("name", "unit", "active") if r.get(k) not in (None, "")}
+                changes = {k: r[k] for k in ("name", "unit", "active", "schedule") if r.get(k) not in (None, "")}
                 if changes:
                     target["employees"].update(r["nip"], {**changes, "updated_at": now})
             else:
                 target["employees"].insert(
                     {"nip": r["nip"], "name": r.get("name") or "", "unit": r.get("unit") or "",
-                     "active": int(r.get("active", 1)), "created_at": now, "updated_at": now}
+                     "active": int(r.get("active", 1)), "schedule": r.get("schedule") or None,
+                     "created_at": now, "updated_at": now}
                 )
 
     def add_templates(self, templates: list[TemplateRow], db) -> int:
@@ -146,7 +147,7 @@ class Store:
     def employees(self) -> list[dict]:
         with self._errors("read employees"):
             return list(self.db.query(
-                "select e.nip, e.name, e.unit, e.active, count(t.id) as templates "
+                "select e.nip, e.name, e.unit, e.active, e.schedule, e.created_at, count(t.id) as templates "
                 "from employees e left join face_templates t on t.nip = e.nip "
                 "group by e.nip order by e.nip"
             ))
@@ -199,21 +200,43 @@ class Store:
             db["outbox"].insert({"event_id": event["id"], "state": "pending", "attempts": 0,
                                  "queued_at": utc_now()})
 
-    def last_event(self, nip: str, local_date: str) -> dict | None:
-        with self._errors("read the last event"):
-            rows = list(self.db.query(
-                "select * from attendance_events where nip = ? and local_date = ? "
-                "order by utc_at desc, monotonic_ns desc limit 1", [nip, local_date]))
-        return rows[0] if rows else None
+    def day_events(self, nip: str, work_dates: list[str]) -> list[dict]:
+        """The employee's events counted for any of these work dates, oldest first."""
+        marks = ",".join("?" * len(work_dates))
+        with self._errors("read the employee's events"):
+            return list(self.db.query(
+                f"select * from attendance_events where nip = ? and work_date in ({marks}) "
+                "order by utc_at, monotonic_ns", [nip, *work_dates]))
 
-    def events(self, local_date: str | None = None) -> list[dict]:
-        sql = "select * from attendance_events"
-        params = []
-        if local_date:
-            sql += " where local_date = ?"
-            params.append(local_date)
+    def events(self, first: str | None = None, last: str | None = None) -> list[dict]:
+        """Events whose work date lies in [first, last] (all when not given), oldest first."""
+        sql, params = "select * from attendance_events where 1", []
+        if first:
+            sql += " and work_date >= ?"
+            params.append(first)
+        if last:
+            sql += " and work_date <= ?"
+            params.append(last)
         with self._errors("read events"):
-            return list(self.db.query(sql + " order by utc_at", params))
+            return list(self.db.query(sql + " order by utc_at, monotonic_ns", params))
+
+    # --- holidays -----------------------------------------------------------------------
+
+    def holidays(self) -> dict:
+        import datetime as dt
+
+        with self._errors("read holidays"):
+            return {dt.date.fromisoformat(r["date"]): r["name"] for r in self.db.query("select * from holidays")}
+
+    def holiday_rows(self) -> list[dict]:
+        with self._errors("read holidays"):
+            return list(self.db.query("select * from holidays order by date"))
+
+    def replace_holidays(self, rows: list[dict], source: str, actor: str = "cli") -> None:
+        """Insert or update these dates (one transaction)."""
+        with self.transaction(f"import holidays from {source}") as db:
+            db["holidays"].upsert_all(rows, pk="date")
+            self.audit("import_holidays", {"file": source, "dates": len(rows)}, actor, db=db)
 
     def pending_uploads(self) -> int:
         with self._errors("count the outbox"):

@@ -65,3 +65,19 @@ def m001_initial(db):
         pk="id",
         not_null={"at", "action"},
     )
+
+
+@migrations()
+def m002_rules(db):
+    """Attendance rules: the work date a punch counts for (night shifts), whether it was inside
+    the punch window, an employee's own schedule, and the holiday calendar."""
+    db["attendance_events"].add_column("work_date", str)
+    db["attendance_events"].add_column("in_window", int)
+    db.execute("update attendance_events set work_date = local_date, in_window = 1")
+    db["attendance_events"].create_index(["nip", "work_date"])
+    db["employees"].add_column("schedule", str)
+    db["holidays"].create(
+        {"date": str, "name": str, "kind": str},  # kind: libur (national holiday) | cuti_bersama
+        pk="date",
+        not_null={"date", "name", "kind"},
+    )

@@ -1,0 +1,1 @@
+"""Attendance rules (pure): schedules and shifts, holidays and Ramadan, the daily verdict."""
