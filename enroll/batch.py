@@ -30,6 +30,9 @@ from kiosk.store.db import TemplateRow
 from kiosk_models import ENCODER_VERSION
 
 
+RECOMMENDED_PHOTOS = 3
+
+
 @dataclass
 class PhotoResult:
     nip: str
@@ -44,6 +47,7 @@ class PhotoResult:
 class EnrollReport:
     enrolled: dict[str, int] = field(default_factory=dict)  # NIP -> templates added
     refused: list[tuple[str, str]] = field(default_factory=list)  # (path or NIP, reason)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -173,6 +177,12 @@ def enroll_photos(store: Store, photos: PhotoSet, cfg, roster: dict[str, dict] |
             "employees": len(by_nip), "templates": len(templates), "refused": len(report.refused),
             "force": force, "replace": replace}, actor, db=db)
     report.enrolled = {nip: len(rs) for nip, rs in by_nip.items()}
+    counts = {e["nip"]: e["templates"] for e in store.employees()}
+    for nip in report.enrolled:
+        if counts.get(nip, 0) < RECOMMENDED_PHOTOS:
+            report.warnings.append(
+                f"employee {nip} has {counts.get(nip, 0)} template(s); {RECOMMENDED_PHOTOS} or more photos "
+                "are recommended (with one, about 3x more misses: docs/thresholds.md)")
     return report
 
 

@@ -49,7 +49,7 @@ def cmd_enroll(args, cfg, open_store) -> int:
         report = enroll_photos(store, photos, cfg, roster=roster, force=args.force, replace=args.replace,
                                workers=args.workers, progress=progress_bar())
     if args.json:
-        print(json.dumps({"enrolled": report.enrolled,
+        print(json.dumps({"enrolled": report.enrolled, "warnings": report.warnings,
                           "refused": [{"item": i, "reason": r} for i, r in report.refused]}, indent=1))
     else:
         n = sum(report.enrolled.values())
@@ -58,6 +58,8 @@ def cmd_enroll(args, cfg, open_store) -> int:
             print(f"refused {len(report.refused)}:")
             for item, reason in report.refused:
                 print(f"  {item}: {reason}")
+        for w in report.warnings:
+            print(f"warning: {w}")
     return 0 if report.ok else 1
 
 

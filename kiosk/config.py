@@ -135,15 +135,16 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
     "recognition": ("Detection, quality gates and matching (see docs/thresholds.md)", [
         Setting("detect_width", 320,
                 "Frames are downscaled to this width before face detection (HOG finds faces "
-                "from about 80 px wide at that scale).", lo=160, hi=1920),
+                "from about 73 px wide at that scale: about 146 px in a 640 px frame).",
+                lo=160, hi=1920),
         Setting("photo_detect_width", 1024,
                 "Detection width for still photos (enrollment, `kiosk identify`): photos hold "
                 "smaller faces than the kiosk camera sees.", lo=160, hi=4096),
         Setting("upsample", 0, "HOG upsampling passes; each costs about 4x the time.", lo=0, hi=2),
         Setting("min_face_px", 90, "Smallest face width (full-frame pixels) that is encoded.",
                 lo=40, hi=2000),
-        Setting("min_sharpness", 30.0,
-                "Lowest variance of the Laplacian of the face, resized to 128 px; below is 'blurred'.",
+        Setting("min_sharpness", 35.0,
+                "Lowest variance of the Laplacian of the face, shrunk to 64 px; below is 'blurred'.",
                 lo=0.0, hi=10000.0),
         Setting("min_brightness", 45, "Darkest accepted mean grey level of the face.", lo=0, hi=255),
         Setting("max_brightness", 215, "Brightest accepted mean grey level of the face.", lo=0, hi=255),
@@ -163,6 +164,10 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
         Setting("track_gap_s", 1.0,
                 "A face unseen for longer than this starts a new track (and a new vote).",
                 lo=0.1, hi=30.0),
+        Setting("reverify_s", 1.0,
+                "An identified face that stays in front of the kiosk is re-checked this often; "
+                "if it is now someone else (the next person in a queue), a new track starts.",
+                lo=0.2, hi=30.0),
     ]),
     "attendance": ("Attendance rules: masuk/pulang, late (TL) and early-leave (PSW) bands, cuts", [
         Setting("repeat_minutes", 5,

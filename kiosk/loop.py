@@ -51,13 +51,20 @@ class KioskLoop:
         self.frames += 1
         a = self.analyzer.detect(frame.image)
         track = self.tracker.observe(a.face, frame.ts)
-        if track is None or track.done:
-            return []  # nobody there, or already identified: no encoding spent
+        if track is None:
+            return []  # nobody there
+        if track.done and frame.ts - track.checked_ts < self.rc.reverify_s:
+            return []  # identified and recently re-checked: no encoding spent
         self.analyzer.finish(frame.image, a)
         if a.encoding is None:
             return []  # a quality gate refused this frame; the UI shows the hint (a.reason)
         self.encodings += 1
         m = self.gallery.match(a.encoding)
+        if track.done:
+            track.checked_ts = frame.ts
+            if m.employee_id == track.identified and m.distance <= self.rc.threshold:
+                return []  # still the same person
+            track = self.tracker.restart(a.face, frame.ts)  # someone else stepped in
         accepted = m.accepted(self.rc.threshold, self.rc.margin)
         winner = self.tracker.vote(track, m.employee_id if accepted else None, m.distance, m.margin)
         if winner is None:

@@ -26,7 +26,10 @@ REASONS = {
     "tilted": "head tilted",
 }
 
-SHARPNESS_SIZE = 128  # the face is resized to this before measuring sharpness
+# The face is resized to this before measuring sharpness. Every face the detector returns is
+# larger (about 73 px at the smallest), so it is only ever shrunk and the measure depends little
+# on the face's size (docs/thresholds.md; resizing up to 128 px made small sharp faces "blurred").
+SHARPNESS_SIZE = 64
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ class Track:
     identified: str | None = None
     unknown_reported: bool = False
     best: dict = field(default_factory=dict)  # employee -> (distance, margin) of its best vote
+    checked_ts: float = 0.0  # when the identified face was last re-checked
 
     @property
     def done(self) -> bool:
@@ -49,6 +50,10 @@ class Tracker:
         if t is not None and _same_face(t.box, box):
             t.box, t.last_ts = box, ts
             return t
+        return self.restart(box, ts)
+
+    def restart(self, box: Box, ts: float) -> Track:
+        """A new track for this face (also when a re-check finds a different person)."""
         self.track = Track(id=next(_ids), box=box, last_ts=ts, started_ts=ts, votes=deque(maxlen=self.n))
         return self.track
 
@@ -66,6 +71,7 @@ class Tracker:
             winner, c = counts.most_common(1)[0]
             if c >= self.k:
                 track.identified = winner
+                track.checked_ts = track.last_ts
                 return winner
         return None
 
