@@ -44,8 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("run", help="run the kiosk (--headless: no window, JSON lines on stdout)")
+    r = sub.add_parser("run", help="run the kiosk window (--headless: no window, JSON lines on stdout)")
     r.add_argument("--headless", action="store_true", help="no window; print each decision as a JSON line")
+    r.add_argument("--windowed", action="store_true", help="a normal window instead of fullscreen")
+    r.add_argument("--screenshot", help="with --max-seconds: save the window to this PNG before quitting")
+    r.add_argument("--loop", action="store_true", help="replay: start again at the end")
     r.add_argument("--camera", help="camera source (overrides [camera] source)")
     r.add_argument("--fps", type=float, help="replay frame rate (overrides [camera] fps)")
     r.add_argument("--hold", type=float, default=1.0, help="replay: seconds each still image is shown")
@@ -133,18 +136,24 @@ def _print_json(obj: dict) -> None:
 
 
 def cmd_run(args, cfg, open_store) -> int:
-    if not args.headless:
-        print("kiosk: the window arrives with the kiosk window issue; use --headless for now",
-              file=sys.stderr)
-        return 2
     from kiosk.camera import open_source
     from kiosk.loop import KioskLoop
 
     spec = args.camera or cfg.camera.source
-    source = open_source(spec, cfg.camera.width, cfg.camera.height, int(args.fps or cfg.camera.fps),
-                         realtime=not args.no_realtime, hold_s=args.hold)
-    if args.fps:
-        source.fps = args.fps
+
+    def make_source():
+        source = open_source(spec, cfg.camera.width, cfg.camera.height, int(args.fps or cfg.camera.fps),
+                             realtime=not args.no_realtime, hold_s=args.hold, loop=args.loop)
+        if args.fps:
+            source.fps = args.fps
+        return source
+
+    if not args.headless:
+        from kiosk.ui.app import run_window
+
+        return run_window(cfg, make_source, windowed=args.windowed or not cfg.display.fullscreen,
+                          max_seconds=args.max_seconds, screenshot=args.screenshot)
+    source = make_source()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with open_store() as store:

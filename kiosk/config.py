@@ -132,6 +132,12 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
         Setting("height", 480, "Capture height in pixels.", lo=120, hi=4096),
         Setting("fps", 15, "Frames per second asked of the camera (and of a replay).", lo=1, hi=60),
     ]),
+    "display": ("The kiosk window", [
+        Setting("fullscreen", True, "Fill the screen without a frame (false: a normal window, for a laptop)."),
+        Setting("mirror", True, "Show the camera mirrored, as people expect from a mirror."),
+        Setting("card_seconds", 3.0, "How long a decision card stays on screen.", lo=0.5, hi=30.0),
+        Setting("sound", True, "Play a short tone with each decision (needs aplay)."),
+    ]),
     "recognition": ("Detection, quality gates and matching (see docs/thresholds.md)", [
         Setting("detect_width", 320,
                 "Frames are downscaled to this width before face detection (HOG finds faces "
@@ -249,10 +255,10 @@ class Config:
     base_dir: Path = field(default_factory=Path.cwd)
 
     def __getattr__(self, section: str) -> SimpleNamespace:
-        try:
-            return SimpleNamespace(**self.values[section])
-        except KeyError:
-            raise AttributeError(section) from None
+        values = self.__dict__.get("values")  # absent while unpickling (worker process)
+        if values is None or section not in values:
+            raise AttributeError(section)
+        return SimpleNamespace(**values[section])
 
     @property
     def data_dir(self) -> Path:

@@ -45,17 +45,26 @@ class KioskLoop:
         self.tracker = Tracker(self.rc.votes_needed, self.rc.vote_window, self.rc.track_gap_s)
         self.frames = 0
         self.encodings = 0
+        self.last_box = None  # the chosen face of the last frame (for the screen's face box)
+        self.last_reason: str | None = None  # why it was not encoded (the screen's hint)
+
+    def reload(self) -> None:
+        """Re-read templates and employees (after an enrollment)."""
+        self.gallery = load_gallery(self.store)
+        self.employees = {e["nip"]: e for e in self.store.employees()}
 
     def process(self, frame: Frame) -> list[dict]:
         """One frame; returns the messages it produced (decisions, unknown faces, errors)."""
         self.frames += 1
         a = self.analyzer.detect(frame.image)
+        self.last_box, self.last_reason = a.face, a.reason
         track = self.tracker.observe(a.face, frame.ts)
         if track is None:
             return []  # nobody there
         if track.done and frame.ts - track.checked_ts < self.rc.reverify_s:
             return []  # identified and recently re-checked: no encoding spent
         self.analyzer.finish(frame.image, a)
+        self.last_reason = a.reason
         if a.encoding is None:
             return []  # a quality gate refused this frame; the UI shows the hint (a.reason)
         self.encodings += 1

@@ -17,6 +17,10 @@ pip=(.venv/bin/python -m pip -q --disable-pip-version-check)
 "${pip[@]}" install -r requirements.txt
 "${pip[@]}" install --no-deps face-recognition==1.3.0
 "${pip[@]}" install --no-deps -e .
+# The screen's translations (Qt .ts -> .qm); the compiled files are not committed.
+for ts in kiosk/ui/i18n/*.ts; do
+  .venv/bin/pyside6-lrelease -silent "$ts" -qm "${ts%.ts}.qm"
+done
 if [ "${1:-}" = "--test" ]; then
   "${pip[@]}" install -r requirements-test.txt
 fi

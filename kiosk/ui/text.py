@@ -1,0 +1,108 @@
+"""Every sentence the kiosk shows, through Qt's translation mechanism.
+
+Source strings are English and marked with QT_TRANSLATE_NOOP (context "Kiosk") so that
+`pyside6-lupdate` finds them; kiosk/ui/i18n/kiosk_id.ts holds Bahasa Indonesia, the default
+language, compiled to .qm by scripts/setup.sh (pyside6-lrelease). A test fails when a string
+has no translation. Dates use QLocale, so day and month names come from Qt's own locale data
+("Selasa, 24 November 2026").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QDate, QLocale, QT_TRANSLATE_NOOP, QTranslator
+
+I18N = Path(__file__).with_name("i18n")
+
+TEXT = {
+    # quality hints, by the recognition's reason code
+    "too_small": QT_TRANSLATE_NOOP("Kiosk", "Come closer"),
+    "partial": QT_TRANSLATE_NOOP("Kiosk", "Move your face to the centre"),
+    "not_frontal": QT_TRANSLATE_NOOP("Kiosk", "Look straight at the camera"),
+    "tilted": QT_TRANSLATE_NOOP("Kiosk", "Hold your head straight"),
+    "too_dark": QT_TRANSLATE_NOOP("Kiosk", "Too dark"),
+    "too_bright": QT_TRANSLATE_NOOP("Kiosk", "Too bright: light behind you"),
+    "blurred": QT_TRANSLATE_NOOP("Kiosk", "Hold still"),
+    # decision cards
+    "unknown": QT_TRANSLATE_NOOP("Kiosk", "Face not recognised"),
+    "unknown_detail": QT_TRANSLATE_NOOP("Kiosk", "Please try again, or contact HR"),
+    "repeat": QT_TRANSLATE_NOOP("Kiosk", "Already recorded at %1"),
+    "masuk": QT_TRANSLATE_NOOP("Kiosk", "IN %1"),
+    "pulang": QT_TRANSLATE_NOOP("Kiosk", "OUT %1"),
+    "istirahat_keluar": QT_TRANSLATE_NOOP("Kiosk", "BREAK %1"),
+    "istirahat_kembali": QT_TRANSLATE_NOOP("Kiosk", "BACK %1"),
+    "outside": QT_TRANSLATE_NOOP("Kiosk", "Outside working hours"),
+    "late": QT_TRANSLATE_NOOP("Kiosk", "Late %1 minutes"),
+    "on_time": QT_TRANSLATE_NOOP("Kiosk", "On time"),
+    "early": QT_TRANSLATE_NOOP("Kiosk", "Leaving %1 minutes early"),
+    "goodbye": QT_TRANSLATE_NOOP("Kiosk", "Goodbye, take care"),
+    # status line
+    "camera_ok": QT_TRANSLATE_NOOP("Kiosk", "Camera OK"),
+    "camera_starting": QT_TRANSLATE_NOOP("Kiosk", "Camera starting"),
+    "camera_ended": QT_TRANSLATE_NOOP("Kiosk", "Camera stopped"),
+    "camera_error": QT_TRANSLATE_NOOP("Kiosk", "Camera not available, retrying"),
+    "recognition_ok": QT_TRANSLATE_NOOP("Kiosk", "Recognition ready"),
+    "recognition_starting": QT_TRANSLATE_NOOP("Kiosk", "Recognition starting"),
+    "recognition_restarting": QT_TRANSLATE_NOOP("Kiosk", "Recognition restarting"),
+    "recognition_fatal": QT_TRANSLATE_NOOP("Kiosk", "Recognition failed"),
+    "clock_synced": QT_TRANSLATE_NOOP("Kiosk", "Clock synchronised"),
+    "clock_unsynced": QT_TRANSLATE_NOOP("Kiosk", "Clock not synchronised"),
+    "upload_off": QT_TRANSLATE_NOOP("Kiosk", "Upload not configured"),
+    "upload_on": QT_TRANSLATE_NOOP("Kiosk", "Upload configured"),
+    "pending": QT_TRANSLATE_NOOP("Kiosk", "Waiting for upload: %1"),
+    # banners
+    "banner_camera": QT_TRANSLATE_NOOP("Kiosk", "Camera not available. Please use the paper attendance list."),
+    "banner_store": QT_TRANSLATE_NOOP("Kiosk", "Records cannot be saved. Please use the paper attendance list."),
+    "banner_restarting": QT_TRANSLATE_NOOP("Kiosk", "Face recognition is restarting, please wait."),
+    "banner_fatal": QT_TRANSLATE_NOOP("Kiosk", "Face recognition cannot start. Please use the paper attendance list."),
+}
+
+
+def t(key: str, arg: object = None) -> str:
+    s = QCoreApplication.translate("Kiosk", TEXT[key])
+    return s.replace("%1", str(arg)) if arg is not None else s
+
+
+def hint(reason: str | None) -> str:
+    return t(reason) if reason in ("too_small", "partial", "not_frontal", "tilted", "too_dark",
+                                   "too_bright", "blurred") else ""
+
+
+def install_translator(app, language: str) -> QTranslator | None:
+    """Load kiosk_<language>.qm (none needed for English, the source language)."""
+    if language == "en":
+        return None
+    translator = QTranslator(app)
+    qm = I18N / f"kiosk_{language}.qm"
+    if not translator.load(str(qm)):
+        raise FileNotFoundError(f"{qm} is missing: run scripts/setup.sh (it compiles the "
+                                "translations with pyside6-lrelease)")
+    app.installTranslator(translator)
+    return translator
+
+
+def long_date(date: QDate, language: str) -> str:
+    lang = QLocale.Language.Indonesian if language == "id" else QLocale.Language.English
+    return QLocale(lang).toString(date, "dddd, d MMMM yyyy")
+
+
+def card_lines(msg: dict) -> tuple[str, str, str, str]:
+    """(style, headline, detail, person) for a decision message from the recognition loop."""
+    person = f"{msg.get('name') or ''}\n{msg.get('employee_id') or ''}".strip()
+    if msg["type"] == "unknown":
+        return "unknown", t("unknown"), t("unknown_detail"), ""
+    if msg.get("status") == "already_recorded":
+        return "repeat", t("repeat", (msg.get("recorded_at") or "")[11:16]), "", person
+    kind = msg.get("kind")
+    headline = t(kind, (msg.get("local_time") or "")[11:16]) if kind in TEXT else ""
+    late, early = msg.get("late_minutes") or 0, msg.get("early_minutes") or 0
+    if msg.get("note") in ("off", "holiday", "outside_window"):
+        detail = t("outside")
+    elif kind == "masuk":
+        detail = t("late", late) if late else t("on_time")
+    elif kind == "pulang":
+        detail = t("early", early) if early else t("goodbye")
+    else:
+        detail = ""
+    return ("late" if late or early else "ok"), headline, detail, person

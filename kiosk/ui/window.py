@@ -1,0 +1,314 @@
+"""The kiosk window: header (unit, kiosk, clock, date), the live camera with hints and decision
+cards, and a status line (camera, recognition, clock sync, events waiting for upload).
+
+Threads and processes: the camera is read in a CameraThread; recognition and the attendance
+decision run in the worker process (kiosk/worker.py), whose messages arrive through a
+QSocketNotifier on the pipe, so the UI thread only paints, formats and reads one count.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from PySide6.QtCore import QDateTime, QSocketNotifier, Qt, QTimer
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QBoxLayout, QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from kiosk.clock import Clock
+from kiosk.store import Store, StoreError
+from kiosk.ui import text
+from kiosk.ui.camera_thread import CameraThread
+from kiosk.ui.camera_view import CameraView
+from kiosk.ui.sound import Sounds
+from kiosk.worker import FrameRing, RecognitionProcess
+
+log = logging.getLogger(__name__)
+
+CARD_COLOURS = {"ok": "#1e8449", "late": "#b9770e", "repeat": "#1f618d", "unknown": "#922b21"}
+SOUND_FOR = {"ok": "ok", "late": "late", "repeat": "repeat", "unknown": "unknown"}
+
+
+class KioskWindow(QWidget):
+    def __init__(self, cfg, make_source, start_worker: bool = True, sounds: Sounds | None = None):
+        super().__init__()
+        self.cfg = cfg
+        self.lang = cfg.device.language
+        self.display = cfg.display
+        self.allow_close = False
+        self.sounds = sounds or Sounds(cfg.display.sound)
+        self.clock = Clock(cfg.tz)
+        self.store = Store(cfg.db_path, device_id=cfg.device.id)
+        self.state = {"camera": "starting", "recognition": "starting", "store": "ok"}
+        self.pending = 0
+        self.last_face_ts = 0.0
+        self.fatal_message = ""
+        self._build()
+        self.setWindowTitle(f"Kiosk {cfg.device.id}")
+        self.setCursor(Qt.CursorShape.BlankCursor)
+
+        self.ring = FrameRing(max_h=max(cfg.camera.height, 1080), max_w=max(cfg.camera.width, 1920))
+        self.worker = RecognitionProcess(cfg, self.ring)
+        self.notifier: QSocketNotifier | None = None
+        self.camera = CameraThread(make_source, self.ring, self)
+        self.camera.frame.connect(self.on_frame)
+        self.camera.state.connect(self.on_camera_state)
+
+        self.worker_enabled = start_worker
+        self.card_timer = QTimer(self, singleShot=True, timeout=self.hide_card)
+        self.tick = QTimer(self, interval=1000, timeout=self.on_tick)
+        self.tick.start()
+        self.on_tick()  # starts the worker too
+        self.camera.start()
+
+    # --- layout ----------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.setObjectName("kiosk")
+        self.unit = QLabel(self.cfg.device.unit, objectName="unit")
+        self.name = QLabel(self.cfg.device.name, objectName="name")
+        self.time = QLabel(objectName="time", alignment=Qt.AlignmentFlag.AlignRight)
+        self.date = QLabel(objectName="date", alignment=Qt.AlignmentFlag.AlignRight)
+        for label in (self.unit, self.name):  # long unit names wrap instead of widening the window
+            label.setWordWrap(True)
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        left, right = QVBoxLayout(), QVBoxLayout()
+        left.addWidget(self.unit)
+        left.addWidget(self.name)
+        right.addWidget(self.time)
+        right.addWidget(self.date)
+        # side by side on a landscape screen, stacked on a portrait one (see _restyle)
+        self.header = header = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        header.addLayout(left, 1)
+        header.addLayout(right)
+
+        self.view = CameraView(mirror=self.display.mirror)
+        self.hint = QLabel(self.view, objectName="hint", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.banner = QLabel(self.view, objectName="banner", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.banner.setWordWrap(True)
+        self.card = QFrame(self.view, objectName="card")
+        self.card_head = QLabel(self.card, objectName="cardHead", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.card_detail = QLabel(self.card, objectName="cardDetail", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.card_person = QLabel(self.card, objectName="cardPerson", alignment=Qt.AlignmentFlag.AlignCenter)
+        card_layout = QVBoxLayout(self.card)
+        for w in (self.card_person, self.card_head, self.card_detail):
+            w.setWordWrap(True)
+            card_layout.addWidget(w)
+        self.card.hide()
+        self.hint.hide()
+        self.banner.hide()
+
+        self.status = QLabel(objectName="status")
+        self.status.setWordWrap(True)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        top = QWidget(objectName="header")
+        top.setLayout(header)
+        outer.addWidget(top)
+        outer.addWidget(self.view, 1)
+        outer.addWidget(self.status)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._restyle()
+
+    def _restyle(self) -> None:
+        """Type scaled to the screen: readable from a metre on a 7" 800x480 panel."""
+        base = max(12, min(self.width(), self.height()) // 22)
+        portrait = self.height() > self.width()
+        self.setStyleSheet(f"""
+            #kiosk {{ background: #000; }}
+            #header {{ background: #0b2545; }}
+            QLabel {{ color: #fff; }}
+            #unit {{ font-size: {int(base * 1.1)}px; font-weight: bold; }}
+            #name {{ font-size: {int(base * 0.8)}px; color: #cfd8dc; }}
+            #time {{ font-size: {int(base * (2.2 if portrait else 2.0))}px; font-weight: bold; }}
+            #date {{ font-size: {int(base * 0.8)}px; color: #cfd8dc; }}
+            #status {{ font-size: {int(base * 0.6)}px; background: #111; color: #eceff1; padding: 4px 10px; }}
+            #hint {{ font-size: {int(base * 1.2)}px; font-weight: bold; background: rgba(0,0,0,170);
+                     border-radius: 10px; padding: 6px 16px; color: #ffeb3b; }}
+            #banner {{ font-size: {int(base * 0.9)}px; font-weight: bold; background: #922b21; padding: 10px; }}
+            #cardHead {{ font-size: {int(base * 2.0)}px; font-weight: bold; }}
+            #cardDetail {{ font-size: {int(base * 1.1)}px; }}
+            #cardPerson {{ font-size: {int(base * 1.2)}px; font-weight: bold; }}
+        """)
+        self.header.setDirection(QBoxLayout.Direction.TopToBottom if portrait else QBoxLayout.Direction.LeftToRight)
+        align = Qt.AlignmentFlag.AlignLeft if portrait else Qt.AlignmentFlag.AlignRight
+        self.time.setAlignment(align)
+        self.date.setAlignment(align)
+        self._place_overlays()
+
+    def _place_overlays(self) -> None:
+        w, h = self.view.width(), self.view.height()
+        self.card.setGeometry(int(w * 0.06), int(h * 0.42), int(w * 0.88), int(h * 0.54))
+        self.hint.adjustSize()
+        self.hint.move((w - self.hint.width()) // 2, int(h * 0.04))
+        self.banner.setGeometry(0, 0, w, max(40, int(h * 0.2)))
+
+    # --- camera ----------------------------------------------------------------------
+
+    def on_frame(self, image: QImage, seq: int, ts: float) -> None:
+        self.view.set_image(image)
+
+    def on_camera_state(self, state: str, message: str) -> None:
+        self.state["camera"] = state
+        if state == "error":
+            log.warning("camera: %s", message)
+        self.refresh_status()
+
+    # --- recognition worker ----------------------------------------------------------
+
+    def start_worker(self) -> None:
+        self.fatal_message = ""
+        self.worker.start()
+        self.notifier = QSocketNotifier(self.worker.conn.fileno(), QSocketNotifier.Type.Read, self)
+        self.notifier.activated.connect(self.on_worker_readable)
+        self.state["recognition"] = "starting"
+        self.refresh_status()
+
+    def on_worker_readable(self) -> None:
+        try:
+            while self.worker.conn is not None and self.worker.conn.poll():
+                self.handle(self.worker.conn.recv())
+        except (EOFError, OSError):
+            self.on_worker_died()
+
+    def watch_worker(self) -> None:
+        """Notice a dead worker (crash, kill, out of memory) and start a new one after a pause."""
+        if not self.worker_enabled:
+            return
+        if self.worker.proc is not None and not self.worker.alive():
+            self.on_worker_died()
+        if self.worker.proc is None and time.monotonic() >= self.worker.next_start:
+            self.start_worker()
+
+    def on_worker_died(self) -> None:
+        if self.notifier is not None:
+            self.notifier.setEnabled(False)
+            self.notifier.deleteLater()
+            self.notifier = None
+        if self.worker.proc is not None:
+            self.worker.stop(timeout=0.5)
+            pause = self.worker.schedule_restart()
+            log.error("recognition process stopped; restarting in %.0f s", pause)
+        if self.state["recognition"] != "fatal":
+            self.state["recognition"] = "restarting"
+        self.view.set_face(None, False)
+        self.refresh_status()
+
+    def handle(self, msg: dict) -> None:
+        kind = msg.get("type")
+        if kind == "face":
+            self.last_face_ts = time.monotonic()
+            self.view.set_face(msg.get("box"), msg.get("identified", False))
+            self.show_hint(text.hint(msg.get("reason")) if msg.get("box") and not msg.get("identified") else "")
+        elif kind in ("attendance", "unknown"):
+            self.show_card(msg)
+            self.state["store"] = "ok"
+            self.refresh_status()
+        elif kind == "ready":
+            self.state["recognition"] = "ok"
+            self.worker.restarts = 0
+            self.refresh_status()
+        elif kind == "error" and msg.get("error") == "store":
+            self.state["store"] = "error"
+            self.refresh_status()
+        elif kind == "fatal":
+            self.state["recognition"] = "fatal"
+            self.fatal_message = msg.get("message", "")
+            log.error("recognition cannot start: %s", self.fatal_message)
+            self.refresh_status()
+
+    # --- what the employee sees ------------------------------------------------------
+
+    def show_hint(self, s: str) -> None:
+        if s == self.hint.text() and self.hint.isVisible() == bool(s):
+            return
+        self.hint.setText(s)
+        self.hint.setVisible(bool(s) and not self.card.isVisible())
+        self._place_overlays()
+
+    def show_card(self, msg: dict) -> None:
+        style, head, detail, person = text.card_lines(msg)
+        self.card.setStyleSheet(f"#card {{ background: {CARD_COLOURS[style]}; border-radius: 18px; }}")
+        self.card_head.setText(head)
+        self.card_detail.setText(detail)
+        self.card_detail.setVisible(bool(detail))
+        self.card_person.setText(person)
+        self.card_person.setVisible(bool(person))
+        self.hint.hide()
+        self.card.show()
+        self.card.raise_()
+        self.sounds.play(SOUND_FOR[style])
+        self.card_timer.start(int(self.display.card_seconds * 1000))
+        self.refresh_pending()
+
+    def hide_card(self) -> None:
+        self.card.hide()
+
+    def on_tick(self) -> None:
+        now = QDateTime.currentDateTime().toTimeZone(_qt_zone(self.cfg.device.timezone))
+        self.time.setText(now.toString("HH:mm:ss"))
+        self.date.setText(text.long_date(now.date(), self.lang))
+        if self.last_face_ts and time.monotonic() - self.last_face_ts > 1.0:
+            self.show_hint("")
+        self.watch_worker()
+        if int(time.monotonic()) % 5 == 0:
+            self.refresh_pending()
+        self.refresh_status()
+
+    def refresh_pending(self) -> None:
+        try:
+            self.pending = self.store.pending_uploads()
+        except StoreError as e:
+            log.error("%s", e)
+            self.state["store"] = "error"
+
+    def refresh_status(self) -> None:
+        t = text.t
+        line = [t(f"camera_{self.state['camera']}"), t(f"recognition_{self.state['recognition']}"),
+                t("clock_synced" if self.clock.synced() else "clock_unsynced"),
+                t("upload_on" if self.cfg.server.url else "upload_off"), t("pending", self.pending)]
+        self.status.setText(" | ".join(line))
+        problems = []
+        if self.state["camera"] == "error":
+            problems.append(t("banner_camera"))
+        if self.state["store"] == "error":
+            problems.append(t("banner_store"))
+        if self.state["recognition"] == "restarting":
+            problems.append(t("banner_restarting"))
+        if self.state["recognition"] == "fatal":
+            problems.append(t("banner_fatal") + f"\n{self.fatal_message}")
+        self.banner.setText("\n".join(problems))
+        self.banner.setVisible(bool(problems))
+        self.banner.raise_()
+
+    # --- shutdown --------------------------------------------------------------------
+
+    def closeEvent(self, event) -> None:
+        if not self.allow_close:
+            event.ignore()  # only admin mode or the system (SIGTERM) may close the kiosk
+            return
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        self.tick.stop()
+        self.camera.requestInterruption()
+        self.camera.wait(3000)
+        if self.notifier is not None:
+            self.notifier.setEnabled(False)
+        self.worker.stop()
+        self.ring.close(unlink=True)
+        self.store.close()
+
+    def request_quit(self) -> None:
+        self.allow_close = True
+        self.close()
+
+
+def _qt_zone(name: str):
+    from PySide6.QtCore import QTimeZone
+
+    return QTimeZone(name.encode())

@@ -1,0 +1,179 @@
+"""Recognition in its own process, fed through shared memory: the newest frame always wins.
+
+dlib holds Python's GIL for a whole encoding (about 130 ms on a laptop core, several hundred
+on a Pi 4), so recognition in a thread of the UI process would freeze the preview. The window
+process writes each camera frame into a `FrameRing` (three shared-memory slots); the worker
+takes the newest one, runs the same `KioskLoop` as `kiosk run --headless`, and sends back small
+dicts over a pipe: the face box and quality hint of each analysed frame, and the attendance
+decisions. Frames the worker had no time for are simply overwritten, never queued.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import signal
+import time
+from multiprocessing import shared_memory
+
+import numpy as np
+
+from kiosk.camera.base import Frame
+
+log = logging.getLogger(__name__)
+
+SLOTS = 3
+# metadata array layout (int64): latest slot, latest seq, h, w, reading slot, ts (microseconds)
+LATEST, SEQ, H, W, READING, TS = range(6)
+
+
+class FrameRing:
+    """Three frame slots in shared memory; a writer never touches the slot being read or the
+    newest one (which the reader may take next), so nothing is copied twice or torn."""
+
+    def __init__(self, max_h: int = 1080, max_w: int = 1920, name: str | None = None, create: bool = True):
+        self.max_h, self.max_w = max_h, max_w
+        size = SLOTS * max_h * max_w * 3
+        self.shm = shared_memory.SharedMemory(name=name, create=create, size=size if create else 0)
+        # each slot holds one frame packed from its start, so a frame is a contiguous array
+        self.slots = np.ndarray((SLOTS, max_h * max_w * 3), dtype=np.uint8, buffer=self.shm.buf)
+        ctx = mp.get_context("spawn")  # the worker is spawned: its locks must be spawn-made
+        self.meta = ctx.Array("q", 6) if create else None
+        self.ready = ctx.Event() if create else None
+        if create:
+            self.meta[LATEST] = self.meta[READING] = -1
+
+    def attach_args(self):
+        return (self.max_h, self.max_w, self.shm.name, self.meta, self.ready)
+
+    @classmethod
+    def attach(cls, max_h, max_w, name, meta, ready) -> "FrameRing":
+        ring = cls(max_h, max_w, name=name, create=False)
+        ring.meta, ring.ready = meta, ready
+        return ring
+
+    def put(self, image: np.ndarray, seq: int, ts: float) -> bool:
+        """Publish a frame (called by the camera thread). False if it does not fit."""
+        h, w = image.shape[:2]
+        if h > self.max_h or w > self.max_w:
+            return False
+        with self.meta.get_lock():
+            busy = {self.meta[LATEST], self.meta[READING]}
+        slot = next(s for s in range(SLOTS) if s not in busy)
+        self.slots[slot, : h * w * 3] = np.ascontiguousarray(image).reshape(-1)
+        with self.meta.get_lock():
+            self.meta[LATEST], self.meta[SEQ], self.meta[H], self.meta[W] = slot, seq, h, w
+            self.meta[TS] = int(ts * 1e6)
+        self.ready.set()
+        return True
+
+    def take(self, timeout: float) -> Frame | None:
+        """The newest frame, held until release() (called by the worker)."""
+        if not self.ready.wait(timeout):
+            return None
+        self.ready.clear()
+        with self.meta.get_lock():
+            slot, seq, h, w, ts = (self.meta[LATEST], self.meta[SEQ], self.meta[H], self.meta[W],
+                                   self.meta[TS] / 1e6)
+            if slot < 0:
+                return None
+            self.meta[READING] = slot
+            self.meta[LATEST] = -1  # taken: the writer may not reuse it until released
+        return Frame(self.slots[slot, : h * w * 3].reshape(h, w, 3), ts, seq)
+
+    def release(self) -> None:
+        with self.meta.get_lock():
+            self.meta[READING] = -1
+
+    def close(self, unlink: bool = False) -> None:
+        del self.slots
+        self.shm.close()
+        if unlink:
+            self.shm.unlink()
+
+
+def worker_main(cfg, ring_args, conn, stop) -> None:
+    """Entry point of the spawned recognition process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the window process decides when to stop
+    from kiosk.loop import KioskLoop
+    from kiosk.store import Store, StoreError
+
+    ring = FrameRing.attach(*ring_args)
+    try:
+        store = Store(cfg.db_path, device_id=cfg.device.id)
+        loop = KioskLoop(cfg, store)
+        loop.analyzer.m.load_all()
+    except Exception as e:  # models missing, database unusable: tell the window, then stop
+        conn.send({"type": "fatal", "message": f"{type(e).__name__}: {e}"})
+        return
+    conn.send({"type": "ready", "pid": os.getpid(), "employees": loop.gallery.employee_count})
+    while not stop.is_set():
+        if conn.poll():
+            cmd = conn.recv()
+            if cmd == "reload":
+                loop.reload()
+        frame = ring.take(timeout=0.5)
+        if frame is None:
+            continue
+        started = time.monotonic()
+        try:
+            messages = loop._safe_process(frame)
+            t = loop.tracker.track
+            conn.send({"type": "face", "seq": frame.seq, "ts": frame.ts,
+                       "box": loop.last_box.as_list() if loop.last_box else None,
+                       "reason": loop.last_reason, "identified": bool(t and t.done),
+                       "busy_ms": round((time.monotonic() - started) * 1000, 1)})
+            for m in messages:
+                conn.send(m)
+        except (BrokenPipeError, EOFError):
+            break
+        except StoreError as e:
+            conn.send({"type": "error", "error": "store", "message": str(e)})
+        finally:
+            ring.release()
+    ring.close()
+
+
+class RecognitionProcess:
+    """Starts, watches and restarts the worker (with a growing pause after crashes)."""
+
+    def __init__(self, cfg, ring: FrameRing):
+        self.cfg, self.ring = cfg, ring
+        self.ctx = mp.get_context("spawn")
+        self.proc = None
+        self.conn = None
+        self.stop_event = self.ctx.Event()
+        self.restarts = 0
+        self.next_start = 0.0
+
+    def start(self) -> None:
+        parent, child = self.ctx.Pipe(duplex=True)
+        self.stop_event.clear()
+        self.proc = self.ctx.Process(target=worker_main, name="kiosk-recognition",
+                                     args=(self.cfg, self.ring.attach_args(), child, self.stop_event),
+                                     daemon=True)
+        self.proc.start()
+        child.close()
+        self.conn = parent
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.is_alive()
+
+    def schedule_restart(self) -> float:
+        """Pause before the next start: 1, 2, 4 ... 30 s."""
+        self.restarts += 1
+        pause = min(30.0, 2.0 ** (self.restarts - 1))
+        self.next_start = time.monotonic() + pause
+        return pause
+
+    def stop(self, timeout: float = 3.0) -> None:
+        self.stop_event.set()
+        if self.proc is not None:
+            self.proc.join(timeout)
+            if self.proc.is_alive():
+                self.proc.kill()
+                self.proc.join(1)
+        if self.conn is not None:
+            self.conn.close()
+        self.proc = self.conn = None

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Render the kiosk window into docs/screenshots/ at the screen sizes it must support.
+
+A real run: a temporary database, Obama enrolled from face_recognition's test photos, the real
+window offscreen, the real recognition worker, a replayed camera. The first decision card is
+real; it is then shown again at each screen size. Faces in the preview are pixelated in the
+saved pictures (biometric data stays out of the repository, even in documentation).
+
+Usage: QT_QPA_PLATFORM=offscreen python scripts/screenshots.py [OUT_DIR]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("KIOSK_OVERRIDE", os.devnull)
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import numpy as np  # noqa: E402
+from PySide6.QtGui import QImage  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+SIZES = [(800, 480), (1024, 600), (1920, 1080), (600, 1024)]
+
+
+def pixelate(image: QImage) -> QImage:
+    """Coarse blocks over the whole preview (the boxes and cards are drawn on top later)."""
+    small = image.scaled(max(1, image.width() // 24), max(1, image.height() // 24))
+    return small.scaled(image.width(), image.height())
+
+
+def wait(app, cond, timeout=90.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        app.processEvents()
+        if cond():
+            return True
+        time.sleep(0.02)
+    raise TimeoutError("the window did not reach the expected state")
+
+
+def main(out: Path) -> None:
+    from fetch_faces import fetch
+
+    from enroll.batch import enroll_photos
+    from enroll.photos import scan_folder
+    from kiosk.camera import open_source
+    from kiosk.config import load_config
+    from kiosk.store import Store
+    from kiosk.ui import text
+    from kiosk.ui.camera_view import CameraView
+    from kiosk.ui.window import KioskWindow
+
+    faces = fetch()
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="kiosk-shots-"))
+    (tmp / "photos" / "198501012010011001").mkdir(parents=True)
+    for name in ("obama.jpg", "obama2.jpg"):
+        (tmp / "photos" / "198501012010011001" / name).write_bytes((faces / name).read_bytes())
+    (tmp / "replay").mkdir()
+    (tmp / "replay" / "1.jpg").write_bytes((faces / "obama3.jpg").read_bytes())
+    cfg_path = tmp / "config.toml"
+    cfg_path.write_text('[device]\nunit = "Dinas Komunikasi dan Informatika"\nname = "Lobi Utama"\n'
+                        '[store]\ndata_dir = "data"\n[display]\nsound = false\n')
+    cfg = load_config(cfg_path)
+    with Store(cfg.db_path) as store:
+        store.upsert_employees([{"nip": "198501012010011001", "name": "Barack Obama", "unit": "Dinas Kominfo"}])
+        enroll_photos(store, scan_folder(tmp / "photos", cfg.enroll.nip_pattern), cfg, workers=1)
+
+    original = CameraView.set_image
+    CameraView.set_image = lambda self, image: original(self, pixelate(image))
+    app = QApplication.instance() or QApplication([])
+    text.install_translator(app, "id")
+    win = KioskWindow(cfg, lambda: open_source(f"replay:{tmp / 'replay'}", fps=8, hold_s=5, loop=True))
+    win.resize(*SIZES[0])
+    win.show()
+    decisions = []
+    handle = win.handle
+    win.handle = lambda msg: (decisions.append(msg) if msg.get("type") == "attendance" else None, handle(msg))
+    wait(app, lambda: decisions and win.card.isVisible())
+    card = decisions[0]
+    for w, h in SIZES:
+        win.resize(w, h)
+        win.handle(card)
+        wait(app, lambda: win.card.isVisible(), 5)
+        app.processEvents()
+        path = out / f"kiosk-{w}x{h}.png"
+        win.grab().save(str(path))
+        print(path)
+    win.hide_card()
+    win.resize(1024, 600)
+    win.handle({"type": "face", "box": None, "reason": "too_small"})
+    win.show_hint(text.hint("too_small"))
+    win.on_camera_state("error", "camera 'opencv:0' cannot be opened")
+    app.processEvents()
+    path = out / "kiosk-1024x600-camera-missing.png"
+    win.grab().save(str(path))
+    print(path)
+    win.request_quit()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots")

@@ -1,0 +1,142 @@
+"""The real kiosk window, offscreen, with a replayed camera of real faces and a real worker
+process: what the employee sees (cards, hints, status), and how it survives failures."""
+
+import os
+import re
+import signal
+import sqlite3
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conftest import OBAMA
+from kiosk.camera import open_source
+from kiosk.ui import text
+from kiosk.ui.window import KioskWindow
+
+pytest.importorskip("pytestqt")
+
+DETAIL = re.compile(r"^(Tepat waktu|Terlambat \d+ menit|Pulang cepat \d+ menit|Selamat jalan, hati-hati|"
+                    r"Di luar jam kerja)$")
+
+
+@pytest.fixture
+def translator(qapp):
+    tr = text.install_translator(qapp, "id")
+    yield tr
+    qapp.removeTranslator(tr)
+
+
+@pytest.fixture
+def replay(tmp_path, faces):
+    d = tmp_path / "replay"
+    d.mkdir()
+    (d / "1.jpg").write_bytes((faces / "obama3.jpg").read_bytes())
+    (d / "2.jpg").write_bytes((faces / "grace_hopper.jpg").read_bytes())
+    return d
+
+
+def make_window(qtbot, cfg, spec, **kw):
+    def make_source():
+        return open_source(spec, fps=8, realtime=True, hold_s=kw.pop("hold", 4.0), loop=True)
+
+    win = KioskWindow(cfg, make_source)
+    qtbot.addWidget(win)
+    win.resize(1024, 600)
+    win.show()
+    return win
+
+
+@pytest.fixture
+def window(qtbot, cfg, enrolled, replay, translator):
+    enrolled.close()
+    win = make_window(qtbot, cfg, f"replay:{replay}")
+    yield win
+    win.request_quit()
+
+
+def test_employee_sees_a_masuk_card_then_an_unknown_face(window, qtbot, cfg):
+    qtbot.waitUntil(lambda: window.card.isVisible() and OBAMA in window.card_person.text(), timeout=60000)
+    assert window.card_person.text() == f"Barack Obama\n{OBAMA}"
+    head = window.card_head.text()
+    db = sqlite3.connect(cfg.db_path)
+    kind, local_time = db.execute("select kind, local_time from attendance_events").fetchone()
+    assert head == f"{'MASUK' if kind == 'masuk' else 'PULANG'} {local_time[11:16]}"
+    assert DETAIL.match(window.card_detail.text()), window.card_detail.text()
+    assert window.sounds.played[-1] in ("ok", "late")
+    qtbot.waitUntil(lambda: "Menunggu unggah: 1" in window.status.text(), timeout=10000)
+    qtbot.waitUntil(lambda: window.card.isVisible() and window.card_head.text() == "Wajah tidak dikenali",
+                    timeout=60000)
+    assert window.sounds.played[-1] == "unknown"
+    assert "Kamera siap" in window.status.text() and "Pengenalan wajah siap" in window.status.text()
+    assert not window.banner.isVisible()
+    assert window.view.shown > 20  # the preview kept running while recognition worked
+
+
+def test_the_window_cannot_simply_be_closed(window, qtbot):
+    window.close()
+    assert window.isVisible()
+
+
+def test_a_crashed_recognition_process_is_restarted(window, qtbot):
+    qtbot.waitUntil(lambda: window.state["recognition"] == "ok", timeout=60000)
+    pid = window.worker.proc.pid
+    os.kill(pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: window.banner.isVisible() and "dimulai ulang" in window.banner.text(), timeout=10000)
+    qtbot.waitUntil(lambda: window.state["recognition"] == "ok" and window.worker.proc.pid != pid, timeout=60000)
+    assert not window.banner.isVisible()
+
+
+def test_a_missing_camera_is_shown_and_retried(qtbot, cfg, enrolled, translator):
+    enrolled.close()
+    win = make_window(qtbot, cfg, "opencv:9")
+    try:
+        qtbot.waitUntil(lambda: win.banner.isVisible() and "Kamera tidak tersedia" in win.banner.text(), timeout=15000)
+        assert "Kamera tidak tersedia, mencoba lagi" in win.status.text()
+    finally:
+        win.request_quit()
+
+
+def test_a_locked_database_sends_people_to_the_paper_list(qtbot, cfg, enrolled, replay, translator):
+    enrolled.close()
+    other = sqlite3.connect(cfg.db_path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    win = make_window(qtbot, cfg, f"replay:{replay}")
+    try:
+        qtbot.waitUntil(lambda: win.banner.isVisible() and "daftar hadir kertas" in win.banner.text(), timeout=90000)
+        assert "Data tidak dapat disimpan" in win.banner.text()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        win.request_quit()
+
+
+@pytest.mark.parametrize("lang, msg, expected", [
+    ("id", {"type": "attendance", "status": "recorded", "kind": "masuk", "local_time": "2026-11-24T07:45:10+07:00",
+            "late_minutes": 15, "name": "Sari", "employee_id": "1"}, ("late", "MASUK 07:45", "Terlambat 15 menit")),
+    ("id", {"type": "attendance", "status": "recorded", "kind": "pulang", "local_time": "2026-11-24T16:05:00+07:00",
+            "early_minutes": 0, "name": "Sari", "employee_id": "1"}, ("ok", "PULANG 16:05", "Selamat jalan, hati-hati")),
+    ("id", {"type": "attendance", "status": "already_recorded", "kind": "masuk",
+            "recorded_at": "2026-11-24T07:12:00+07:00"}, ("repeat", "Sudah tercatat pukul 07:12", "")),
+    ("en", {"type": "attendance", "status": "recorded", "kind": "pulang", "local_time": "2026-11-24T15:30:00+07:00",
+            "early_minutes": 30}, ("late", "OUT 15:30", "Leaving 30 minutes early")),
+    ("en", {"type": "unknown"}, ("unknown", "Face not recognised", "Please try again, or contact HR")),
+])
+def test_card_texts(qapp, lang, msg, expected):
+    tr = text.install_translator(qapp, lang)
+    try:
+        assert text.card_lines(msg)[:3] == expected
+    finally:
+        if tr:
+            qapp.removeTranslator(tr)
+
+
+def test_every_string_has_an_indonesian_translation():
+    root = ET.parse(text.I18N / "kiosk_id.ts").getroot()
+    translated = {m.findtext("source"): m.findtext("translation") for m in root.iter("message")}
+    missing = [s for s in text.TEXT.values() if not translated.get(s)]
+    assert missing == []
+    from PySide6.QtCore import QDate
+
+    assert text.long_date(QDate(2026, 11, 24), "id") == "Selasa, 24 November 2026"
+    assert text.long_date(QDate(2026, 11, 24), "en") == "Tuesday, 24 November 2026"
