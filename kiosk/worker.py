@@ -148,6 +148,10 @@ class RecognitionProcess:
         self.next_start = 0.0
 
     def start(self) -> None:
+        # One BLAS thread for the 1:N match: with two, a busy second core (the UI) stalled the
+        # match to 8-12 ms; with one it stays at 0.26 ms for 10k templates (docs/benchmarks.md).
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
         parent, child = self.ctx.Pipe(duplex=True)
         self.stop_event.clear()
         self.proc = self.ctx.Process(target=worker_main, name="kiosk-recognition",

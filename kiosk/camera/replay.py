@@ -87,7 +87,9 @@ class ReplaySource:
             return self.read(timeout)
         self.dropped += max(0, index - self._index - 1)
         self._index = index
-        return Frame(image=image, ts=time.monotonic(), seq=index, label=label)
+        # in real time a frame is stamped when it was due, as a live camera stamps its arrival
+        ts = self._t0 + index / self.fps if self.realtime else time.monotonic()
+        return Frame(image=image, ts=ts, seq=index, label=label)
 
     def _frame(self, index: int) -> tuple[np.ndarray | None, str]:
         if self._images:

@@ -169,11 +169,16 @@ class Store:
             sql += f" and t.nip in ({','.join('?' * len(nips))})"
             params += nips
         with self._errors("read templates"):
-            rows = self.db.execute(sql, params).fetchall()
-        if not rows:
-            return np.zeros((0, 128), np.float32), []
-        mat = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(-1, 128)
-        return mat.astype(np.float32), [r[0] for r in rows]
+            n = self.db.execute(f"select count(*) from ({sql})", params).fetchone()[0]
+            mat = np.empty((n, 128), np.float32)
+            nips = []
+            # ordered by NIP, as the Gallery keeps them: no re-sorting copy
+            for i, (nip, blob) in enumerate(self.db.execute(sql + " order by t.nip, t.id", params)):
+                if i >= n:
+                    break
+                mat[i] = np.frombuffer(blob, dtype="<f4")
+                nips.append(nip)
+        return mat[: len(nips)], nips
 
     def template_rows(self, nip: str | None = None) -> list[dict]:
         sql = "select id, nip, encoding, model_version, quality, source, created_at from face_templates"

@@ -18,7 +18,8 @@ class CameraView(QWidget):
         self.mirror = mirror
         self.image: QImage | None = None
         self.box: tuple[list[int], bool, float] | None = None  # box, identified, when
-        self.shown = 0  # frames painted
+        self.shown = 0  # distinct frames painted
+        self._painted: QImage | None = None
         self.gaps: list[float] = []  # seconds between consecutive frames reaching the UI thread
         self._last = 0.0
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
@@ -56,7 +57,9 @@ class CameraView(QWidget):
                 target = QRectF(self.width() - target.right(), target.top(), target.width(), target.height())
             p.drawImage(target, self.image)
             p.restore()
-            self.shown += 1
+            if self.image is not self._painted:
+                self.shown += 1
+                self._painted = self.image
         target = self._target()
         # guide: where the face should be
         gw, gh = target.width() * 0.34, target.height() * 0.62
