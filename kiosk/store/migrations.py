@@ -81,3 +81,15 @@ def m002_rules(db):
         pk="date",
         not_null={"date", "name", "kind"},
     )
+
+
+@migrations()
+def m003_admin(db):
+    """Admin mode at the kiosk: the PIN (scrypt hash, never the PIN) and the lockout state,
+    kept in the database so a restart does not reset the count of wrong PINs."""
+    db["admin_pin"].create(
+        {"id": int, "hash": str, "failed": int, "locked_until": str, "updated_at": str},
+        pk="id",
+        not_null={"hash", "failed", "updated_at"},
+        defaults={"failed": 0},
+    )
