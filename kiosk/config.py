@@ -84,6 +84,19 @@ def _week(v: list) -> str | None:
     return None
 
 
+def _poses(v: list) -> str | None:
+    allowed = ("straight", "left", "right", "glasses", "no_glasses")
+    if not v or any(p not in allowed for p in v) or len(set(v)) != len(v):
+        return f"needs distinct names from {', '.join(allowed)}"
+    return None
+
+
+def _valid_pin_hash(v: str) -> bool:
+    from kiosk.admin import valid_hash
+
+    return valid_hash(v)
+
+
 def _ascending_ints(v: list, n: int) -> str | None:
     if len(v) != n or not all(type(x) is int and x > 0 for x in v) or sorted(set(v)) != v:
         return f"needs {n} ascending whole minutes"
@@ -236,6 +249,28 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
         Setting("nip_pattern", "^[0-9]{18}$",
                 "Regular expression an employee id must match (NIP of an ASN: 18 digits)."),
         Setting("min_photos", 1, "Fewest accepted photos for an employee to be enrolled.", lo=1, hi=20),
+        Setting("poses", ["straight", "left", "right"],
+                "Samples the kiosk asks for when HR enrolls someone at the kiosk, in order.",
+                validate=lambda v: _poses(v)),
+        Setting("side_yaw", 0.12,
+                "How far a 'left'/'right' sample must be turned (yaw, see [recognition] max_yaw); "
+                "a 'straight' sample must be within half of this.", lo=0.05, hi=0.5),
+        Setting("keep_photos", False,
+                "Keep the photo of each sample taken at the kiosk (on the data partition, owner "
+                "only). Off: only the templates are stored."),
+        Setting("photo_retention_days", 30, "With keep_photos: delete kept photos after this many days.",
+                lo=1, hi=3650),
+    ]),
+    "admin": ("Admin mode at the kiosk (HR): long-press the clock for 3 s, or Ctrl+Alt+A", [
+        Setting("pin_hash", "",
+                "Preset admin PIN as a hash from `kiosk admin hash-pin` (never the PIN itself); "
+                "empty: the kiosk asks for a new PIN the first time admin mode opens.",
+                validate=lambda v: None if not v or _valid_pin_hash(v) else "is not a hash from `kiosk admin hash-pin`"),
+        Setting("idle_s", 60, "Admin mode closes by itself after this many seconds without a touch.",
+                lo=10, hi=3600),
+        Setting("max_attempts", 5, "Wrong PINs in a row before admin mode locks.", lo=1, hi=20),
+        Setting("lockout_s", 30, "First lock after too many wrong PINs; doubles with each further wrong PIN.",
+                lo=1, hi=3600),
     ]),
     "server": ("Collector server (upload comes with its own issue)", [
         Setting("url", "", "https://... of the collector; empty = offline only."),

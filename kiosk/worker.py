@@ -108,16 +108,25 @@ def worker_main(cfg, ring_args, conn, stop) -> None:
         conn.send({"type": "fatal", "message": f"{type(e).__name__}: {e}"})
         return
     conn.send({"type": "ready", "pid": os.getpid(), "employees": loop.gallery.employee_count})
+    mode: dict = {"mode": "attendance"}
     while not stop.is_set():
-        if conn.poll():
+        while conn.poll():
             cmd = conn.recv()
-            if cmd == "reload":
+            if cmd == "reload" or (isinstance(cmd, dict) and cmd.get("cmd") == "reload"):
                 loop.reload()
+            elif isinstance(cmd, dict) and cmd.get("cmd") == "mode":
+                mode = cmd
+                loop.tracker.track = None  # a new mode starts with a fresh face track
         frame = ring.take(timeout=0.5)
         if frame is None:
             continue
         started = time.monotonic()
         try:
+            if mode["mode"] == "idle":
+                continue
+            if mode["mode"] != "attendance":
+                conn.send(analyse_for_admin(loop, frame, mode))
+                continue
             messages = loop._safe_process(frame)
             t = loop.tracker.track
             conn.send({"type": "face", "seq": frame.seq, "ts": frame.ts,
@@ -133,6 +142,55 @@ def worker_main(cfg, ring_args, conn, stop) -> None:
         finally:
             ring.release()
     ring.close()
+
+
+def analyse_for_admin(loop, frame: Frame, mode: dict) -> dict:
+    """Enrollment capture or a test recognition ("coba") for one employee: no attendance is
+    recorded. Capture returns the template with a small face thumbnail for HR's review (kept
+    in memory only) and whether the face matches a *different* employee."""
+    import cv2
+
+    rc = loop.rc
+    out = {"type": mode["mode"], "seq": frame.seq, "box": None, "reason": None}
+    try:
+        a = loop.analyzer.detect(frame.image)
+        if a.face is not None:
+            out["box"] = a.face.as_list()
+            loop.analyzer.finish(frame.image, a)
+        out["reason"] = a.reason
+        if a.quality is not None:
+            out["yaw"] = round(a.quality.yaw, 3)
+        if a.encoding is None:
+            return out
+        nip = mode.get("nip")
+        if mode["mode"] == "capture":
+            l, t, r, b = a.face.as_list()
+            pad = (r - l) // 4
+            crop = frame.image[max(0, t - pad):b + pad, max(0, l - pad):r + pad]
+            crop = cv2.resize(crop, (160, max(1, round(160 * crop.shape[0] / max(1, crop.shape[1])))))
+            ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+            m = loop.gallery.match(a.encoding, exclude=nip)
+            dup = None
+            if m.employee_id is not None and m.distance <= rc.threshold:
+                dup = {"employee_id": m.employee_id, "name": loop.employees.get(m.employee_id, {}).get("name", ""),
+                       "distance": round(m.distance, 3)}
+            out.update(encoding=a.encoding.astype("<f4").tobytes(), thumb=jpg.tobytes() if ok else b"",
+                       sharpness=round(a.quality.sharpness, 1), duplicate=dup)
+        else:  # test
+            d = loop.gallery.per_employee(a.encoding) if len(loop.gallery) else np.zeros(0)
+            ids = loop.gallery.employees
+            if nip in ids:
+                mine = float(d[ids.index(nip)])
+                others = [float(x) for e, x in zip(ids, d) if e != nip]
+                best_other = min(others) if others else float("inf")
+                out.update(distance=round(mine, 3),
+                           margin=round(best_other - mine, 3) if others else None,
+                           recognised=mine <= rc.threshold and (best_other - mine) >= rc.margin)
+            m = loop.gallery.match(a.encoding)
+            out["best"] = m.employee_id if m.accepted(rc.threshold, rc.margin) else None
+    except Exception as e:  # a bad frame must not stop the worker
+        out["reason"] = f"error: {type(e).__name__}"
+    return out
 
 
 class RecognitionProcess:
@@ -160,6 +218,14 @@ class RecognitionProcess:
         self.proc.start()
         child.close()
         self.conn = parent
+
+    def send(self, cmd) -> None:
+        """A command for the worker (mode change, reload); dropped if it is not running."""
+        if self.conn is not None:
+            try:
+                self.conn.send(cmd)
+            except (BrokenPipeError, OSError):
+                pass
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.is_alive()

@@ -59,9 +59,12 @@ TEXT = {
 }
 
 
-def t(key: str, arg: object = None) -> str:
+def t(key: str, *args: object) -> str:
+    """The translated sentence, with %1, %2 ... filled from `args` (as QString::arg does)."""
     s = QCoreApplication.translate("Kiosk", TEXT[key])
-    return s.replace("%1", str(arg)) if arg is not None else s
+    for i, a in enumerate(args, start=1):
+        s = s.replace(f"%{i}", str(a))
+    return s
 
 
 def hint(reason: str | None) -> str:
@@ -106,3 +109,66 @@ def card_lines(msg: dict) -> tuple[str, str, str, str]:
     else:
         detail = ""
     return ("late" if late or early else "ok"), headline, detail, person
+
+
+ADMIN_TEXT = {
+    "pin_enter": QT_TRANSLATE_NOOP("Kiosk", "Enter the admin PIN"),
+    "pin_new": QT_TRANSLATE_NOOP("Kiosk", "Choose a new admin PIN (6 to 12 digits)"),
+    "pin_repeat": QT_TRANSLATE_NOOP("Kiosk", "Enter the new PIN again"),
+    "pin_mismatch": QT_TRANSLATE_NOOP("Kiosk", "The two PINs differ. Choose a new PIN again."),
+    "pin_bad_format": QT_TRANSLATE_NOOP("Kiosk", "The PIN must be 6 to 12 digits."),
+    "pin_wrong": QT_TRANSLATE_NOOP("Kiosk", "Wrong PIN. %1 attempt(s) left."),
+    "pin_locked": QT_TRANSLATE_NOOP("Kiosk", "Too many wrong PINs. Try again in %1 seconds."),
+    "ok": QT_TRANSLATE_NOOP("Kiosk", "OK"),
+    "cancel": QT_TRANSLATE_NOOP("Kiosk", "Cancel"),
+    "back": QT_TRANSLATE_NOOP("Kiosk", "Back"),
+    "exit_admin": QT_TRANSLATE_NOOP("Kiosk", "Exit admin mode"),
+    "search": QT_TRANSLATE_NOOP("Kiosk", "Search NIP or name"),
+    "new_employee": QT_TRANSLATE_NOOP("Kiosk", "New employee"),
+    "status": QT_TRANSLATE_NOOP("Kiosk", "Status"),
+    "samples": QT_TRANSLATE_NOOP("Kiosk", "%1 sample(s)"),
+    "not_enrolled": QT_TRANSLATE_NOOP("Kiosk", "not enrolled"),
+    "inactive": QT_TRANSLATE_NOOP("Kiosk", "inactive"),
+    "add_samples": QT_TRANSLATE_NOOP("Kiosk", "Add samples"),
+    "reenroll": QT_TRANSLATE_NOOP("Kiosk", "Re-enroll"),
+    "try": QT_TRANSLATE_NOOP("Kiosk", "Test recognition"),
+    "remove_templates": QT_TRANSLATE_NOOP("Kiosk", "Remove face data"),
+    "confirm_remove": QT_TRANSLATE_NOOP("Kiosk", "Press again to remove all face data of this employee"),
+    "deactivate": QT_TRANSLATE_NOOP("Kiosk", "Deactivate"),
+    "activate": QT_TRANSLATE_NOOP("Kiosk", "Activate"),
+    "nip": QT_TRANSLATE_NOOP("Kiosk", "NIP"),
+    "name": QT_TRANSLATE_NOOP("Kiosk", "Name"),
+    "next": QT_TRANSLATE_NOOP("Kiosk", "Next"),
+    "nip_invalid": QT_TRANSLATE_NOOP("Kiosk", "NIP %1 is not valid (18 digits)."),
+    "nip_exists": QT_TRANSLATE_NOOP("Kiosk", "NIP %1 is already registered: search for it instead."),
+    "name_missing": QT_TRANSLATE_NOOP("Kiosk", "Enter the name."),
+    "pose_straight": QT_TRANSLATE_NOOP("Kiosk", "Look straight at the camera"),
+    "pose_left": QT_TRANSLATE_NOOP("Kiosk", "Turn your head slightly to the left"),
+    "pose_right": QT_TRANSLATE_NOOP("Kiosk", "Turn your head slightly to the right"),
+    "pose_glasses": QT_TRANSLATE_NOOP("Kiosk", "Put your glasses on and look straight"),
+    "pose_no_glasses": QT_TRANSLATE_NOOP("Kiosk", "Take your glasses off and look straight"),
+    "sample_n": QT_TRANSLATE_NOOP("Kiosk", "Sample %1"),
+    "duplicate": QT_TRANSLATE_NOOP("Kiosk", "This face matches another employee: %1"),
+    "keep_anyway": QT_TRANSLATE_NOOP("Kiosk", "Keep anyway"),
+    "retake": QT_TRANSLATE_NOOP("Kiosk", "Retake"),
+    "different_person": QT_TRANSLATE_NOOP("Kiosk", "A different face from the first sample: retaking"),
+    "review": QT_TRANSLATE_NOOP("Kiosk", "Check the samples, then save or redo"),
+    "save": QT_TRANSLATE_NOOP("Kiosk", "Save"),
+    "redo": QT_TRANSLATE_NOOP("Kiosk", "Redo"),
+    "saved": QT_TRANSLATE_NOOP("Kiosk", "Saved: %1 sample(s)."),
+    "removed": QT_TRANSLATE_NOOP("Kiosk", "Face data removed."),
+    "test_result": QT_TRANSLATE_NOOP("Kiosk", "Distance %1 (limit %2), margin %3"),
+    "recognised": QT_TRANSLATE_NOOP("Kiosk", "Recognised"),
+    "not_recognised": QT_TRANSLATE_NOOP("Kiosk", "Not recognised"),
+    "status_device": QT_TRANSLATE_NOOP("Kiosk", "Device"),
+    "status_unit": QT_TRANSLATE_NOOP("Kiosk", "Unit"),
+    "status_version": QT_TRANSLATE_NOOP("Kiosk", "Software version"),
+    "status_clock": QT_TRANSLATE_NOOP("Kiosk", "Clock"),
+    "status_camera": QT_TRANSLATE_NOOP("Kiosk", "Camera"),
+    "status_disk": QT_TRANSLATE_NOOP("Kiosk", "Free disk"),
+    "status_people": QT_TRANSLATE_NOOP("Kiosk", "Employees / face samples"),
+    "status_today": QT_TRANSLATE_NOOP("Kiosk", "Records today"),
+    "status_pending": QT_TRANSLATE_NOOP("Kiosk", "Waiting for upload"),
+    "status_upload": QT_TRANSLATE_NOOP("Kiosk", "Last upload / last error"),
+}
+TEXT.update(ADMIN_TEXT)

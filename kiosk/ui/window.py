@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import time
 
-from PySide6.QtCore import QDateTime, QSocketNotifier, Qt, QTimer
-from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QBoxLayout, QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtCore import QDateTime, QEvent, QSocketNotifier, Qt, QTimer
+from PySide6.QtGui import QImage, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QApplication, QBoxLayout, QFrame, QLabel, QSizePolicy, QStackedWidget,
+                               QVBoxLayout, QWidget)
 
 from kiosk.clock import Clock
 from kiosk.store import Store, StoreError
@@ -100,7 +101,8 @@ class KioskWindow(QWidget):
 
         self.status = QLabel(objectName="status")
         self.status.setWordWrap(True)
-        outer = QVBoxLayout(self)
+        self.kiosk_page = QWidget()
+        outer = QVBoxLayout(self.kiosk_page)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(0)
         top = QWidget(objectName="header")
@@ -108,6 +110,51 @@ class KioskWindow(QWidget):
         outer.addWidget(top)
         outer.addWidget(self.view, 1)
         outer.addWidget(self.status)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.kiosk_page)
+        main = QVBoxLayout(self)
+        main.setContentsMargins(0, 0, 0, 0)
+        main.addWidget(self.stack)
+        # admin mode: a 3 s press on the clock, or Ctrl+Alt+A on a keyboard
+        self.press_timer = QTimer(self, singleShot=True, interval=3000, timeout=self.open_admin)
+        for w in (self.time, self.date):
+            w.installEventFilter(self)
+        QShortcut(QKeySequence("Ctrl+Alt+A"), self, activated=self.open_admin)
+        self.admin = None
+
+    # --- admin mode ----------------------------------------------------------------------
+
+    def eventFilter(self, obj, event) -> bool:
+        kind = event.type()
+        if obj in (self.time, self.date):
+            if kind in (QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin):
+                self.press_timer.start()
+            elif kind in (QEvent.Type.MouseButtonRelease, QEvent.Type.TouchEnd, QEvent.Type.TouchCancel):
+                self.press_timer.stop()
+        elif self.admin is not None and self.stack.currentWidget() is self.admin and kind in (
+                QEvent.Type.MouseButtonPress, QEvent.Type.KeyPress, QEvent.Type.TouchBegin):
+            self.admin.touch()
+        return False
+
+    def open_admin(self) -> None:
+        from kiosk.ui.admin import AdminPanel
+
+        if self.admin is None:
+            self.admin = AdminPanel(self)
+            self.admin.closed.connect(self.close_admin)
+            self.stack.addWidget(self.admin)
+            QApplication.instance().installEventFilter(self)
+        self.card.hide()
+        self.store.audit("admin_open", {}, "admin")
+        self.worker.send({"cmd": "mode", "mode": "idle"})
+        self.stack.setCurrentWidget(self.admin)
+        self.admin.open()
+
+    def close_admin(self, why: str) -> None:
+        self.stack.setCurrentWidget(self.kiosk_page)
+        self.worker.send({"cmd": "mode", "mode": "attendance"})
+        self.refresh_pending()
+        self.refresh_status()
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -149,7 +196,10 @@ class KioskWindow(QWidget):
     # --- camera ----------------------------------------------------------------------
 
     def on_frame(self, image: QImage, seq: int, ts: float) -> None:
-        self.view.set_image(image)
+        if self.admin is not None and self.stack.currentWidget() is self.admin:
+            self.admin.on_frame(image)
+        else:
+            self.view.set_image(image)
 
     def on_camera_state(self, state: str, message: str) -> None:
         self.state["camera"] = state
@@ -207,9 +257,14 @@ class KioskWindow(QWidget):
             self.show_card(msg)
             self.state["store"] = "ok"
             self.refresh_status()
+        elif kind in ("capture", "test"):
+            if self.admin is not None:
+                self.admin.on_message(msg)
         elif kind == "ready":
             self.state["recognition"] = "ok"
             self.worker.restarts = 0
+            if self.admin is not None and self.stack.currentWidget() is self.admin:
+                self.admin.worker_ready()
             self.refresh_status()
         elif kind == "error" and msg.get("error") == "store":
             self.state["store"] = "error"

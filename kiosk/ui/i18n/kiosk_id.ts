@@ -12,6 +12,7 @@
       <translation>Posisikan wajah di tengah</translation>
     </message>
     <message>
+      <location filename="../../work/main/kiosk/ui/text.py" line="145" />
       <source>Look straight at the camera</source>
       <translation>Hadapkan wajah ke kamera</translation>
     </message>
@@ -146,6 +147,234 @@
     <message>
       <source>Face recognition cannot start. Please use the paper attendance list.</source>
       <translation>Pengenalan wajah tidak dapat berjalan. Silakan isi daftar hadir kertas.</translation>
+    </message>
+    <message>
+      <source>Enter the admin PIN</source>
+      <translation>Masukkan PIN admin</translation>
+    </message>
+    <message>
+      <source>Choose a new admin PIN (6 to 12 digits)</source>
+      <translation>Buat PIN admin baru (6 sampai 12 angka)</translation>
+    </message>
+    <message>
+      <source>Enter the new PIN again</source>
+      <translation>Masukkan PIN baru sekali lagi</translation>
+    </message>
+    <message>
+      <source>The two PINs differ. Choose a new PIN again.</source>
+      <translation>Kedua PIN berbeda. Buat PIN baru lagi.</translation>
+    </message>
+    <message>
+      <source>The PIN must be 6 to 12 digits.</source>
+      <translation>PIN harus 6 sampai 12 angka.</translation>
+    </message>
+    <message>
+      <source>Wrong PIN. %1 attempt(s) left.</source>
+      <translation>PIN salah. Sisa %1 kali percobaan.</translation>
+    </message>
+    <message>
+      <source>Too many wrong PINs. Try again in %1 seconds.</source>
+      <translation>Terlalu banyak PIN salah. Coba lagi dalam %1 detik.</translation>
+    </message>
+    <message>
+      <source>OK</source>
+      <translation>OK</translation>
+    </message>
+    <message>
+      <source>Cancel</source>
+      <translation>Batal</translation>
+    </message>
+    <message>
+      <source>Back</source>
+      <translation>Kembali</translation>
+    </message>
+    <message>
+      <source>Exit admin mode</source>
+      <translation>Keluar dari mode admin</translation>
+    </message>
+    <message>
+      <source>Search NIP or name</source>
+      <translation>Cari NIP atau nama</translation>
+    </message>
+    <message>
+      <source>New employee</source>
+      <translation>Pegawai baru</translation>
+    </message>
+    <message>
+      <source>Status</source>
+      <translation>Status</translation>
+    </message>
+    <message>
+      <source>%1 sample(s)</source>
+      <translation>%1 sampel</translation>
+    </message>
+    <message>
+      <source>not enrolled</source>
+      <translation>belum terdaftar</translation>
+    </message>
+    <message>
+      <source>inactive</source>
+      <translation>nonaktif</translation>
+    </message>
+    <message>
+      <source>Add samples</source>
+      <translation>Tambah sampel</translation>
+    </message>
+    <message>
+      <source>Re-enroll</source>
+      <translation>Rekam ulang</translation>
+    </message>
+    <message>
+      <source>Test recognition</source>
+      <translation>Coba pengenalan</translation>
+    </message>
+    <message>
+      <source>Remove face data</source>
+      <translation>Hapus data wajah</translation>
+    </message>
+    <message>
+      <source>Press again to remove all face data of this employee</source>
+      <translation>Tekan sekali lagi untuk menghapus semua data wajah pegawai ini</translation>
+    </message>
+    <message>
+      <source>Deactivate</source>
+      <translation>Nonaktifkan</translation>
+    </message>
+    <message>
+      <source>Activate</source>
+      <translation>Aktifkan</translation>
+    </message>
+    <message>
+      <source>NIP</source>
+      <translation>NIP</translation>
+    </message>
+    <message>
+      <source>Name</source>
+      <translation>Nama</translation>
+    </message>
+    <message>
+      <source>Next</source>
+      <translation>Lanjut</translation>
+    </message>
+    <message>
+      <source>NIP %1 is not valid (18 digits).</source>
+      <translation>NIP %1 tidak valid (18 angka).</translation>
+    </message>
+    <message>
+      <source>NIP %1 is already registered: search for it instead.</source>
+      <translation>NIP %1 sudah terdaftar: cari melalui pencarian.</translation>
+    </message>
+    <message>
+      <source>Enter the name.</source>
+      <translation>Masukkan nama.</translation>
+    </message>
+    <message>
+      <source>Turn your head slightly to the left</source>
+      <translation>Tengok sedikit ke kiri</translation>
+    </message>
+    <message>
+      <source>Turn your head slightly to the right</source>
+      <translation>Tengok sedikit ke kanan</translation>
+    </message>
+    <message>
+      <source>Put your glasses on and look straight</source>
+      <translation>Pakai kacamata dan lihat lurus</translation>
+    </message>
+    <message>
+      <source>Take your glasses off and look straight</source>
+      <translation>Lepas kacamata dan lihat lurus</translation>
+    </message>
+    <message>
+      <source>Sample %1</source>
+      <translation>Sampel %1</translation>
+    </message>
+    <message>
+      <source>This face matches another employee: %1</source>
+      <translation>Wajah ini cocok dengan pegawai lain: %1</translation>
+    </message>
+    <message>
+      <source>Keep anyway</source>
+      <translation>Tetap simpan</translation>
+    </message>
+    <message>
+      <source>Retake</source>
+      <translation>Ambil ulang</translation>
+    </message>
+    <message>
+      <source>A different face from the first sample: retaking</source>
+      <translation>Wajah berbeda dari sampel pertama: diambil ulang</translation>
+    </message>
+    <message>
+      <source>Check the samples, then save or redo</source>
+      <translation>Periksa sampel, lalu simpan atau ulangi</translation>
+    </message>
+    <message>
+      <source>Save</source>
+      <translation>Simpan</translation>
+    </message>
+    <message>
+      <source>Redo</source>
+      <translation>Ulangi</translation>
+    </message>
+    <message>
+      <source>Saved: %1 sample(s).</source>
+      <translation>Tersimpan: %1 sampel.</translation>
+    </message>
+    <message>
+      <source>Face data removed.</source>
+      <translation>Data wajah dihapus.</translation>
+    </message>
+    <message>
+      <source>Distance %1 (limit %2), margin %3</source>
+      <translation>Jarak %1 (batas %2), selisih %3</translation>
+    </message>
+    <message>
+      <source>Recognised</source>
+      <translation>Dikenali</translation>
+    </message>
+    <message>
+      <source>Not recognised</source>
+      <translation>Tidak dikenali</translation>
+    </message>
+    <message>
+      <source>Device</source>
+      <translation>Perangkat</translation>
+    </message>
+    <message>
+      <source>Unit</source>
+      <translation>Unit</translation>
+    </message>
+    <message>
+      <source>Software version</source>
+      <translation>Versi perangkat lunak</translation>
+    </message>
+    <message>
+      <source>Clock</source>
+      <translation>Jam</translation>
+    </message>
+    <message>
+      <source>Camera</source>
+      <translation>Kamera</translation>
+    </message>
+    <message>
+      <source>Free disk</source>
+      <translation>Sisa ruang disk</translation>
+    </message>
+    <message>
+      <source>Employees / face samples</source>
+      <translation>Pegawai / sampel wajah</translation>
+    </message>
+    <message>
+      <source>Records today</source>
+      <translation>Catatan hari ini</translation>
+    </message>
+    <message>
+      <source>Waiting for upload</source>
+      <translation>Menunggu unggah</translation>
+    </message>
+    <message>
+      <source>Last upload / last error</source>
+      <translation>Unggah terakhir / galat terakhir</translation>
     </message>
   </context>
 </TS>

@@ -1,0 +1,215 @@
+"""Admin mode: the PIN and its lockout, and HR enrolling someone at the real kiosk window
+(offscreen, real worker process, replayed camera of real faces)."""
+
+import json
+import sqlite3
+
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
+
+from conftest import BIDEN, write_config
+from kiosk.admin import AdminAuth, hash_pin, pin_matches
+from kiosk.camera import open_source
+from kiosk.config import load_config
+from kiosk.store import Store
+from kiosk.ui import text
+from kiosk.ui.window import KioskWindow
+
+NEW_NIP = "199001012015031001"
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 1_800_000_000.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_pin_is_hashed_and_lockout_grows_and_survives_a_restart(tmp_path):
+    store = Store(tmp_path / "k.db")
+    clock = FakeClock()
+    auth = AdminAuth(store, now=clock)
+    assert not auth.has_pin()
+    auth.set_pin("246810")
+    stored = store.db.execute("select hash from admin_pin").fetchone()[0]
+    assert "246810" not in stored and stored.startswith("scrypt$") and pin_matches("246810", stored)
+    for i in range(4):
+        assert auth.attempt("111111").remaining == 4 - i
+    fifth = auth.attempt("111111")
+    assert not fifth.ok and fifth.locked_for_s == 30
+    assert auth.attempt("246810").locked_for_s > 0  # even the right PIN waits out the lock
+    restarted = AdminAuth(store, now=clock)  # power cut: the lock is in the database
+    assert restarted.attempt("246810").locked_for_s > 0
+    clock.t += 31
+    assert restarted.attempt("000000").locked_for_s == 60  # doubles
+    clock.t += 61
+    assert restarted.attempt("246810").ok
+    assert restarted.attempt("111111").remaining == 4  # a good PIN resets the count
+    actions = [(r["action"], json.loads(r["detail"]).get("result")) for r in store.audit_rows()]
+    assert ("admin_login", "ok") in actions and ("admin_login", "wrong_pin") in actions
+    assert all("246810" not in r["detail"] for r in store.audit_rows())
+
+
+def test_preset_pin_hash_from_config(tmp_path):
+    store = Store(tmp_path / "k.db")
+    auth = AdminAuth(store, config_hash=hash_pin("135790"))
+    assert auth.has_pin() and auth.attempt("135790").ok and not auth.attempt("135791").ok
+
+
+# --- the window ------------------------------------------------------------------------------
+
+
+def kiosk_frames(faces, folder):
+    """640x480 frames around the face, as a kiosk camera frames a person: straight (obama.jpg),
+    turned one way (obama3.jpg) and the other (obama2.jpg)."""
+    folder.mkdir()
+    crops = {"1-straight.jpg": ("obama.jpg", (175, 20, 815, 500)),
+             "2-side.jpg": ("obama3.jpg", (418, 174, 1138, 714)),
+             "3-side.jpg": ("obama2.jpg", (0, 217, 626, 687))}
+    for out, (name, box) in crops.items():
+        Image.open(faces / name).convert("RGB").crop(box).resize((640, 480)).save(folder / out, quality=92)
+    return folder
+
+
+@pytest.fixture
+def admin_window(qtbot, qapp, tmp_path, faces, encodings):
+    tr = text.install_translator(qapp, "id")
+    cfg_path = write_config(tmp_path / "config.toml", "[admin]\nidle_s = 10\n")
+    cfg = load_config(cfg_path)
+    with Store(cfg.db_path) as store:  # Biden is enrolled; Obama is not
+        from kiosk.store.db import TemplateRow
+
+        with store.transaction("t") as db:
+            store.upsert_employees([{"nip": BIDEN, "name": "Joe Biden", "unit": "BKPSDM"}], db=db)
+            store.add_templates([TemplateRow(BIDEN, encodings["biden.jpg"], 1.0, "t", "dlib_resnet_v1")], db)
+    frames = kiosk_frames(faces, tmp_path / "frames")
+    win = KioskWindow(cfg, lambda: open_source(f"replay:{frames}", fps=8, hold_s=1.2, loop=True))
+    qtbot.addWidget(win)
+    win.resize(1024, 600)
+    win.show()
+    qtbot.waitUntil(lambda: win.state["recognition"] == "ok", timeout=60000)
+    yield win, cfg
+    win.request_quit()
+    qapp.removeTranslator(tr)
+
+
+def press(qtbot, widget, label):
+    buttons = [b for b in widget.findChildren(QPushButton) if b.text() == label and b.isVisible()]
+    assert buttons, f"no visible button {label!r}"
+    qtbot.mouseClick(buttons[0], Qt.MouseButton.LeftButton)
+
+
+def type_keys(qtbot, widget, chars):
+    for ch in chars:
+        press(qtbot, widget, "␣" if ch == " " else ch.upper())
+
+
+def test_first_pin_then_full_enrollment_then_test_recognition(admin_window, qtbot):
+    win, cfg = admin_window
+    win.open_admin()
+    panel = win.admin
+    assert panel.pin_title.text() == "Buat PIN admin baru (6 sampai 12 angka)"
+    type_keys(qtbot, panel.pin_page, "123")
+    press(qtbot, panel.pin_page, "OK")
+    assert panel.pin_msg.text() == "PIN harus 6 sampai 12 angka."
+    for _ in range(2):
+        type_keys(qtbot, panel.pin_page, "864209")
+        press(qtbot, panel.pin_page, "OK")
+    assert panel.pages.currentWidget() is panel.menu_page
+    press(qtbot, panel.menu_page, "Pegawai baru")
+    type_keys(qtbot, panel.new_page, NEW_NIP)
+    panel.new_name.setFocus()
+    type_keys(qtbot, panel.new_page, "barack obama")
+    press(qtbot, panel.new_page, "Lanjut")
+    assert panel.pages.currentWidget() is panel.capture_page
+    assert panel.cap_title.text() == "Barack Obama - Hadapkan wajah ke kamera"
+    with Store(cfg.db_path) as s:
+        assert s.employee(NEW_NIP) is None  # nothing stored before Save
+    qtbot.waitUntil(lambda: panel.btn_save.isEnabled(), timeout=90000)
+    assert [s["pose"] for s in panel.capture["samples"]] == ["straight", "left", "right"]
+    assert all(lab.pixmap() is not None and not lab.pixmap().isNull() for lab in panel.thumb_labels)
+    press(qtbot, panel.capture_page, "Simpan")
+    assert panel.emp_msg.text() == "Tersimpan: 3 sampel."
+    db = sqlite3.connect(cfg.db_path)
+    assert db.execute("select name, unit from employees where nip = ?", [NEW_NIP]).fetchone() == (
+        "Barack Obama", "Unit Demo")
+    assert db.execute("select count(*) from face_templates where nip = ?", [NEW_NIP]).fetchone()[0] == 3
+    detail = json.loads(db.execute("select detail from audit_log where action = 'enroll_kiosk'").fetchone()[0])
+    assert detail == {"nip": NEW_NIP, "templates": 3, "replace": False, "new_employee": True,
+                      "kept_despite_match": []}
+    assert not list((cfg.data_dir).glob("photos/**/*.jpg"))  # photos are not kept by default
+    press(qtbot, panel.emp_page, "Coba pengenalan")
+    qtbot.waitUntil(lambda: panel.test_result.text().startswith("Dikenali\nJarak "), timeout=60000)
+    press(qtbot, panel.test_page, "Kembali")
+    press(qtbot, panel.emp_page, "Kembali")
+    press(qtbot, panel.menu_page, "Status")
+    status = panel.status_text.text()
+    assert "kiosk-01" in status and "Pegawai / sampel wajah" in status and "2 / 4" in status
+    press(qtbot, panel.status_page, "Kembali")
+    press(qtbot, panel.menu_page, "Keluar dari mode admin")
+    assert win.stack.currentWidget() is win.kiosk_page
+    # the kiosk now recognises the new employee (the worker reloaded the gallery)
+    qtbot.waitUntil(lambda: win.card.isVisible() and NEW_NIP in win.card_person.text(), timeout=60000)
+
+
+def test_a_face_of_another_employee_is_flagged(admin_window, qtbot, faces, tmp_path):
+    win, cfg = admin_window
+    with Store(cfg.db_path) as s:
+        AdminAuth(s).set_pin("864209")
+    biden = tmp_path / "biden"
+    biden.mkdir()
+    Image.open(faces / "biden.jpg").convert("RGB").crop((235, 88, 955, 628)).resize((640, 480)).save(biden / "1.jpg")
+    win.camera.make_source = lambda: open_source(f"replay:{biden}", fps=8, hold_s=1.0, loop=True)
+    win.camera.requestInterruption()
+    win.camera.wait(3000)
+    win.camera.start()
+    win.open_admin()
+    panel = win.admin
+    type_keys(qtbot, panel.pin_page, "864209")
+    press(qtbot, panel.pin_page, "OK")
+    press(qtbot, panel.menu_page, "Pegawai baru")
+    type_keys(qtbot, panel.new_page, NEW_NIP)
+    panel.new_name.setFocus()
+    type_keys(qtbot, panel.new_page, "someone")
+    press(qtbot, panel.new_page, "Lanjut")
+    qtbot.waitUntil(lambda: panel.btn_keep.isVisible(), timeout=60000)
+    assert panel.cap_msg.text().startswith(f"Wajah ini cocok dengan pegawai lain: Joe Biden ({BIDEN})")
+    assert panel.capture["samples"] == []
+    press(qtbot, panel.capture_page, "Ambil ulang")
+    assert not panel.btn_keep.isVisible() and panel.capture["samples"] == []
+    press(qtbot, panel.capture_page, "Batal")
+    with Store(cfg.db_path) as s:
+        assert s.employee(NEW_NIP) is None
+
+
+def test_wrong_pins_lock_admin_mode(admin_window, qtbot):
+    win, cfg = admin_window
+    with Store(cfg.db_path) as s:
+        AdminAuth(s).set_pin("864209")
+    win.open_admin()
+    panel = win.admin
+    for _ in range(4):
+        type_keys(qtbot, panel.pin_page, "000000")
+        press(qtbot, panel.pin_page, "OK")
+    assert panel.pin_msg.text() == "PIN salah. Sisa 1 kali percobaan."
+    type_keys(qtbot, panel.pin_page, "000000")
+    press(qtbot, panel.pin_page, "OK")
+    assert panel.pin_msg.text() == "Terlalu banyak PIN salah. Coba lagi dalam 30 detik."
+    type_keys(qtbot, panel.pin_page, "864209")
+    press(qtbot, panel.pin_page, "OK")
+    assert panel.pages.currentWidget() is panel.pin_page and "Coba lagi dalam" in panel.pin_msg.text()
+
+
+def test_admin_mode_closes_itself_after_idle_time(admin_window, qtbot):
+    win, cfg = admin_window
+    qtbot.mousePress(win.time, Qt.MouseButton.LeftButton)  # the deliberate gesture: a long press
+    qtbot.wait(3300)
+    qtbot.mouseRelease(win.time, Qt.MouseButton.LeftButton)
+    assert win.stack.currentWidget() is win.admin
+    qtbot.waitUntil(lambda: win.stack.currentWidget() is win.kiosk_page, timeout=15000)
+    with Store(cfg.db_path) as s:
+        exits = [json.loads(r["detail"]) for r in s.audit_rows() if r["action"] == "admin_exit"]
+    assert exits == [{"reason": "timeout"}]
