@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     hl = hsub.add_parser("list", help="list the calendar")
     hl.set_defaults(func=cmd_holidays)
 
+    ad = sub.add_parser("admin", help="admin PIN tools for technicians")
+    adsub = ad.add_subparsers(dest="action", required=True)
+    hp = adsub.add_parser("hash-pin", help="read a PIN (twice) and print its hash for [admin] pin_hash")
+    hp.set_defaults(func=cmd_hash_pin)
+
     s = sub.add_parser("self-test", help="check models, database and recognition; exit 0 if all pass")
     s.add_argument("--photo", type=Path, help="a photo with one face, to run a real recognition")
     s.set_defaults(func=cmd_self_test)
@@ -260,6 +265,24 @@ def cmd_holidays(args, cfg, open_store) -> int:
     with open_store(create=False) as store:
         for r in store.holiday_rows():
             print(f"{r['date']}  {r['kind']:<12}  {r['name']}")
+    return 0
+
+
+def cmd_hash_pin(args, cfg, open_store) -> int:
+    import getpass
+
+    from kiosk.admin import PinError, hash_pin
+
+    if sys.stdin.isatty():
+        pin, again = getpass.getpass("New admin PIN: "), getpass.getpass("Again: ")
+    else:  # piped: two lines
+        pin, again = (sys.stdin.readline().strip(), sys.stdin.readline().strip())
+    if pin != again:
+        raise UsageError("the two PINs differ")
+    try:
+        print(hash_pin(pin))
+    except PinError as e:
+        raise UsageError(str(e)) from None
     return 0
 
 

@@ -37,6 +37,7 @@ class Setting:
     choices: tuple = ()
     pattern: str | None = None
     validate: Callable[[Any], str | None] | None = None  # extra check for lists and tables
+    secret: bool = False  # never repeat the value in a message (it may be a PIN typed by mistake)
 
     def check(self, value: Any) -> str | None:
         """Return why `value` is not acceptable, or None."""
@@ -54,7 +55,7 @@ class Setting:
         if self.validate:
             problem = self.validate(value)
             if problem:
-                return f"= {value!r}: {problem}"
+                return f"{problem}" if self.secret else f"= {value!r}: {problem}"
         return None
 
 
@@ -265,7 +266,8 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
         Setting("pin_hash", "",
                 "Preset admin PIN as a hash from `kiosk admin hash-pin` (never the PIN itself); "
                 "empty: the kiosk asks for a new PIN the first time admin mode opens.",
-                validate=lambda v: None if not v or _valid_pin_hash(v) else "is not a hash from `kiosk admin hash-pin`"),
+                validate=lambda v: None if not v or _valid_pin_hash(v) else "is not a hash from `kiosk admin hash-pin`",
+                secret=True),
         Setting("idle_s", 60, "Admin mode closes by itself after this many seconds without a touch.",
                 lo=10, hi=3600),
         Setting("max_attempts", 5, "Wrong PINs in a row before admin mode locks.", lo=1, hi=20),

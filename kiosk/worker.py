@@ -151,7 +151,7 @@ def analyse_for_admin(loop, frame: Frame, mode: dict) -> dict:
     import cv2
 
     rc = loop.rc
-    out = {"type": mode["mode"], "seq": frame.seq, "box": None, "reason": None}
+    out = {"type": mode["mode"], "session": mode.get("session"), "seq": frame.seq, "box": None, "reason": None}
     try:
         a = loop.analyzer.detect(frame.image)
         if a.face is not None:

@@ -47,6 +47,23 @@ SOURCES = {
 }
 
 
+# 640x480 crops around the face, as a kiosk camera frames a person standing in front of it:
+# straight (obama.jpg), turned to one side (obama3.jpg) and to the other (obama2.jpg).
+KIOSK_FRAMES = {"1-straight.jpg": ("obama.jpg", (175, 20, 815, 500)),
+                "2-side.jpg": ("obama3.jpg", (418, 174, 1138, 714)),
+                "3-side.jpg": ("obama2.jpg", (0, 217, 626, 687))}
+
+
+def kiosk_frames(faces: Path, folder: Path) -> Path:
+    """Write KIOSK_FRAMES into `folder` (for a replayed camera)."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for out, (name, box) in KIOSK_FRAMES.items():
+        Image.open(faces / name).convert("RGB").crop(box).resize((640, 480)).save(folder / out, quality=92)
+    return folder
+
+
 def default_dest() -> Path:
     return Path(os.environ.get("KIOSK_FACES_CACHE") or Path.home() / ".cache" / "kiosk-faces")
 

@@ -102,7 +102,66 @@ def main(out: Path) -> None:
     path = out / "kiosk-1024x600-camera-missing.png"
     win.grab().save(str(path))
     print(path)
+    win.on_camera_state("ok", "")
+    admin_shots(app, win, tmp, out)
     win.request_quit()
+
+
+def admin_shots(app, win, tmp: Path, out: Path) -> None:
+    """Each step of an enrollment at the kiosk, as HR sees it (1024x600)."""
+    from PySide6.QtGui import QPixmap
+
+    from fetch_faces import fetch, kiosk_frames
+    from kiosk.camera import open_source
+
+    frames = kiosk_frames(fetch(), tmp / "frames")
+    win.camera.requestInterruption()
+    win.camera.wait(3000)
+    win.camera.make_source = lambda: open_source(f"replay:{frames}", fps=8, hold_s=1.5, loop=True)
+    win.camera.start()
+    win.resize(1024, 600)
+
+    def shot(name):
+        for lab in getattr(win.admin, "thumb_labels", []):  # thumbnails are faces too: pixelate
+            pm = lab.pixmap()
+            if pm is not None and not pm.isNull():
+                lab.setPixmap(QPixmap.fromImage(pixelate(pm.toImage())))
+        app.processEvents()
+        path = out / f"admin-{name}.png"
+        win.grab().save(str(path))
+        print(path)
+
+    win.open_admin()
+    panel = win.admin
+    shot("1-new-pin")
+    for _ in range(2):
+        panel.pin.setText("864209")
+        panel._pin_key("OK")
+    shot("2-search")
+    panel.open_new()  # someone new ... whose face is an enrolled employee's: flagged
+    panel.new_nip.setText("199001012015031001")
+    panel.new_name.setText("Pegawai Baru")
+    panel.submit_new()
+    wait(app, lambda: panel.btn_keep.isVisible())
+    shot("3-duplicate-flagged")
+    panel.cancel_capture()
+    panel.open_employee("198501012010011001")
+    shot("4-employee")
+    panel.start_capture(replace=True)  # re-enroll: straight, left, right
+    wait(app, lambda: len(panel.capture.get("samples", [])) >= 1)
+    shot("5-capture")
+    wait(app, lambda: panel.btn_save.isEnabled())
+    shot("6-review")
+    panel.save()
+    shot("7-saved")
+    panel.open_status()
+    shot("8-status")
+    panel.leave("exit")
+    win.open_admin()
+    for _ in range(5):
+        panel.pin.setText("000000")
+        panel._pin_key("OK")
+    shot("9-locked")
 
 
 if __name__ == "__main__":

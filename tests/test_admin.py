@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
 from conftest import BIDEN, write_config
+from fetch_faces import kiosk_frames
 from kiosk.admin import AdminAuth, hash_pin, pin_matches
 from kiosk.camera import open_source
 from kiosk.config import load_config
@@ -60,18 +61,6 @@ def test_preset_pin_hash_from_config(tmp_path):
 
 
 # --- the window ------------------------------------------------------------------------------
-
-
-def kiosk_frames(faces, folder):
-    """640x480 frames around the face, as a kiosk camera frames a person: straight (obama.jpg),
-    turned one way (obama3.jpg) and the other (obama2.jpg)."""
-    folder.mkdir()
-    crops = {"1-straight.jpg": ("obama.jpg", (175, 20, 815, 500)),
-             "2-side.jpg": ("obama3.jpg", (418, 174, 1138, 714)),
-             "3-side.jpg": ("obama2.jpg", (0, 217, 626, 687))}
-    for out, (name, box) in crops.items():
-        Image.open(faces / name).convert("RGB").crop(box).resize((640, 480)).save(folder / out, quality=92)
-    return folder
 
 
 @pytest.fixture
@@ -213,3 +202,25 @@ def test_admin_mode_closes_itself_after_idle_time(admin_window, qtbot):
     with Store(cfg.db_path) as s:
         exits = [json.loads(r["detail"]) for r in s.audit_rows() if r["action"] == "admin_exit"]
     assert exits == [{"reason": "timeout"}]
+
+
+def test_technician_can_preset_a_pin_hash(tmp_path):
+    from conftest import run_kiosk
+
+    r = subprocess_run_hash(tmp_path, "482913\n482913\n")
+    assert r.returncode == 0 and pin_matches("482913", r.stdout.strip())
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[admin]\npin_hash = "{r.stdout.strip()}"\n')
+    assert run_kiosk("--config", str(cfg), "config", cwd=tmp_path).returncode == 0
+    cfg.write_text('[admin]\npin_hash = "482913"\n')  # the PIN itself is refused
+    bad = run_kiosk("--config", str(cfg), "config", cwd=tmp_path)
+    assert bad.returncode == 2 and "pin_hash is not a hash" in bad.stderr and "482913" not in bad.stderr
+    assert subprocess_run_hash(tmp_path, "123\n123\n").returncode == 2
+
+
+def subprocess_run_hash(cwd, stdin: str):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "kiosk", "admin", "hash-pin"], input=stdin, cwd=cwd,
+                          capture_output=True, text=True)

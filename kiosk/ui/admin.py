@@ -95,6 +95,9 @@ class AdminPanel(QWidget):
         self.pages = QStackedWidget()
         QVBoxLayout(self).addWidget(self.pages)
         self.employee: dict | None = None
+        # every capture or test gets a new session number; the worker echoes it, so a frame
+        # analysed for a previous employee can never land in this one's samples
+        self.session = 0
         self.new_pin: str | None = None
         self.capture: dict = {}
         self._build_pin()
@@ -105,6 +108,7 @@ class AdminPanel(QWidget):
         self._build_test()
         self._build_status()
         self.setObjectName("admin")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
         self.setStyleSheet("""
             #admin { background: #10202f; }
             #admin QLabel { color: #fff; font-size: 20px; }
@@ -147,7 +151,8 @@ class AdminPanel(QWidget):
         # no attendance is recorded while HR works at the kiosk; only capture and test analyse
         mode = {self.capture_page: "capture", self.test_page: "test"}.get(page, "idle")
         nip = self.employee["nip"] if self.employee else None
-        self.w.worker.send({"cmd": "mode", "mode": mode, "nip": nip})
+        self.session += 1
+        self.w.worker.send({"cmd": "mode", "mode": mode, "nip": nip, "session": self.session})
         self.touch()
 
     def worker_ready(self) -> None:
@@ -402,7 +407,9 @@ class AdminPanel(QWidget):
         self.capture = {"poses": poses, "index": 0, "samples": [], "replace": replace,
                         "pending_dup": None, "forced": [], "pause_until": 0.0}
         while self.thumbs.count():
-            self.thumbs.takeAt(0).widget().deleteLater()
+            old = self.thumbs.takeAt(0).widget()
+            old.setParent(None)  # gone now, not at the next event-loop turn
+            old.deleteLater()
         self.thumb_labels = []
         for i, _ in enumerate(poses):
             lab = QLabel(t("sample_n", i + 1), alignment=Qt.AlignmentFlag.AlignCenter)
@@ -432,6 +439,8 @@ class AdminPanel(QWidget):
         return {"left": yaw >= side, "right": yaw <= -side}.get(pose, abs(yaw) <= side / 2)
 
     def on_message(self, msg: dict) -> None:
+        if msg.get("session") != self.session:
+            return  # analysed for an earlier capture or test
         if msg["type"] == "capture" and self.pages.currentWidget() is self.capture_page:
             self.on_sample(msg)
         elif msg["type"] == "test" and self.pages.currentWidget() is self.test_page:
