@@ -140,3 +140,16 @@ def test_every_string_has_an_indonesian_translation():
 
     assert text.long_date(QDate(2026, 11, 24), "id") == "Selasa, 24 November 2026"
     assert text.long_date(QDate(2026, 11, 24), "en") == "Tuesday, 24 November 2026"
+
+
+def test_a_corrupt_database_is_shown_not_a_crash(qtbot, cfg, replay, translator):
+    cfg.db_path.parent.mkdir(parents=True, exist_ok=True)
+    cfg.db_path.write_bytes(b"garbage, not sqlite " * 200)
+    win = make_window(qtbot, cfg, f"replay:{replay}")
+    try:
+        assert "Data tidak dapat disimpan" in win.banner.text()
+        qtbot.waitUntil(lambda: win.state["recognition"] == "fatal", timeout=60000)
+        assert "database file is corrupt" in win.banner.text()
+        qtbot.waitUntil(lambda: win.view.shown > 5, timeout=10000)  # the preview still runs
+    finally:
+        win.request_quit()

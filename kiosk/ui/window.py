@@ -39,8 +39,13 @@ class KioskWindow(QWidget):
         self.allow_close = False
         self.sounds = sounds or Sounds(cfg.display.sound)
         self.clock = Clock(cfg.tz)
-        self.store = Store(cfg.db_path, device_id=cfg.device.id)
         self.state = {"camera": "starting", "recognition": "starting", "store": "ok"}
+        try:
+            self.store: Store | None = Store(cfg.db_path, device_id=cfg.device.id)
+        except StoreError as e:  # corrupt, locked, unwritable: say so on screen, keep the preview
+            log.error("%s", e)
+            self.store = None
+            self.state["store"] = "error"
         self.pending = 0
         self.last_face_ts = 0.0
         self.fatal_message = ""
@@ -144,6 +149,8 @@ class KioskWindow(QWidget):
             self.admin.closed.connect(self.close_admin)
             self.stack.addWidget(self.admin)
             QApplication.instance().installEventFilter(self)
+        if self.store is None:
+            return  # without a database there is nothing admin mode could do
         self.card.hide()
         self.store.audit("admin_open", {}, "admin")
         self.worker.send({"cmd": "mode", "mode": "idle"})
@@ -314,6 +321,8 @@ class KioskWindow(QWidget):
         self.refresh_status()
 
     def refresh_pending(self) -> None:
+        if self.store is None:
+            return
         try:
             self.pending = self.store.pending_uploads()
         except StoreError as e:
@@ -356,7 +365,8 @@ class KioskWindow(QWidget):
             self.notifier.setEnabled(False)
         self.worker.stop()
         self.ring.close(unlink=True)
-        self.store.close()
+        if self.store is not None:
+            self.store.close()
 
     def request_quit(self) -> None:
         self.allow_close = True
