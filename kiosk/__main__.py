@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=cmd_identify)
 
     add_commands(sub)
+    from kiosk.upload import add_commands as add_sync
+
+    add_sync(sub)
 
     rp = sub.add_parser("report", help="attendance reports: daily list or monthly recap (CSV or XLSX)")
     rsub = rp.add_subparsers(dest="kind", required=True)
@@ -161,14 +164,27 @@ def cmd_run(args, cfg, open_store) -> int:
     source = make_source()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    from kiosk.upload import Uploader
+
+    uploader = Uploader(cfg)
+    uploader.start()
+
+    def emit(msg: dict) -> None:
+        _print_json(msg)
+        if msg.get("type") == "attendance" and msg.get("status") == "recorded":
+            uploader.notify()
+
     with open_store() as store:
         loop = KioskLoop(cfg, store)
         loop.analyzer.m.load_all()
         _print_json({"type": "ready", "device": cfg.device.id, "employees": loop.gallery.employee_count,
                      "templates": len(loop.gallery), "camera": spec})
-        loop.run(source, _print_json, stop=stop, max_seconds=args.max_seconds)
+        try:
+            loop.run(source, emit, stop=stop, max_seconds=args.max_seconds)
+        finally:
+            uploader.stop()
         _print_json({"type": "stopped", "frames": loop.frames, "encodings": loop.encodings,
-                     "pending_upload": store.pending_uploads()})
+                     "pending_upload": store.pending_uploads(), "upload": uploader.status()["state"]})
     return 0
 
 

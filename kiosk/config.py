@@ -189,6 +189,46 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 "if it is now someone else (the next person in a queue), a new track starts.",
                 lo=0.2, hi=30.0),
     ]),
+    "liveness": ("Liveness: refuse a photo or a screen held up to the kiosk (docs/liveness.md)", [
+        Setting("mode", "off",
+                "off | passive (blinks, 3D motion) | passive_then_challenge (ask 'Kedipkan mata' / "
+                "'Tengok ke kiri' when passive signs are not conclusive) | challenge (always ask). "
+                "Off by default until measured on the kiosk's own camera: on recorded clips only "
+                "24 % of genuine tracks passed within 5 s (docs/liveness.md).",
+                choices=("off", "passive", "passive_then_challenge", "challenge")),
+        Setting("snapshot", False,
+                "Keep a small picture of each refused face for HR (data partition, owner only)."),
+        Setting("blink_dip", 0.45, "A blink: eye openness falls below (1 - this) x its open level ...",
+                lo=0.1, hi=0.9),
+        Setting("blink_max_s", 0.5, "... and recovers within this many seconds.", lo=0.1, hi=2.0),
+        Setting("blink_baseline_s", 1.5, "Window of the eyes' open level.", lo=0.3, hi=10.0),
+        Setting("blinks_needed", 1, "Blinks that prove a live face.", lo=1, hi=5),
+        Setting("blink_max_shape", 0.045,
+                "Most the rest of the face may change (/ eye distance) while the eyes close.", lo=0.0, hi=0.5),
+        Setting("planar_gap_s", 0.3, "Compare the landmarks of frames this far apart.", lo=0.05, hi=2.0),
+        Setting("min_motion", 0.04, "Out-of-plane motion (/ eye distance) for a pair of frames to be judged.",
+                lo=0.0, hi=1.0),
+        Setting("nonplanar_live", 0.09, "Homography residual (/ eye distance) of a 3D (live) pair.",
+                lo=0.0, hi=1.0),
+        Setting("nonplanar_pairs", 3, "3D pairs needed for 'live'.", lo=1, hi=50),
+        Setting("flat_max", 0.015, "Homography residual at or below this: a flat (print) pair.", lo=0.0, hi=1.0),
+        Setting("flat_min_motion", 0.08, "A flat pair counts towards 'spoof' only with this much motion.",
+                lo=0.0, hi=1.0),
+        Setting("flat_pairs", 6, "Flat pairs (and no live sign) that mean 'spoof'.", lo=1, hi=100),
+        Setting("passive_s", 3.0, "passive_then_challenge: ask after this long without a verdict.",
+                lo=0.0, hi=30.0),
+        Setting("challenge_kinds", ["blink", "turn_left", "turn_right"], "Challenges to draw from (random order).",
+                validate=lambda v: None if v and all(k in ("blink", "turn_left", "turn_right") for k in v)
+                else "needs names from blink, turn_left, turn_right"),
+        Setting("challenge_count", 1, "Challenges to pass.", lo=1, hi=5),
+        Setting("challenge_s", 5.0, "Time limit of each challenge.", lo=1.0, hi=30.0),
+        Setting("challenge_tries", 2, "Failed challenges before 'spoof'.", lo=1, hi=10),
+        Setting("turn_yaw", 0.15, "Yaw change a 'turn' challenge needs ([recognition] max_yaw units).",
+                lo=0.05, hi=0.6),
+        Setting("turn_nonplanar", 0.08, "... with this homography residual against its start (3D, not a tilted print).",
+                lo=0.0, hi=1.0),
+        Setting("max_seconds", 12.0, "No pass by then: refused ('timeout').", lo=2.0, hi=120.0),
+    ]),
     "attendance": ("Attendance rules: masuk/pulang, late (TL) and early-leave (PSW) bands, cuts", [
         Setting("repeat_minutes", 5,
                 "A recognition within this many minutes of the same employee's last record "
@@ -259,7 +299,8 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
         Setting("keep_photos", False,
                 "Keep the photo of each sample taken at the kiosk (on the data partition, owner "
                 "only). Off: only the templates are stored."),
-        Setting("photo_retention_days", 30, "With keep_photos: delete kept photos after this many days.",
+        Setting("photo_retention_days", 30,
+                "Kept photos and liveness snapshots are deleted after this many days (at start).",
                 lo=1, hi=3650),
     ]),
     "admin": ("Admin mode at the kiosk (HR): long-press the clock for 3 s, or Ctrl+Alt+A", [
@@ -274,11 +315,21 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
         Setting("lockout_s", 30, "First lock after too many wrong PINs; doubles with each further wrong PIN.",
                 lo=1, hi=3600),
     ]),
-    "server": ("Collector server (upload comes with its own issue)", [
+    "server": ("Collector server: upload of events, heartbeat, roster (docs/upload.md)", [
         Setting("url", "", "https://... of the collector; empty = offline only."),
         Setting("token_file", "", "File holding this device's token (never the token itself)."),
         Setting("ca_file", "", "PEM bundle of the government's own certificate authority; empty = system CAs."),
         Setting("batch_size", 200, "Events per upload request.", lo=1, hi=5000),
+        Setting("connect_timeout_s", 5.0, "Seconds to wait for a connection.", lo=0.5, hi=120.0),
+        Setting("timeout_s", 30.0, "Seconds to wait for the server's answer.", lo=1.0, hi=600.0),
+        Setting("interval_s", 10.0, "Seconds between upload rounds when nothing new was recorded.",
+                lo=1.0, hi=3600.0),
+        Setting("heartbeat_s", 60.0, "Seconds between heartbeats.", lo=5.0, hi=3600.0),
+        Setting("roster_s", 300.0, "Seconds between roster pulls.", lo=10.0, hi=86400.0),
+        Setting("backoff_base_s", 0.05, "First pause after a failed request (doubles, with jitter).",
+                lo=0.01, hi=60.0),
+        Setting("backoff_max_s", 300.0, "Longest pause between failed requests.", lo=1.0, hi=86400.0),
+        Setting("retry_after_max_s", 3600.0, "Longest Retry-After the kiosk honours.", lo=1.0, hi=86400.0),
     ]),
 }
 

@@ -26,3 +26,19 @@ def write_atomic(path: str | Path, data: bytes, mode: int = 0o600) -> None:
         os.fsync(dirfd)
     finally:
         os.close(dirfd)
+
+
+def purge_older_than(folder: str | Path, days: float, now: float | None = None) -> int:
+    """Delete files under `folder` last modified more than `days` ago; returns how many."""
+    import time
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    limit = (now if now is not None else time.time()) - days * 86400
+    removed = 0
+    for f in folder.rglob("*"):
+        if f.is_file() and f.stat().st_mtime < limit:
+            f.unlink(missing_ok=True)
+            removed += 1
+    return removed

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install the kiosk with pinned dependencies. `--test` adds the test tools.
+# Create .venv and install the kiosk with pinned dependencies. `--test` adds the test tools and the
+# collector server's packages; `--server` adds only the server's.
 #
 # face-recognition 1.3.0 is installed with --no-deps: it declares `dlib`, which pip would build
 # from source (minutes on a PC, hours on a Pi). dlib-bin (in requirements.txt) provides the same
@@ -23,5 +24,9 @@ for ts in kiosk/ui/i18n/*.ts; do
 done
 if [ "${1:-}" = "--test" ]; then
   "${pip[@]}" install -r requirements-test.txt
+fi
+# The collector server (server/, run by a unit's IT staff) and the upload tests need its packages.
+if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--server" ]; then
+  "${pip[@]}" install -r requirements-server.txt
 fi
 .venv/bin/kiosk --version

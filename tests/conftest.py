@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from server_fixtures import collector, pg_cluster, sqlite_collector  # noqa: F401 (upload tests)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -56,6 +57,10 @@ def encodings(faces, analyzer) -> dict[str, np.ndarray]:
 
 
 def write_config(path: Path, text: str = "") -> Path:
+    # still photos replayed as a camera are exactly what liveness refuses: tests of recognition
+    # and attendance turn it off; tests/test_liveness.py and test_loop.py test it
+    if "[liveness]" not in text:
+        text += '\n[liveness]\nmode = "off"\n'
     path.write_text('[store]\ndata_dir = "data"\n' + text, encoding="utf-8")
     return path
 

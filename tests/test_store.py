@@ -23,9 +23,10 @@ def test_schema_wal_full_sync_and_migrations(tmp_path):
         assert s.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert s.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert {"employees", "face_templates", "attendance_events", "outbox", "audit_log"} <= set(s.db.table_names())
-        assert [m.name for m in migrations.applied(s.db)] == ["m001_initial", "m002_rules", "m003_admin"]
+        assert [m.name for m in migrations.applied(s.db)] == ["m001_initial", "m002_rules", "m003_admin", "m004_upload",
+                                                              "m005_liveness"]
     with Store(tmp_path / "k.db") as s:  # reopening applies nothing twice
-        assert len(migrations.applied(s.db)) == 3
+        assert len(migrations.applied(s.db)) == 5
 
 
 def test_event_and_outbox_are_written_together(tmp_path):
@@ -74,3 +75,29 @@ def test_locked_database_fails_cleanly(tmp_path, monkeypatch):
         other.execute("ROLLBACK")
         other.close()
     assert s.audit_rows() == []  # the failed removal left no audit entry either
+
+
+def test_full_disk_is_named_and_nothing_is_half_written(tmp_path):
+    with Store(tmp_path / "k.db") as s:
+        s.upsert_employees([{"nip": "198501012010011001", "name": "A"}])
+        pages = s.db.execute("PRAGMA page_count").fetchone()[0]
+        s.db.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own 'database or disk is full'
+        big = {**event("198501012010011001", eid="e-big"), "boot_id": "x" * 20000}
+        with pytest.raises(StoreError, match=rf"{tmp_path / 'k.db'}: disk is full .*nothing was written"):
+            s.record_event(big)
+        assert s.db["attendance_events"].count == 0 and s.db["outbox"].count == 0
+
+
+def test_old_personal_photos_are_purged(tmp_path):
+    import os
+    import time
+
+    from kiosk.fileio import purge_older_than
+
+    (tmp_path / "photos" / "1").mkdir(parents=True)
+    old, new = tmp_path / "photos" / "1" / "old.jpg", tmp_path / "photos" / "1" / "new.jpg"
+    old.write_bytes(b"x")
+    new.write_bytes(b"y")
+    os.utime(old, (time.time() - 40 * 86400,) * 2)
+    assert purge_older_than(tmp_path / "photos", 30) == 1
+    assert not old.exists() and new.exists()

@@ -109,7 +109,10 @@ class Store:
             try:
                 yield self.db
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite has already rolled back after some errors (SQLITE_FULL, IOERR): a
+                # second ROLLBACK would replace the real error with "no transaction is active"
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
             else:
                 conn.execute("COMMIT")
@@ -261,3 +264,139 @@ class Store:
     def audit_rows(self) -> list[dict]:
         with self._errors("read the audit log"):
             return list(self.db.query("select * from audit_log order by id"))
+
+    # --- upload to the collector (kiosk/upload.py) ------------------------------------------
+
+    def outbox_requeue(self) -> int:
+        """Rows left in flight by a stopped uploader go back to pending (the server answers
+        'duplicate' for any it had already stored)."""
+        with self.transaction("re-queue unacknowledged uploads") as db:
+            return db.execute("update outbox set state = 'pending', batch_id = null "
+                              "where state = 'in_flight'").rowcount
+
+    def outbox_take(self, limit: int, batch_id: str) -> list[dict]:
+        """Up to `limit` pending events, oldest first, marked in flight under `batch_id`."""
+        with self.transaction("take a batch from the outbox") as db:
+            rows = list(db.query(
+                "select e.* from outbox o join attendance_events e on e.id = o.event_id "
+                "where o.state = 'pending' order by o.rowid limit ?", [limit]))  # queued order; the state index, no sort
+            if rows:
+                ids = [r["id"] for r in rows]
+                db.execute(f"update outbox set state = 'in_flight', batch_id = ?, sent_at = ?, "
+                           f"attempts = attempts + 1 where event_id in ({','.join('?' * len(ids))})",
+                           [batch_id, utc_now(), *ids])
+        return rows
+
+    def outbox_settle(self, done: list[str], rejected: dict[str, str], retry: list[str], error: str = "") -> None:
+        """One transaction: acknowledged rows done, refused rows 'rejected' with the server's
+        reason (kept, never re-sent), the rest back to pending."""
+        now = utc_now()
+        with self.transaction("record the server's acknowledgement") as db:
+            for i in range(0, len(done), 500):
+                chunk = done[i:i + 500]
+                db.execute(f"update outbox set state = 'done', acked_at = ?, last_error = null "
+                           f"where event_id in ({','.join('?' * len(chunk))})", [now, *chunk])
+            for eid, reason in rejected.items():
+                db.execute("update outbox set state = 'rejected', acked_at = ?, last_error = ? "
+                           "where event_id = ?", [now, reason[:500], eid])
+            for i in range(0, len(retry), 500):
+                chunk = retry[i:i + 500]
+                db.execute(f"update outbox set state = 'pending', batch_id = null, last_error = ? "
+                           f"where state != 'done' and event_id in ({','.join('?' * len(chunk))})",
+                           [error[:500] or None, *chunk])
+
+    def outbox_counts(self) -> dict[str, int]:
+        with self._errors("count the outbox"):
+            counts = {"pending": 0, "in_flight": 0, "done": 0, "rejected": 0}
+            for state, n in self.db.execute("select state, count(*) from outbox group by state"):
+                counts[state] = n
+            return counts
+
+    def outbox_rejected(self) -> list[dict]:
+        with self._errors("read rejected uploads"):
+            return list(self.db.query(
+                "select o.event_id, o.last_error, e.nip, e.kind, e.local_time from outbox o "
+                "join attendance_events e on e.id = o.event_id where o.state = 'rejected' order by e.utc_at"))
+
+    def newest_times(self) -> tuple[str | None, str | None]:
+        """(utc_at of the newest event recorded, utc_at of the newest one the server acknowledged)."""
+        with self._errors("read the newest events"):
+            rec = self.db.execute("select max(utc_at) from attendance_events").fetchone()[0]
+            ack = self.db.execute("select max(e.utc_at) from outbox o join attendance_events e on e.id = o.event_id "
+                                  "where o.state in ('done', 'rejected')").fetchone()[0]
+        return rec, ack
+
+    def sync_get(self, key: str, default: str | None = None) -> str | None:
+        with self._errors("read the sync state"):
+            row = self.db.execute("select value from sync_state where key = ?", [key]).fetchone()
+        return row[0] if row else default
+
+    def sync_set(self, values: dict[str, str | None], db=None) -> None:
+        now = utc_now()
+        rows = [{"key": k, "value": v, "updated_at": now} for k, v in values.items()]
+        if db is not None:
+            db["sync_state"].upsert_all(rows, pk="key")
+        else:
+            with self.transaction("save the sync state") as tdb:
+                tdb["sync_state"].upsert_all(rows, pk="key")
+
+    def templates_to_push(self, limit: int = 500) -> tuple[list[dict], list[dict]]:
+        """(employees, templates) enrolled here and not yet on the server; gives every template
+        without one a UUID first."""
+        import uuid
+
+        with self.transaction("prepare templates for upload") as db:
+            for (tid,) in db.execute("select id from face_templates where uid is null").fetchall():
+                db.execute("update face_templates set uid = ? where id = ?", [str(uuid.uuid4()), tid])
+            tmps = list(db.query("select uid, nip, encoding, model_version, quality, source, created_at "
+                                 "from face_templates where pushed = 0 order by id limit ?", [limit]))
+            nips = sorted({t["nip"] for t in tmps})
+            emps = list(db.query(f"select nip, name, unit, active, schedule from employees "
+                                 f"where nip in ({','.join('?' * len(nips))})", nips)) if nips else []
+        return emps, tmps
+
+    def mark_templates_pushed(self, uids: list[str]) -> None:
+        with self.transaction("record templates sent to the server") as db:
+            for i in range(0, len(uids), 500):
+                chunk = uids[i:i + 500]
+                db.execute(f"update face_templates set pushed = 1 where uid in ({','.join('?' * len(chunk))})", chunk)
+
+    def apply_roster(self, page: dict, model_version: str | None = None) -> dict:
+        """A roster page from the server, in one transaction: employees inserted or updated
+        (inactive ones stay, marked), templates added by UUID or deleted, the version saved.
+        Every row is checked before anything is written."""
+        import base64
+
+        emps, tmps = page["employees"], page["templates"]
+        checked = []
+        for t in tmps:
+            if t.get("deleted"):
+                checked.append((t["uid"], None, t))
+                continue
+            blob = base64.b64decode(t["encoding"], validate=True)
+            decode_template(blob)  # 512 bytes or ValueError
+            checked.append((t["uid"], blob, t))
+        now = utc_now()
+        added = deleted = 0
+        with self.transaction("apply the roster from the server") as db:
+            self.upsert_employees([{**e, "active": int(bool(e.get("active", True)))} for e in emps], db=db)
+            for e in emps:  # upsert_employees skips empty values: apply what the server says
+                db.execute("update employees set active = ?, schedule = ? where nip = ?",
+                           [int(bool(e.get("active", True))), e.get("schedule") or None, e["nip"]])
+            for uid, blob, t in checked:
+                if blob is None:
+                    deleted += db.execute("delete from face_templates where uid = ?", [uid]).rowcount
+                    continue
+                if db.execute("select 1 from face_templates where uid = ?", [uid]).fetchone():
+                    continue
+                if not db.execute("select 1 from employees where nip = ?", [t["nip"]]).fetchone():
+                    raise ValueError(f"roster template {uid} names employee {t['nip']}, who is not in the roster")
+                db["face_templates"].insert({"nip": t["nip"], "encoding": blob, "model_version": t["model_version"],
+                                             "quality": t.get("quality"), "source": "server", "created_at": now,
+                                             "uid": uid, "pushed": 1})
+                added += 1
+            self.sync_set({"roster_version": str(int(page["version"]))}, db=db)
+            if emps or added or deleted:
+                self.audit("roster_pull", {"version": page["version"], "employees": len(emps), "templates_added": added,
+                                           "templates_deleted": deleted}, actor="uploader", db=db)
+        return {"employees": len(emps), "templates_added": added, "templates_deleted": deleted}

@@ -93,3 +93,29 @@ def m003_admin(db):
         not_null={"hash", "failed", "updated_at"},
         defaults={"failed": 0},
     )
+
+
+@migrations()
+def m004_upload(db):
+    """Upload to the collector server (docs/upload.md): which batch an outbox row was sent in and
+    when it was acknowledged; templates get a UUID (the server's key for them) and a flag for
+    those enrolled here and not yet pushed; sync_state keeps the roster version, the last
+    acknowledgement and a revoked token's state across restarts."""
+    import uuid
+
+    db["outbox"].add_column("batch_id", str)
+    db["outbox"].add_column("sent_at", str)
+    db["outbox"].add_column("acked_at", str)
+    db["outbox"].create_index(["state"])
+    db["face_templates"].add_column("uid", str)
+    db["face_templates"].add_column("pushed", int, not_null_default=0)
+    for (tid,) in db.execute("select id from face_templates").fetchall():
+        db.execute("update face_templates set uid = ? where id = ?", [str(uuid.uuid4()), tid])
+    db["face_templates"].create_index(["uid"], unique=True)
+    db["sync_state"].create({"key": str, "value": str, "updated_at": str}, pk="key", not_null={"key", "updated_at"})
+
+
+@migrations()
+def m005_liveness(db):
+    """The liveness verdict of each event (state, reason, the signals' scores), as JSON."""
+    db["attendance_events"].add_column("liveness", str)

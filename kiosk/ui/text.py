@@ -37,6 +37,13 @@ TEXT = {
     "on_time": QT_TRANSLATE_NOOP("Kiosk", "On time"),
     "early": QT_TRANSLATE_NOOP("Kiosk", "Leaving %1 minutes early"),
     "goodbye": QT_TRANSLATE_NOOP("Kiosk", "Goodbye, take care"),
+    # liveness
+    "prompt_blink": QT_TRANSLATE_NOOP("Kiosk", "Blink your eyes"),
+    "prompt_turn_left": QT_TRANSLATE_NOOP("Kiosk", "Turn your head to the left"),
+    "prompt_turn_right": QT_TRANSLATE_NOOP("Kiosk", "Turn your head to the right"),
+    "prompt_wait": QT_TRANSLATE_NOOP("Kiosk", "Hold on, checking"),
+    "spoof": QT_TRANSLATE_NOOP("Kiosk", "Face check failed"),
+    "spoof_detail": QT_TRANSLATE_NOOP("Kiosk", "Use your own face, not a photo or a screen. Contact HR if this is wrong."),
     # status line
     "camera_ok": QT_TRANSLATE_NOOP("Kiosk", "Camera OK"),
     "camera_starting": QT_TRANSLATE_NOOP("Kiosk", "Camera starting"),
@@ -48,8 +55,10 @@ TEXT = {
     "recognition_fatal": QT_TRANSLATE_NOOP("Kiosk", "Recognition failed"),
     "clock_synced": QT_TRANSLATE_NOOP("Kiosk", "Clock synchronised"),
     "clock_unsynced": QT_TRANSLATE_NOOP("Kiosk", "Clock not synchronised"),
-    "upload_off": QT_TRANSLATE_NOOP("Kiosk", "Upload not configured"),
-    "upload_on": QT_TRANSLATE_NOOP("Kiosk", "Upload configured"),
+    "upload_not_configured": QT_TRANSLATE_NOOP("Kiosk", "Upload not configured"),
+    "upload_ok": QT_TRANSLATE_NOOP("Kiosk", "Server connected"),
+    "upload_offline": QT_TRANSLATE_NOOP("Kiosk", "Server not reachable, records kept"),
+    "upload_revoked": QT_TRANSLATE_NOOP("Kiosk", "Device token revoked: call the technician"),
     "pending": QT_TRANSLATE_NOOP("Kiosk", "Waiting for upload: %1"),
     # banners
     "banner_camera": QT_TRANSLATE_NOOP("Kiosk", "Camera not available. Please use the paper attendance list."),
@@ -65,6 +74,11 @@ def t(key: str, *args: object) -> str:
     for i, a in enumerate(args, start=1):
         s = s.replace(f"%{i}", str(a))
     return s
+
+
+def prompt(code: str | None) -> str:
+    """The liveness challenge the screen asks for ("blink", "turn_left" ...), or 'hold on'."""
+    return t(f"prompt_{code}") if code in ("blink", "turn_left", "turn_right") else t("prompt_wait")
 
 
 def hint(reason: str | None) -> str:
@@ -95,6 +109,8 @@ def card_lines(msg: dict) -> tuple[str, str, str, str]:
     person = f"{msg.get('name') or ''}\n{msg.get('employee_id') or ''}".strip()
     if msg["type"] == "unknown":
         return "unknown", t("unknown"), t("unknown_detail"), ""
+    if msg["type"] == "spoof":
+        return "unknown", t("spoof"), t("spoof_detail"), ""
     if msg.get("status") == "already_recorded":
         return "repeat", t("repeat", (msg.get("recorded_at") or "")[11:16]), "", person
     kind = msg.get("kind")

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QApplication, QBoxLayout, QFrame, QLabel, QSizePo
                                QVBoxLayout, QWidget)
 
 from kiosk.clock import Clock
+from kiosk.fileio import purge_older_than
 from kiosk.store import Store, StoreError
 from kiosk.ui import text
 from kiosk.ui.camera_thread import CameraThread
@@ -46,6 +47,10 @@ class KioskWindow(QWidget):
             log.error("%s", e)
             self.store = None
             self.state["store"] = "error"
+        # kept enrollment photos and liveness snapshots are personal data: keep them no longer
+        # than [enroll] photo_retention_days
+        for sub in ("photos", "liveness"):
+            purge_older_than(cfg.data_dir / sub, cfg.enroll.photo_retention_days)
         self.pending = 0
         self.last_face_ts = 0.0
         self.fatal_message = ""
@@ -56,6 +61,10 @@ class KioskWindow(QWidget):
         self.ring = FrameRing(max_h=max(cfg.camera.height, 1080), max_w=max(cfg.camera.width, 1920))
         self.worker = RecognitionProcess(cfg, self.ring)
         self.notifier: QSocketNotifier | None = None
+        from kiosk.upload import Uploader
+
+        self.uploader = Uploader(cfg)  # a thread of its own: network waits never touch the UI
+        self.uploader.start()
         self.camera = CameraThread(make_source, self.ring, self)
         self.camera.frame.connect(self.on_frame)
         self.camera.state.connect(self.on_camera_state)
@@ -259,9 +268,16 @@ class KioskWindow(QWidget):
         if kind == "face":
             self.last_face_ts = time.monotonic()
             self.view.set_face(msg.get("box"), msg.get("identified", False))
-            self.show_hint(text.hint(msg.get("reason")) if msg.get("box") and not msg.get("identified") else "")
-        elif kind in ("attendance", "unknown"):
+            if msg.get("liveness"):  # recognised, waiting for a blink or an answer to a challenge
+                self.show_hint(text.prompt(msg["liveness"]))
+            else:
+                self.show_hint(text.hint(msg.get("reason")) if msg.get("box") and not msg.get("identified") else "")
+        elif kind == "liveness":
+            self.show_hint(text.prompt(msg.get("prompt")))
+        elif kind in ("attendance", "unknown", "spoof"):
             self.show_card(msg)
+            if msg.get("status") == "recorded":
+                self.uploader.notify()
             self.state["store"] = "ok"
             self.refresh_status()
         elif kind in ("capture", "test"):
@@ -333,7 +349,7 @@ class KioskWindow(QWidget):
         t = text.t
         line = [t(f"camera_{self.state['camera']}"), t(f"recognition_{self.state['recognition']}"),
                 t("clock_synced" if self.clock.synced() else "clock_unsynced"),
-                t("upload_on" if self.cfg.server.url else "upload_off"), t("pending", self.pending)]
+                t(f"upload_{self.uploader.status()['state']}"), t("pending", self.pending)]
         self.status.setText(" | ".join(line))
         problems = []
         if self.state["camera"] == "error":
@@ -364,9 +380,13 @@ class KioskWindow(QWidget):
         if self.notifier is not None:
             self.notifier.setEnabled(False)
         self.worker.stop()
+        self.uploader.stop(timeout=3)
         self.ring.close(unlink=True)
         if self.store is not None:
             self.store.close()
+
+    def upload_status(self) -> dict:
+        return self.uploader.status()
 
     def request_quit(self) -> None:
         self.allow_close = True

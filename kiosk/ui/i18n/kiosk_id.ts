@@ -12,7 +12,7 @@
       <translation>Posisikan wajah di tengah</translation>
     </message>
     <message>
-      <location filename="../../work/main/kiosk/ui/text.py" line="145" />
+      <location filename="../../work/main/kiosk/ui/text.py" line="161" />
       <source>Look straight at the camera</source>
       <translation>Hadapkan wajah ke kamera</translation>
     </message>
@@ -81,6 +81,30 @@
       <translation>Selamat jalan, hati-hati</translation>
     </message>
     <message>
+      <source>Blink your eyes</source>
+      <translation>Kedipkan mata</translation>
+    </message>
+    <message>
+      <source>Turn your head to the left</source>
+      <translation>Tengok ke kiri</translation>
+    </message>
+    <message>
+      <source>Turn your head to the right</source>
+      <translation>Tengok ke kanan</translation>
+    </message>
+    <message>
+      <source>Hold on, checking</source>
+      <translation>Tahan sebentar, sedang memeriksa</translation>
+    </message>
+    <message>
+      <source>Face check failed</source>
+      <translation>Verifikasi wajah gagal</translation>
+    </message>
+    <message>
+      <source>Use your own face, not a photo or a screen. Contact HR if this is wrong.</source>
+      <translation>Gunakan wajah Anda sendiri, bukan foto atau layar. Hubungi petugas bila ini keliru.</translation>
+    </message>
+    <message>
       <source>Camera OK</source>
       <translation>Kamera siap</translation>
     </message>
@@ -125,8 +149,16 @@
       <translation>Unggah belum diatur</translation>
     </message>
     <message>
-      <source>Upload configured</source>
-      <translation>Unggah diatur</translation>
+      <source>Server connected</source>
+      <translation>Server terhubung</translation>
+    </message>
+    <message>
+      <source>Server not reachable, records kept</source>
+      <translation>Server tidak terjangkau, data tetap tersimpan</translation>
+    </message>
+    <message>
+      <source>Device token revoked: call the technician</source>
+      <translation>Token perangkat dicabut: hubungi teknisi</translation>
     </message>
     <message>
       <source>Waiting for upload: %1</source>
