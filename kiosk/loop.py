@@ -7,7 +7,9 @@ The camera source already drops stale frames, so a slow step never builds a back
 
 from __future__ import annotations
 
+import json
 import logging
+import random
 import threading
 import time
 from typing import Callable
@@ -16,6 +18,7 @@ from kiosk.camera import CameraError, Frame, FrameSource
 from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.decision import decide
+from kiosk.liveness import LivenessConfig, LivenessTracker
 from kiosk.recognition.gallery import Gallery
 from kiosk.recognition.pipeline import FaceAnalyzer
 from kiosk.recognition.tracker import Tracker
@@ -24,6 +27,12 @@ from kiosk.store import Store, StoreError
 from kiosk_models import ENCODER_VERSION
 
 log = logging.getLogger(__name__)
+
+
+def liveness_config(cfg: Config) -> LivenessConfig:
+    values = {k: v for k, v in cfg.values["liveness"].items() if k != "snapshot"}
+    values["challenge_kinds"] = tuple(values["challenge_kinds"])
+    return LivenessConfig(**values)
 
 
 def load_gallery(store: Store) -> Gallery:
@@ -42,6 +51,8 @@ class KioskLoop:
         self.employees = {e["nip"]: e for e in store.employees()}
         self.schedules = schedules_from_config(cfg)
         self.rules = cfg.values["attendance"]
+        self.live_cfg = liveness_config(cfg)
+        self.rng = random.Random()
         self.tracker = Tracker(self.rc.votes_needed, self.rc.vote_window, self.rc.track_gap_s)
         self.frames = 0
         self.encodings = 0
@@ -54,37 +65,97 @@ class KioskLoop:
         self.employees = {e["nip"]: e for e in self.store.employees()}
 
     def process(self, frame: Frame) -> list[dict]:
-        """One frame; returns the messages it produced (decisions, unknown faces, errors)."""
+        """One frame; returns the messages it produced (decisions, unknown faces, liveness
+        prompts and refusals, errors)."""
         self.frames += 1
         a = self.analyzer.detect(frame.image)
         self.last_box, self.last_reason = a.face, a.reason
         track = self.tracker.observe(a.face, frame.ts)
         if track is None:
             return []  # nobody there
-        if track.done and frame.ts - track.checked_ts < self.rc.reverify_s:
-            return []  # identified and recently re-checked: no encoding spent
-        self.analyzer.finish(frame.image, a)
-        self.last_reason = a.reason
-        if a.encoding is None:
-            return []  # a quality gate refused this frame; the UI shows the hint (a.reason)
-        self.encodings += 1
-        m = self.gallery.match(a.encoding)
-        if track.done:
+        if track.closed:
+            # recorded (or refused): only a re-check now and then, for the next person in a queue
+            if frame.ts - track.checked_ts < self.rc.reverify_s:
+                return []
+            self.analyzer.finish(frame.image, a)
+            self.last_reason = a.reason
+            if a.encoding is None:
+                return []
+            self.encodings += 1
             track.checked_ts = frame.ts
+            m = self.gallery.match(a.encoding)
             if m.employee_id == track.identified and m.distance <= self.rc.threshold:
                 return []  # still the same person
             track = self.tracker.restart(a.face, frame.ts)  # someone else stepped in
-        accepted = m.accepted(self.rc.threshold, self.rc.margin)
-        winner = self.tracker.vote(track, m.employee_id if accepted else None, m.distance, m.margin)
-        if winner is None:
-            if self.tracker.unknown(track):
-                return [{"type": "unknown", "track": track.id, "reason": m.reason(self.rc.threshold, self.rc.margin),
-                         "distance": _r(m.distance), "frame": frame.label or frame.seq}]
-            return []
-        distance, margin = track.best[winner]
-        return [self._record(winner, distance, margin, frame, track.id)]
+            return self._step(track, frame, a, m)
+        # identified but liveness still pending: landmarks only, no encoding
+        self.analyzer.finish(frame.image, a, encode=not track.done)
+        self.last_reason = a.reason
+        m = None
+        if a.encoding is not None:
+            self.encodings += 1
+            m = self.gallery.match(a.encoding)
+        return self._step(track, frame, a, m)
 
-    def _record(self, nip: str, distance: float, margin: float, frame: Frame, track_id: int) -> dict:
+    def _step(self, track, frame: Frame, a, m) -> list[dict]:
+        """Feed one analysed frame to the track's vote and liveness; record when both agree."""
+        out: list[dict] = []
+        if self.live_cfg.mode != "off" and a.landmarks is not None:
+            if track.liveness is None:
+                track.liveness = LivenessTracker(self.live_cfg, self.rng)
+            track.verdict = track.liveness.update(frame.ts, a.landmarks, a.face, frame.image.shape)
+        if not track.done and m is not None:
+            accepted = m.accepted(self.rc.threshold, self.rc.margin)
+            self.tracker.vote(track, m.employee_id if accepted else None, m.distance, m.margin)
+            if not track.done and self.tracker.unknown(track):
+                out.append({"type": "unknown", "track": track.id, "reason": m.reason(self.rc.threshold, self.rc.margin),
+                            "distance": _r(m.distance), "frame": frame.label or frame.seq})
+        v = track.verdict
+        if v is not None and v.state == "spoof":
+            out.append(self._refuse(track, frame, a, v))
+        elif track.done and (self.live_cfg.mode == "off" or (v is not None and v.live)):
+            distance, margin = track.best[track.identified]
+            out.append(self._record(track.identified, distance, margin, frame, track.id, v))
+            track.closed, track.checked_ts = True, frame.ts
+        elif v is not None and v.state == "pending" and (v.prompt or track.done) and v.prompt != track.prompt:
+            track.prompt = v.prompt  # tell the screen what to do (blink, turn), or just "hold on"
+            out.append({"type": "liveness", "prompt": v.prompt, "track": track.id,
+                        "employee_id": track.identified, "frame": frame.label or frame.seq})
+        return out
+
+    def _refuse(self, track, frame: Frame, a, v) -> dict:
+        """A face that failed liveness: no event; the attempt goes to the audit log for HR."""
+        track.closed, track.checked_ts = True, frame.ts
+        detail = {"suspected_nip": track.identified, "track": track.id, **v.as_dict()}
+        if self.cfg.liveness.snapshot and a.face is not None:
+            detail["snapshot"] = self._snapshot(frame, a.face)
+        try:
+            self.store.audit("liveness_failed", detail, actor="kiosk")
+        except StoreError as e:
+            log.error("%s", e)
+        return {"type": "spoof", "track": track.id, "employee_id": track.identified, "reason": v.reason,
+                "frame": frame.label or frame.seq}
+
+    def _snapshot(self, frame: Frame, box) -> str:
+        """A small picture of the refused face for HR (owner-only file on the data partition)."""
+        import cv2
+
+        from kiosk.fileio import write_atomic
+
+        l, t, r, b = box.as_list()
+        pad = (r - l) // 3
+        crop = frame.image[max(0, t - pad):b + pad, max(0, l - pad):r + pad]
+        crop = cv2.resize(crop, (120, max(1, round(120 * crop.shape[0] / max(1, crop.shape[1])))))
+        ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 70])
+        folder = self.cfg.data_dir / "liveness"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = folder / f"{time.strftime('%Y%m%dT%H%M%S')}-track{frame.seq}.jpg"
+        if ok:
+            write_atomic(path, jpg.tobytes(), mode=0o600)
+        return str(path)
+
+    def _record(self, nip: str, distance: float, margin: float, frame: Frame, track_id: int,
+                verdict=None) -> dict:
         stamp = self.clock.now()
         employee = self.employees.get(nip, {"nip": nip})
         base = {"employee_id": nip, "name": employee.get("name", ""), "distance": _r(distance),
@@ -97,6 +168,7 @@ class KioskLoop:
                        self.rules, device_id=self.cfg.device.id, boot_id=self.clock.boot_id,
                        distance=distance, margin=margin)
             if d.event is not None:
+                d.event["liveness"] = json.dumps(verdict.as_dict()) if verdict is not None else None
                 self.store.record_event(d.event)
         except StoreError as e:
             # The screen tells the employee to use the paper list; the loop keeps running.

@@ -129,9 +129,11 @@ def worker_main(cfg, ring_args, conn, stop) -> None:
                 continue
             messages = loop._safe_process(frame)
             t = loop.tracker.track
+            waiting = bool(t and t.done and not t.closed and t.verdict is not None and t.verdict.state == "pending")
             conn.send({"type": "face", "seq": frame.seq, "ts": frame.ts,
                        "box": loop.last_box.as_list() if loop.last_box else None,
-                       "reason": loop.last_reason, "identified": bool(t and t.done),
+                       "reason": loop.last_reason, "identified": bool(t and t.closed),
+                       "liveness": (t.verdict.prompt or "wait") if waiting else None,
                        "busy_ms": round((time.monotonic() - started) * 1000, 1)})
             for m in messages:
                 conn.send(m)

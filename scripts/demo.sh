@@ -28,6 +28,9 @@ source = "replay:replay"
 fps = 5
 [store]
 data_dir = "data"
+# The demo replays still photos, which liveness rightly refuses as prints: off for the demo only.
+[liveness]
+mode = "off"
 TOML
 # What walks past the camera: Obama in a photo he was not enrolled with, a cat, an astronaut
 # who is not enrolled, and Obama again (already recorded a moment ago).

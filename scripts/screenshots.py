@@ -67,7 +67,7 @@ def main(out: Path) -> None:
     (tmp / "replay" / "1.jpg").write_bytes((faces / "obama3.jpg").read_bytes())
     cfg_path = tmp / "config.toml"
     cfg_path.write_text('[device]\nunit = "Dinas Komunikasi dan Informatika"\nname = "Lobi Utama"\n'
-                        '[store]\ndata_dir = "data"\n[display]\nsound = false\n')
+                        '[store]\ndata_dir = "data"\n[display]\nsound = false\n[liveness]\nmode = "off"\n')
     cfg = load_config(cfg_path)
     with Store(cfg.db_path) as store:
         store.upsert_employees([{"nip": "198501012010011001", "name": "Barack Obama", "unit": "Dinas Kominfo"}])

@@ -48,3 +48,52 @@ def test_a_bad_frame_is_reported_and_the_loop_goes_on(cfg, enrolled, faces):
     assert err["type"] == "error" and err["error"] == "frame"
     out = run(loop, frames(faces, [("obama3.jpg", 4)], start=5.0))
     assert [o["employee_id"] for o in out if o["type"] == "attendance"] == [OBAMA]
+
+
+def print_attack(faces, seconds=14.0, fps=10.0, seed=3):
+    """A printed photo of an enrolled employee, held up and moved by hand: the same picture
+    under a slowly changing perspective warp (tilt, turn of the sheet, shift, scale)."""
+    import math
+
+    import cv2
+
+    from fetch_faces import kiosk_frames
+
+    rng = np.random.default_rng(seed)
+    import tempfile
+    from pathlib import Path
+
+    folder = kiosk_frames(faces, Path(tempfile.mkdtemp()) / "f")
+    still = load_rgb(folder / "1-straight.jpg")
+    h, w = still.shape[:2]
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    phase = rng.uniform(0, 2 * math.pi, size=(4, 2))
+    for i in range(int(seconds * fps)):
+        t = i / fps
+        wobble = 28 * np.sin(2 * math.pi * 0.4 * t + phase)  # the sheet tilts and turns
+        shift = np.float32([18 * math.sin(0.7 * t), 10 * math.cos(0.5 * t)])
+        dst = (src + wobble + shift).astype(np.float32)
+        frame = cv2.warpPerspective(still, cv2.getPerspectiveTransform(src, dst), (w, h),
+                                    borderMode=cv2.BORDER_REPLICATE)
+        yield Frame(np.ascontiguousarray(frame), t, i, f"print{i}")
+
+
+def test_a_printed_photo_of_an_employee_records_nothing(cfg, enrolled, faces):
+    cfg.values["liveness"]["mode"] = "passive_then_challenge"
+    loop = KioskLoop(cfg, enrolled)
+    out = run(loop, print_attack(faces))
+    assert not [o for o in out if o["type"] == "attendance"]
+    (refused,) = [o for o in out if o["type"] == "spoof"]
+    assert refused["employee_id"] == OBAMA  # it was recognised: only liveness stopped it
+    assert enrolled.events() == []
+    (audit,) = [r for r in enrolled.audit_rows() if r["action"] == "liveness_failed"]
+    import json
+
+    detail = json.loads(audit["detail"])
+    assert detail["suspected_nip"] == OBAMA and detail["state"] == "spoof" and "nonplanar" in detail["scores"]
+
+
+def test_with_liveness_off_the_same_print_would_be_recorded(cfg, enrolled, faces):
+    loop = KioskLoop(cfg, enrolled)  # the test config turns liveness off
+    out = run(loop, print_attack(faces, seconds=2.0))
+    assert [o["employee_id"] for o in out if o["type"] == "attendance"] == [OBAMA]

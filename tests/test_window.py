@@ -153,3 +153,9 @@ def test_a_corrupt_database_is_shown_not_a_crash(qtbot, cfg, replay, translator)
         qtbot.waitUntil(lambda: win.view.shown > 5, timeout=10000)  # the preview still runs
     finally:
         win.request_quit()
+
+
+def test_spoof_and_prompt_texts(qapp, translator):
+    assert text.card_lines({"type": "spoof", "employee_id": OBAMA})[:2] == ("unknown", "Verifikasi wajah gagal")
+    assert text.prompt("blink") == "Kedipkan mata" and text.prompt("turn_left") == "Tengok ke kiri"
+    assert text.prompt(None) == "Tahan sebentar, sedang memeriksa"

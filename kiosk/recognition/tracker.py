@@ -29,6 +29,10 @@ class Track:
     unknown_reported: bool = False
     best: dict = field(default_factory=dict)  # employee -> (distance, margin) of its best vote
     checked_ts: float = 0.0  # when the identified face was last re-checked
+    closed: bool = False  # recorded (or refused by liveness): only re-checks from now on
+    liveness: object = None  # kiosk.liveness.LivenessTracker of this face, when liveness is on
+    verdict: object = None  # its latest LivenessVerdict
+    prompt: str | None = None  # the liveness prompt last sent to the screen
 
     @property
     def done(self) -> bool:
@@ -71,7 +75,6 @@ class Tracker:
             winner, c = counts.most_common(1)[0]
             if c >= self.k:
                 track.identified = winner
-                track.checked_ts = track.last_ts
                 return winner
         return None
 
