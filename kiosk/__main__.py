@@ -179,6 +179,10 @@ def cmd_run(args, cfg, open_store) -> int:
         loop.analyzer.m.load_all()
         _print_json({"type": "ready", "device": cfg.device.id, "employees": loop.gallery.employee_count,
                      "templates": len(loop.gallery), "camera": spec})
+        from kiosk import systemd
+
+        systemd.ready(f"{cfg.device.id}: headless, {len(loop.gallery)} templates")
+        loop.on_frame = systemd.watchdog  # fed once per camera frame (and retry pause)
         try:
             loop.run(source, emit, stop=stop, max_seconds=args.max_seconds)
         finally:

@@ -7,12 +7,17 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: str | Path, data: bytes, mode: int = 0o600) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+def write_atomic(path: str | Path, data: bytes, mode: int = 0o600,
+                 owner: tuple[int, int] | None = None) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over `path`: after a
+    power cut the file holds either its old or its new content."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)
+        if owner is not None:
+            os.fchown(fd, *owner)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -24,6 +29,8 @@ def write_atomic(path: str | Path, data: bytes, mode: int = 0o600) -> None:
     dirfd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dirfd)
+    except OSError:
+        pass  # FAT directories (the boot partition) cannot always be fsynced; the rename is done
     finally:
         os.close(dirfd)
 

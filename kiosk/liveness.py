@@ -67,7 +67,7 @@ _FIT_POINTS = np.r_[17:60]  # brows, nose, eyes, outer lips: dlib's jaw line sli
 class LivenessConfig:
     """Every threshold of the liveness check (defaults measured in docs/liveness.md)."""
 
-    mode: str = "passive_then_challenge"  # off | passive | passive_then_challenge | challenge
+    mode: str = "off"  # off | passive | passive_then_challenge | challenge (config.toml: off until measured)
     # blink
     blink_dip: float = 0.45        # openness and EAR must fall below (1 - dip) x their recent open level
     blink_max_s: float = 0.5       # ... and come back within this time

@@ -56,6 +56,7 @@ class KioskLoop:
         self.tracker = Tracker(self.rc.votes_needed, self.rc.vote_window, self.rc.track_gap_s)
         self.frames = 0
         self.encodings = 0
+        self.on_frame = lambda: None  # called for every frame read (the headless kiosk feeds systemd's watchdog)
         self.last_box = None  # the chosen face of the last frame (for the screen's face box)
         self.last_reason: str | None = None  # why it was not encoded (the screen's hint)
 
@@ -208,6 +209,7 @@ class KioskLoop:
                 pause = retry_s
                 while not stop.is_set() and not out_of_time():
                     frame = source.read(timeout=1.0)
+                    self.on_frame()
                     if frame is not None:
                         for msg in self._safe_process(frame):
                             emit(msg)

@@ -75,3 +75,19 @@ def test_cli_stops_with_the_message_and_exit_2(tmp_path):
     r = run_kiosk("--config", str(p), "config", cwd=tmp_path)
     assert r.returncode == 2
     assert f"{p}:2: [camera] width = 99999 is out of range" in r.stderr
+
+
+def test_liveness_and_upload_defaults_match_their_modules():
+    # the schema documents the defaults; the modules' dataclasses must not drift from them
+    import dataclasses
+
+    from kiosk.liveness import LivenessConfig
+    from kiosk.upload import Settings
+
+    d = defaults()
+    for f in dataclasses.fields(LivenessConfig):
+        value = d["liveness"][f.name]
+        assert (tuple(value) if isinstance(value, list) else value) == f.default, f.name
+    for f in dataclasses.fields(Settings):
+        if f.name in d["server"]:
+            assert d["server"][f.name] == f.default or f.name in ("url", "token_file", "ca_file"), f.name

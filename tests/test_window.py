@@ -159,3 +159,43 @@ def test_spoof_and_prompt_texts(qapp, translator):
     assert text.card_lines({"type": "spoof", "employee_id": OBAMA})[:2] == ("unknown", "Verifikasi wajah gagal")
     assert text.prompt("blink") == "Kedipkan mata" and text.prompt("turn_left") == "Tengok ke kiri"
     assert text.prompt(None) == "Tahan sebentar, sedang memeriksa"
+
+
+def test_kiosk_run_tells_systemd_it_is_ready_and_feeds_the_watchdog(tmp_path, kiosk_dir_for_run, replay):
+    """`kiosk run` under systemd (Type=notify, WatchdogSec): READY=1, then WATCHDOG=1 pings."""
+    import socket
+
+    from conftest import run_kiosk
+
+    import threading
+
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(0.2)
+    got, done = [], threading.Event()
+
+    def listen():  # as systemd does, while the kiosk runs
+        while not done.is_set():
+            try:
+                got.append(sock.recv(4096).decode())
+            except (TimeoutError, socket.timeout):
+                continue
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    r = run_kiosk("run", "--camera", f"replay:{replay}", "--max-seconds", "6", cwd=kiosk_dir_for_run,
+                  env={"NOTIFY_SOCKET": str(sock_path), "QT_QPA_PLATFORM": "offscreen"}, timeout=120)
+    done.set()
+    listener.join()
+    sock.close()
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert any(m.startswith("READY=1") for m in got), got
+    assert sum("WATCHDOG=1" in m for m in got) >= 10
+    assert any(m.startswith("STOPPING=1") for m in got)
+
+
+@pytest.fixture
+def kiosk_dir_for_run(cfg_path, enrolled):
+    enrolled.close()
+    return cfg_path.parent

@@ -374,6 +374,9 @@ class KioskWindow(QWidget):
         event.accept()
 
     def shutdown(self) -> None:
+        from kiosk import systemd
+
+        systemd.stopping()
         self.tick.stop()
         self.camera.requestInterruption()
         self.camera.wait(3000)
