@@ -91,3 +91,18 @@ def downscale(rgb: np.ndarray, max_side: int) -> np.ndarray:
 
     f = max_side / max(h, w)
     return cv2.resize(rgb, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+
+
+def face_jpeg(rgb: np.ndarray, box, width: int, pad: float = 0.25, quality: int = 80) -> bytes:
+    """A small JPEG of the face in `box` with a margin (HR's review thumbnails, liveness
+    snapshots); empty bytes if it cannot be encoded."""
+    import cv2
+
+    l, t, r, b = box.as_list()
+    p = int((r - l) * pad)
+    crop = rgb[max(0, t - p):b + p, max(0, l - p):r + p]
+    if crop.size == 0:
+        return b""
+    crop = cv2.resize(crop, (width, max(1, round(width * crop.shape[0] / max(1, crop.shape[1])))))
+    ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return jpg.tobytes() if ok else b""

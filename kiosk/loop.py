@@ -139,20 +139,15 @@ class KioskLoop:
 
     def _snapshot(self, frame: Frame, box) -> str:
         """A small picture of the refused face for HR (owner-only file on the data partition)."""
-        import cv2
-
         from kiosk.fileio import write_atomic
+        from kiosk.imageio import face_jpeg
 
-        l, t, r, b = box.as_list()
-        pad = (r - l) // 3
-        crop = frame.image[max(0, t - pad):b + pad, max(0, l - pad):r + pad]
-        crop = cv2.resize(crop, (120, max(1, round(120 * crop.shape[0] / max(1, crop.shape[1])))))
-        ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 70])
+        jpg = face_jpeg(frame.image, box, 120, pad=1 / 3, quality=70)
         folder = self.cfg.data_dir / "liveness"
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = folder / f"{time.strftime('%Y%m%dT%H%M%S')}-track{frame.seq}.jpg"
-        if ok:
-            write_atomic(path, jpg.tobytes(), mode=0o600)
+        if jpg:
+            write_atomic(path, jpg, mode=0o600)
         return str(path)
 
     def _record(self, nip: str, distance: float, margin: float, frame: Frame, track_id: int,

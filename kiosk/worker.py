@@ -150,7 +150,7 @@ def analyse_for_admin(loop, frame: Frame, mode: dict) -> dict:
     """Enrollment capture or a test recognition ("coba") for one employee: no attendance is
     recorded. Capture returns the template with a small face thumbnail for HR's review (kept
     in memory only) and whether the face matches a *different* employee."""
-    import cv2
+    from kiosk.imageio import face_jpeg
 
     rc = loop.rc
     out = {"type": mode["mode"], "session": mode.get("session"), "seq": frame.seq, "box": None, "reason": None}
@@ -166,17 +166,13 @@ def analyse_for_admin(loop, frame: Frame, mode: dict) -> dict:
             return out
         nip = mode.get("nip")
         if mode["mode"] == "capture":
-            l, t, r, b = a.face.as_list()
-            pad = (r - l) // 4
-            crop = frame.image[max(0, t - pad):b + pad, max(0, l - pad):r + pad]
-            crop = cv2.resize(crop, (160, max(1, round(160 * crop.shape[0] / max(1, crop.shape[1])))))
-            ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
             m = loop.gallery.match(a.encoding, exclude=nip)
             dup = None
             if m.employee_id is not None and m.distance <= rc.threshold:
                 dup = {"employee_id": m.employee_id, "name": loop.employees.get(m.employee_id, {}).get("name", ""),
                        "distance": round(m.distance, 3)}
-            out.update(encoding=a.encoding.astype("<f4").tobytes(), thumb=jpg.tobytes() if ok else b"",
+            out.update(encoding=a.encoding.astype("<f4").tobytes(),
+                       thumb=face_jpeg(frame.image, a.face, 160, pad=0.25, quality=85),
                        sharpness=round(a.quality.sharpness, 1), duplicate=dup)
         else:  # test
             d = loop.gallery.per_employee(a.encoding) if len(loop.gallery) else np.zeros(0)
