@@ -21,6 +21,23 @@ TIMESYNC_FLAG = Path(os.environ.get("KIOSK_TIMESYNC_FLAG", "/run/systemd/timesyn
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 
+def _staged_start() -> tuple[dt.datetime, float] | None:
+    """$KIOSK_CLOCK_START (ISO 8601 with its UTC offset, e.g. 2026-11-24T07:20:00+07:00): the
+    kiosk's clock starts there and runs on, for tests and rehearsals that must not depend on
+    the hour they run at (a punch at 14:00 is a pulang). A staged clock is never "synchronised",
+    so every event it stamps is marked as such."""
+    text = os.environ.get("KIOSK_CLOCK_START")
+    if not text:
+        return None
+    try:
+        start = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"KIOSK_CLOCK_START={text!r} is not an ISO 8601 time like 2026-11-24T07:20:00+07:00")
+    if start.tzinfo is None:
+        raise ValueError(f"KIOSK_CLOCK_START={text!r} needs its UTC offset, e.g. +07:00")
+    return start.astimezone(dt.timezone.utc), time.monotonic()
+
+
 @dataclass(frozen=True)
 class Stamp:
     local: dt.datetime  # aware, in the device's zone
@@ -42,8 +59,11 @@ class Clock:
         self._synced = False
         self._checked = -1e18
         self.boot_id = BOOT_ID.read_text().strip() if BOOT_ID.exists() else ""
+        self.staged = _staged_start()
 
     def synced(self) -> bool:
+        if self.staged is not None:
+            return False
         now = time.monotonic()
         if now - self._checked >= self.recheck_s:
             self._synced = clock_synchronised()
@@ -51,7 +71,11 @@ class Clock:
         return self._synced
 
     def now(self) -> Stamp:
-        utc = dt.datetime.now(dt.timezone.utc)
+        if self.staged is not None:
+            start, mono = self.staged
+            utc = start + dt.timedelta(seconds=time.monotonic() - mono)
+        else:
+            utc = dt.datetime.now(dt.timezone.utc)
         return Stamp(utc.astimezone(self.tz), utc, time.monotonic_ns(), self.synced())
 
 

@@ -22,6 +22,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Tests never read the real machine's per-device override or clock flag.
 os.environ["KIOSK_OVERRIDE"] = os.devnull
 os.environ.setdefault("KIOSK_TIMESYNC_FLAG", str(ROOT / ".no-such-flag"))
+# The attendance decision depends on the hour (a first punch after mid-shift is a pulang): the
+# kiosk's clock starts on a Tuesday morning before the working day, whenever the tests run.
+os.environ.setdefault("KIOSK_CLOCK_START", "2026-11-24T07:20:00+07:00")
 
 OBAMA = "198501012010011001"
 BIDEN = "196211201990031002"

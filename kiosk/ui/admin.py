@@ -600,7 +600,7 @@ class AdminPanel(QWidget):
     def status_rows(self) -> list[tuple[str, str]]:
         cfg, store = self.cfg, self.store
         people = store.employees()
-        today = dt.datetime.now(cfg.tz).date().isoformat()
+        today = self.w.clock.now().local_date if hasattr(self.w, "clock") else dt.datetime.now(cfg.tz).date().isoformat()
         free = shutil.disk_usage(cfg.data_dir).free
         upload = self.w.upload_status() if hasattr(self.w, "upload_status") else {}
         return [
