@@ -326,7 +326,9 @@ class KioskWindow(QWidget):
         self.card.hide()
 
     def on_tick(self) -> None:
-        now = QDateTime.currentDateTime().toTimeZone(_qt_zone(self.cfg.device.timezone))
+        # the kiosk's own clock (a staged one in a rehearsal), so the screen shows what is recorded
+        now = QDateTime.fromMSecsSinceEpoch(int(self.clock.now().utc.timestamp() * 1000)).toTimeZone(
+            _qt_zone(self.cfg.device.timezone))
         self.time.setText(now.toString("HH:mm:ss"))
         self.date.setText(text.long_date(now.date(), self.lang))
         if self.last_face_ts and time.monotonic() - self.last_face_ts > 1.0:
