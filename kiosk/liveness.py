@@ -1,37 +1,41 @@
 """Liveness: is the face in front of the kiosk a live person, or a photo or a screen held up to it?
 
-Pure logic with plain data in and out: one ``LivenessTracker`` per face track, fed per frame with
-the 68 landmarks the kiosk already computes for its quality gates (no extra dlib call)::
+Plain data in and out: one ``LivenessTracker`` per face track, fed per frame with the 68
+landmarks the kiosk already computes for its quality gates (no extra dlib call) and the frame::
 
     tracker = LivenessTracker(cfg, random.Random())
-    verdict = tracker.update(ts, landmarks68, box, frame.shape)
+    verdict = tracker.update(ts, landmarks68, box, frame_rgb)
     verdict.state    # "live" | "spoof" | "pending"
     verdict.prompt   # None | "blink" | "turn_left" | "turn_right" (the screen translates it)
-    verdict.scores   # {"blink": .., "ear": .., "nonplanar": .., "motion": .., ...} for the event record
+    verdict.scores   # {"blink": .., "parallax": .., "motion": .., "flat_pairs": .., ...} for the event record
 
 Passive signals (from what the track gives over a second or two):
 
 * **blink** -- eye openness (eyelid gap over nose length, so a tilted or scaled photo does not
   change it) and the classic EAR (gap over eye width) both dip below ``1 - blink_dip`` of their
-  recent open level, and the openness recovers within ``blink_max_s``;
-* **3D versus flat motion** -- between frames ``planar_gap_s`` apart, the landmarks' motion is
-  fitted by a similarity (move, turn in plane, scale) and by a homography (any motion of a
-  plane, e.g. a print tilted by hand). ``motion`` = what the similarity cannot explain, relative
-  to the distance between the eyes: only when it is at least ``min_motion`` is the pair judged.
-  ``nonplanar`` = what even the homography cannot explain: a head that turns, nods, talks or
-  blinks leaves a residual; a flat print leaves only landmark jitter.
+  recent open level, and the openness recovers within ``blink_max_s``; with frames, the blink
+  counts only if the tracked points around the eyes moved against the face as well;
+* **the face's surface, 3D versus flat** -- image points inside the face are tracked from frame
+  to frame (``SurfaceFlow``: Lucas-Kanade, checked forwards and backwards); between frames
+  ``planar_gap_s`` apart their motion is fitted by a similarity and by a homography (any motion
+  of a plane, e.g. a print tilted by hand). ``motion`` = what the similarity cannot explain
+  (out-of-plane motion), ``parallax`` = the largest median residual of one face region after the
+  homography, both relative to the eye distance. A head that turns (the nose against the
+  cheeks), blinks or talks gives a region off the homography: a live pair. A print moved out of
+  plane follows it to the tracking noise: a flat pair.
 
-"live" needs a completed blink or ``nonplanar_pairs`` 3D pairs; "spoof" is declared on positive
-evidence only (``flat_pairs`` pairs with large out-of-plane motion and a flat fit, and no live
-sign), on a failed challenge, or when ``max_seconds`` pass without a pass (reason "timeout", so
-HR can tell a suspected print from someone who just stood still).
+"live" needs ``parallax_pairs`` live pairs or a confirmed blink, more than ``flat_live_share`` of
+the flat pairs; "spoof" is declared on positive evidence (``flat_pairs`` flat pairs outweighing
+the live ones), on a failed challenge, or when ``max_seconds`` pass without a pass (reason
+"timeout", so HR can tell a suspected print from someone who just stood still). Without frames
+(landmarks only) just the blink and the challenges work.
 
 Active challenge ("Kedipkan mata", "Tengok ke kiri/kanan"): asked in mode "challenge" at once,
 in "passive_then_challenge" when the passive signals are not conclusive after ``passive_s``.
 Each challenge has ``challenge_s``; the kinds are drawn from ``challenge_kinds`` in random order
 by the injected ``random.Random``. A turn is met when the yaw (kiosk.recognition.quality.pose)
-moves by ``turn_yaw`` in the asked direction *and* that motion is not planar (a rotated print
-does not change the yaw ratio much, and fits a homography). Landmarks are in camera
+moves by ``turn_yaw`` in the asked direction *and* the landmarks' motion is not planar (a
+rotated print does not change the yaw ratio much, and fits a homography). Landmarks are in camera
 coordinates, not mirrored: the person's left is the image's right (yaw grows).
 
 What this cannot stop: a screen replaying a video of the person (it blinks and turns), a 3D mask.
@@ -67,21 +71,23 @@ _FIT_POINTS = np.r_[17:60]  # brows, nose, eyes, outer lips: dlib's jaw line sli
 class LivenessConfig:
     """Every threshold of the liveness check (defaults measured in docs/liveness.md)."""
 
-    mode: str = "off"  # off | passive | passive_then_challenge | challenge (config.toml: off until measured)
+    mode: str = "passive_then_challenge"  # off | passive | passive_then_challenge | challenge
     # blink
     blink_dip: float = 0.45        # openness and EAR must fall below (1 - dip) x their recent open level
     blink_max_s: float = 0.5       # ... and come back within this time
     blink_baseline_s: float = 1.5  # window of the "open" level (its 80th percentile)
     blinks_needed: int = 1
     blink_max_shape: float = 0.045 # the rest of the face may change this much (/ eye distance) while the eyes close
-    # 3D versus flat motion
-    planar_gap_s: float = 0.3      # compare frames this far apart (up to 2x when frames are sparse)
-    min_motion: float = 0.04       # out-of-plane motion (/ eye distance) for a pair to be judged
-    nonplanar_live: float = 0.09   # homography residual (/ eye distance) of a 3D pair
-    nonplanar_pairs: int = 3       # 3D pairs (distinct frames) needed for "live"
-    flat_max: float = 0.015        # homography residual at or below this: a flat pair
-    flat_min_motion: float = 0.08  # a flat pair counts towards "spoof" only with this much motion
-    flat_pairs: int = 6            # flat pairs (and no live sign) needed for "spoof"
+    blink_surface: float = 0.05    # with frames: the eye region's tracked points must move this much (/ eye distance)
+    # 3D versus flat motion of the face's surface (image points tracked frame to frame)
+    planar_gap_s: float = 0.3      # compare the tracked points of frames this far apart (up to 2x)
+    parallax_live: float = 0.08    # a face region's median residual after the homography (/ eye distance) ...
+    parallax_ratio: float = 2.0    # ... at least this many times the face's out-of-plane motion: a 3D (live) pair
+    parallax_pairs: int = 3        # 3D pairs needed for "live"
+    flat_min_motion: float = 0.03  # out-of-plane motion (/ eye distance) of a pair that can be judged flat ...
+    flat_max: float = 0.015        # ... when no region's residual exceeds this: a flat (print) pair
+    flat_pairs: int = 8            # flat pairs needed for "spoof" ...
+    flat_live_share: float = 0.5   # ... while live pairs are at most this share of them (and "live" needs more)
     # challenge
     passive_s: float = 3.0         # passive_then_challenge: ask after this long without a verdict
     challenge_kinds: tuple = ("blink", "turn_left", "turn_right")
@@ -89,7 +95,7 @@ class LivenessConfig:
     challenge_s: float = 5.0       # time limit of each challenge
     challenge_tries: int = 2       # challenges that may fail (each a new one) before "spoof"
     turn_yaw: float = 0.15         # yaw change (quality.pose units) a turn needs
-    turn_nonplanar: float = 0.08   # ... with this homography residual against the start (3D, not a tilted print)
+    turn_nonplanar: float = 0.08   # ... with this landmark homography residual against the start (not a tilted print)
     # overall
     max_seconds: float = 12.0      # no pass by then: "spoof" with reason "timeout"
 
@@ -104,7 +110,7 @@ class LivenessConfig:
 @dataclass
 class LivenessVerdict:
     state: str                      # "live" | "spoof" | "pending"
-    reason: str | None = None       # live: blink | nonplanar | challenge | off; spoof: flat_motion | challenge_failed | timeout
+    reason: str | None = None       # live: blink | parallax | challenge | off; spoof: flat_motion | challenge_failed | timeout
     scores: dict = field(default_factory=dict)
     prompt: str | None = None       # the challenge being asked (screen text key), or None
     challenge: str | None = None    # the current (or last) challenge kind
@@ -176,6 +182,157 @@ def planarity(lm_a: np.ndarray, lm_b: np.ndarray) -> tuple[float, float]:
     b = np.asarray(lm_b, dtype=np.float64)[_FIT_POINTS]
     iod = (eye_distance(lm_a) + eye_distance(lm_b)) / 2
     return _similarity_residual(a, b) / iod, _homography_residual(a, b) / iod
+
+
+# --- the face's surface: image points tracked frame to frame ---------------------------------
+
+# Face regions (landmark indices) whose tracked points are summarised together: a real head
+# moves them against each other (the nose stands out, the jaw line turns away, eyes blink,
+# lips talk); on a print they all follow one homography.
+_REGIONS = {"jaw": np.r_[0:17], "left_eye": np.r_[17:22, 36:42], "right_eye": np.r_[22:27, 42:48],
+            "nose": np.r_[27:36], "mouth": np.r_[48:68]}
+_HULL = np.r_[0:17, 26:16:-1]  # jaw line, then the brows back: the face's outline
+_LK_CRITERIA = (3, 20, 0.03)   # cv2.TERM_CRITERIA_EPS | COUNT, 20 iterations, 0.03 px
+
+
+@dataclass
+class SurfacePair:
+    """Tracked points of one face between two frames ``planar_gap_s`` apart."""
+
+    motion: float    # median residual after the best similarity (/ eye distance): out-of-plane motion
+    parallax: float  # largest region median residual after the best homography (/ eye distance)
+    region: str      # the region with that residual
+    points: int      # points tracked across the pair
+    eyes: float = 0.0  # the larger of the two eye regions' residuals (an eyelid moving: a blink)
+
+
+class SurfaceFlow:
+    """Points inside the face tracked from frame to frame (pyramidal Lucas-Kanade, checked
+    forwards and backwards), and, between frames ``gap_s`` apart, how well one homography
+    explains their motion: per face region, the median residual.
+
+    dlib's landmarks re-fit a mean shape in every frame, so their own motion is mostly jitter on a
+    small face; image points on the skin's texture follow the surface itself, to a fraction of a
+    pixel. A print moved by hand is a plane: every region follows the homography (residuals at the
+    tracking noise). A head that turns shows parallax (the nose against the cheeks), and a face
+    that blinks or talks moves one region against the others."""
+
+    MAX_POINTS, MIN_POINTS, MIN_REGION = 60, 40, 4
+
+    def __init__(self, gap_s: float = 0.3, max_fb_px: float = 0.3):
+        self.gap_s, self.max_fb_px = gap_s, max_fb_px
+        self.prev: tuple | None = None  # (ts, gray frame, landmarks)
+        self.ids = np.zeros(0, np.int64)
+        self.pts = np.zeros((0, 2), np.float32)
+        self.next_id = 0
+        self.hist: deque = deque()  # (ts, ids, points, landmarks)
+
+    def reset(self) -> None:
+        self.prev = None
+        self.hist.clear()
+        self.ids, self.pts = np.zeros(0, np.int64), np.zeros((0, 2), np.float32)
+
+    @staticmethod
+    def _face_mask(shape, lm: np.ndarray, shrink: float = 0.85) -> np.ndarray:
+        import cv2
+
+        c = lm[_HULL].mean(axis=0)
+        hull = (c + shrink * (lm[_HULL] - c)).astype(np.int32)
+        mask = np.zeros(shape, np.uint8)
+        cv2.fillConvexPoly(mask, cv2.convexHull(hull), 255)
+        return mask
+
+    def update(self, ts: float, gray: np.ndarray, lm: np.ndarray) -> SurfacePair | None:
+        """One frame (grey, full frame) and its landmarks; the pair ending here, once there is one."""
+        import cv2
+
+        d = eye_distance(lm)
+        if self.prev is not None and ts - self.prev[0] > MAX_FRAME_GAP_S:
+            self.reset()  # the face was lost: start over
+        h, w = gray.shape
+        if self.prev is not None and len(self.pts):
+            _, pgray, plm = self.prev
+            lo = np.minimum(lm.min(axis=0), plm.min(axis=0)) - 0.3 * d
+            hi = np.maximum(lm.max(axis=0), plm.max(axis=0)) + 0.3 * d
+            x0, y0 = max(0, int(lo[0])), max(0, int(lo[1]))
+            x1, y1 = min(w, int(hi[0]) + 1), min(h, int(hi[1]) + 1)
+            a, b = pgray[y0:y1, x0:x1], gray[y0:y1, x0:x1]
+            p0 = (self.pts - (x0, y0)).astype(np.float32).reshape(-1, 1, 2)
+            p1, st, _ = cv2.calcOpticalFlowPyrLK(a, b, p0, None, winSize=(11, 11), maxLevel=2,
+                                                 criteria=_LK_CRITERIA)
+            pb, st2, _ = cv2.calcOpticalFlowPyrLK(b, a, p1, None, winSize=(11, 11), maxLevel=2,
+                                                  criteria=_LK_CRITERIA)
+            fb = np.linalg.norm((pb - p0).reshape(-1, 2), axis=1)
+            new = p1.reshape(-1, 2) + (x0, y0)
+            ok = (st.ravel() == 1) & (st2.ravel() == 1) & (fb < self.max_fb_px)
+            # points that left the face (onto hair, the background, a hand) are dropped
+            mask = self._face_mask(gray.shape, lm)
+            xi = np.clip(np.round(new[:, 0]).astype(int), 0, w - 1)
+            yi = np.clip(np.round(new[:, 1]).astype(int), 0, h - 1)
+            ok &= mask[yi, xi] > 0
+            self.ids, self.pts = self.ids[ok], new[ok].astype(np.float32)
+        if len(self.pts) < self.MIN_POINTS:
+            mask = self._face_mask(gray.shape, lm)
+            for p in self.pts:
+                cv2.circle(mask, (int(p[0]), int(p[1])), max(2, int(d / 8)), 0, -1)
+            lo, hi = lm.min(axis=0) - 0.1 * d, lm.max(axis=0) + 0.1 * d
+            x0, y0 = max(0, int(lo[0])), max(0, int(lo[1]))
+            x1, y1 = min(w, int(hi[0]) + 1), min(h, int(hi[1]) + 1)
+            if x1 - x0 > 8 and y1 - y0 > 8:
+                f = cv2.goodFeaturesToTrack(gray[y0:y1, x0:x1], self.MAX_POINTS - len(self.pts), 0.005,
+                                            max(2.0, d / 8), mask=mask[y0:y1, x0:x1], blockSize=5)
+                if f is not None:
+                    f = f.reshape(-1, 2) + (x0, y0)
+                    self.pts = np.r_[self.pts, f].astype(np.float32)
+                    self.ids = np.r_[self.ids, np.arange(self.next_id, self.next_id + len(f))]
+                    self.next_id += len(f)
+        self.prev = (ts, gray, lm)
+        while self.hist and ts - self.hist[0][0] > 2 * self.gap_s:
+            self.hist.popleft()
+        ref = None
+        for item in self.hist:  # the newest frame at least gap_s old
+            if ts - item[0] >= self.gap_s:
+                ref = item
+        self.hist.append((ts, self.ids.copy(), self.pts.copy(), lm))
+        return None if ref is None else self._measure(ref, lm, d)
+
+    def _measure(self, ref, lm: np.ndarray, d: float) -> SurfacePair | None:
+        import cv2
+
+        _, ids, pts, rlm = ref
+        _, ia, ib = np.intersect1d(ids, self.ids, return_indices=True)
+        if len(ia) < 12:
+            return None
+        a, b = pts[ia].astype(np.float64), self.pts[ib].astype(np.float64)
+        iod = (eye_distance(rlm) + d) / 2
+        H, _ = cv2.findHomography(a, b, cv2.RANSAC, 0.02 * iod)
+        if H is None:
+            return None
+        p = np.c_[a, np.ones(len(a))] @ H.T
+        w = p[:, 2:3]
+        w[np.abs(w) < 1e-9] = 1e-9
+        res = p[:, :2] / w - b
+        nearest = np.argmin(((a[:, None, :] - rlm[None]) ** 2).sum(axis=-1), axis=1)
+        best, region, eyes = 0.0, "", 0.0
+        for name, idx in _REGIONS.items():
+            sel = np.isin(nearest, idx)
+            if sel.sum() >= self.MIN_REGION:
+                r = float(np.linalg.norm(np.median(res[sel], axis=0))) / iod
+                if r > best:
+                    best, region = r, name
+                if name.endswith("_eye"):
+                    eyes = max(eyes, r)
+        ms, md = a.mean(axis=0), b.mean(axis=0)
+        zs, zd = (a - ms) @ np.array([1, 1j]), (b - md) @ np.array([1, 1j])
+        k = np.vdot(zs, zd) / (np.vdot(zs, zs).real or 1.0)
+        motion = float(np.median(np.abs(zd - k * zs))) / iod
+        return SurfacePair(motion, best, region, len(a), eyes)
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
 
 
 # --- blink ---------------------------------------------------------------------------------
@@ -279,13 +436,14 @@ class LivenessTracker:
         self.cfg = cfg or LivenessConfig()
         self.rng = rng or random.Random()
         self.start: float | None = None
-        self.frames: deque = deque()  # (ts, landmarks)
         self.blink = BlinkDetector(self.cfg)
-        self.live_pairs: set[float] = set()  # ts of frames whose pair was 3D
-        self.flat_pairs: set[float] = set()
+        self.surface = SurfaceFlow(self.cfg.planar_gap_s)
+        self.live_pairs = 0  # pairs of frames whose surface moved in 3D (or not as one piece)
+        self.flat_pairs = 0  # pairs that moved out of plane as one flat piece
+        self.pairs = 0
         self.max_motion = 0.0
-        self.max_nonplanar = 0.0
-        self.flat_nonplanar: list[float] = []
+        self.max_parallax = 0.0
+        self.parallax_region = ""
         self.last_ear = 0.0
         self.min_ear = math.inf
         self.challenges: list[Challenge] = []
@@ -293,6 +451,11 @@ class LivenessTracker:
         self.failed = 0  # challenges not met in time
         self.verdict = LivenessVerdict("pending")
         self.n = 0
+        self.prev_lm: np.ndarray | None = None
+        self.blinks_seen: list[tuple[float, float]] = []  # (closed, reopened) not yet confirmed
+        self.blinks = 0  # confirmed blinks
+        self.eye_moves: list[float] = []  # ts of pairs whose eye region moved against the face
+        self.with_images = False
 
     # the order of challenges, drawn once per track
     def _draw(self) -> list[str]:
@@ -309,13 +472,15 @@ class LivenessTracker:
     def _scores(self) -> dict:
         return {
             "blink": round(self.blink.deepest, 4),
-            "blinks": len(self.blink.blinks),
+            "blinks": self.blinks,
             "ear": round(self.last_ear, 4),
             "ear_min": round(self.min_ear if self.min_ear != math.inf else 0.0, 4),
-            "nonplanar": round(self.max_nonplanar, 4),
-            "nonplanar_pairs": len(self.live_pairs),
+            "parallax": round(self.max_parallax, 4),
+            "parallax_region": self.parallax_region,
+            "parallax_pairs": self.live_pairs,
             "motion": round(self.max_motion, 4),
-            "flat_pairs": len(self.flat_pairs),
+            "flat_pairs": self.flat_pairs,
+            "pairs": self.pairs,
             "frames": self.n,
             "challenges_failed": self.failed,
         }
@@ -327,10 +492,11 @@ class LivenessTracker:
                                        ts - (self.start if self.start is not None else ts))
         return self.verdict
 
-    def update(self, ts: float, landmarks68, box=None, frame_shape=None) -> LivenessVerdict:
+    def update(self, ts: float, landmarks68, box=None, image: np.ndarray | None = None) -> LivenessVerdict:
         """One frame of this track: its time (s), the face's (68, 2) landmarks (full-frame
-        pixels), its box and the frame's shape (kept for the API; the measures are relative to
-        the face). Returns the verdict so far; once "live" or "spoof" it no longer changes."""
+        pixels), its box (kept for the API) and the frame itself (RGB or grey; without it only
+        the landmark signals - blinks, challenges - are available). Returns the verdict so far;
+        once "live" or "spoof" it no longer changes."""
         if self.verdict.state != "pending":
             return self.verdict
         c = self.cfg
@@ -341,37 +507,48 @@ class LivenessTracker:
         if c.mode == "off":
             return self._finish("live", "off", ts)
 
-        # passive signals
+        # passive signals: blinks from the landmarks ...
         self.last_ear = ear(lm)
         self.min_ear = min(self.min_ear, self.last_ear)
-        prev = self.frames[-1][1] if self.frames else lm
-        shape = _similarity_residual(prev[_NON_EYE], lm[_NON_EYE]) / eye_distance(lm)
-        self.blink.update(ts, openness(lm), self.last_ear, shape)
-        while self.frames and ts - self.frames[0][0] > 2 * c.planar_gap_s:
-            self.frames.popleft()
-        ref = None
-        for fts, flm in self.frames:  # the newest frame at least planar_gap_s old
-            if ts - fts >= c.planar_gap_s:
-                ref = flm
-        if ref is not None:
-            motion, nonplanar = planarity(ref, lm)
-            if motion >= c.min_motion:
-                self.max_motion = max(self.max_motion, motion)
-                self.max_nonplanar = max(self.max_nonplanar, nonplanar)
-                if nonplanar >= c.nonplanar_live:
-                    self.live_pairs.add(ts)
-                elif nonplanar <= c.flat_max and motion >= c.flat_min_motion:
-                    self.flat_pairs.add(ts)
-        self.frames.append((ts, lm))
+        shape = _similarity_residual(self.prev_lm[_NON_EYE], lm[_NON_EYE]) / eye_distance(lm) \
+            if self.prev_lm is not None else 0.0
+        self.prev_lm = lm
+        if self.blink.update(ts, openness(lm), self.last_ear, shape):
+            self.blinks_seen.append((self.blink.blinks[-1][0], ts))
+        # ... and the face's surface from the image
+        if isinstance(image, np.ndarray) and image.ndim in (2, 3):
+            self.with_images = True
+            pair = self.surface.update(ts, _grey(image), lm)
+            if pair is not None:
+                self.pairs += 1
+                if pair.eyes >= c.blink_surface:
+                    self.eye_moves.append(ts)
+                self.max_motion = max(self.max_motion, pair.motion)
+                if pair.parallax > self.max_parallax:
+                    self.max_parallax, self.parallax_region = pair.parallax, pair.region
+                if pair.parallax >= c.parallax_live and pair.parallax >= c.parallax_ratio * pair.motion:
+                    self.live_pairs += 1
+                elif pair.motion >= c.flat_min_motion and pair.parallax <= c.flat_max:
+                    self.flat_pairs += 1
 
-        passive_live = None
-        if len(self.blink.blinks) >= c.blinks_needed:
-            passive_live = "blink"
-        elif len(self.live_pairs) >= c.nonplanar_pairs:
-            passive_live = "nonplanar"
-        if (len(self.flat_pairs) >= c.flat_pairs and passive_live is None and not self.blink.blinks
-                and not self.live_pairs):
+        # A blink seen by the landmarks counts when the eyes' surface moved too (pairs ending up to
+        # 2 x planar_gap_s after it): dlib's eyelid points can "blink" on a blurred print.
+        for closed, opened in list(self.blinks_seen):
+            if not self.with_images or any(closed <= t <= opened + 2 * c.planar_gap_s for t in self.eye_moves):
+                self.blinks_seen.remove((closed, opened))
+                self.blinks += 1
+            elif ts > opened + 2 * c.planar_gap_s:
+                self.blinks_seen.remove((closed, opened))
+        # a blink is worth a full set of 3D pairs; flat evidence must not outweigh either
+        live_evidence = self.live_pairs + c.parallax_pairs * self.blinks // c.blinks_needed
+        if self.flat_pairs >= c.flat_pairs and live_evidence <= c.flat_live_share * self.flat_pairs:
             return self._finish("spoof", "flat_motion", ts)
+        passive_live = None
+        if live_evidence > c.flat_live_share * self.flat_pairs:
+            if self.blinks >= c.blinks_needed:
+                passive_live = "blink"
+            elif self.live_pairs >= c.parallax_pairs:
+                passive_live = "parallax"
         elapsed = ts - self.start
 
         if c.mode == "passive" or (c.mode == "passive_then_challenge" and not self.challenges
@@ -393,9 +570,9 @@ class LivenessTracker:
             if ch is not None and sum(x.met is True for x in self.challenges) >= c.challenge_count:
                 return self._finish("live", "challenge", ts)
             kind = self.queue[len(self.challenges)]
-            ch = Challenge(kind, ts, c.challenge_s, c, len(self.blink.blinks), None, None)
+            ch = Challenge(kind, ts, c.challenge_s, c, self.blinks, None, None)
             self.challenges.append(ch)
-        met = ch.update(ts, lm, len(self.blink.blinks))
+        met = ch.update(ts, lm, self.blinks)
         if met is False:
             self.failed += 1
             if self.failed >= c.challenge_tries or elapsed + c.challenge_s > c.max_seconds:
@@ -403,9 +580,9 @@ class LivenessTracker:
             # ask again, another kind where there is one
             others = [k for k in c.challenge_kinds if k != ch.kind] or [ch.kind]
             self.queue.insert(len(self.challenges), self.rng.choice(others))
-            ch = Challenge(self.queue[len(self.challenges)], ts, c.challenge_s, c, len(self.blink.blinks), None, None)
+            ch = Challenge(self.queue[len(self.challenges)], ts, c.challenge_s, c, self.blinks, None, None)
             self.challenges.append(ch)
-            met = ch.update(ts, lm, len(self.blink.blinks))
+            met = ch.update(ts, lm, self.blinks)
         if met and sum(x.met is True for x in self.challenges) >= c.challenge_count:
             return self._finish("live", "challenge", ts)
         if elapsed > c.max_seconds:

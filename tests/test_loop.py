@@ -90,7 +90,7 @@ def test_a_printed_photo_of_an_employee_records_nothing(cfg, enrolled, faces):
     import json
 
     detail = json.loads(audit["detail"])
-    assert detail["suspected_nip"] == OBAMA and detail["state"] == "spoof" and "nonplanar" in detail["scores"]
+    assert detail["suspected_nip"] == OBAMA and detail["state"] == "spoof" and "parallax" in detail["scores"]
 
 
 def test_with_liveness_off_the_same_print_would_be_recorded(cfg, enrolled, faces):

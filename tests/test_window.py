@@ -199,3 +199,43 @@ def test_kiosk_run_tells_systemd_it_is_ready_and_feeds_the_watchdog(tmp_path, ki
 def kiosk_dir_for_run(cfg_path, enrolled):
     enrolled.close()
     return cfg_path.parent
+
+
+def test_a_print_held_up_to_the_kiosk_is_refused_on_screen_and_records_nothing(qtbot, cfg, enrolled, faces,
+                                                                               translator, tmp_path):
+    """Liveness on (its default): a printed photo of an enrolled employee, tilted by hand in front
+    of the camera (bench/liveness.py's simulator), through the real window and worker."""
+    import random
+    import sys
+
+    import cv2
+
+    from conftest import ROOT
+    from kiosk.imageio import load_rgb
+    from kiosk.recognition.faces import models
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from liveness import print_frames
+
+    cfg.values["liveness"]["mode"] = "passive_then_challenge"
+    cfg.values["liveness"]["snapshot"] = True
+    photo = load_rgb(faces / "obama3.jpg")
+    (box,) = models().detect(photo, 1024, 0)
+    folder = tmp_path / "print"
+    folder.mkdir()
+    for i, (_, frame) in enumerate(print_frames(random.Random(3), photo, tuple(box.as_list()), 6.0, 8.0,
+                                                size=(640, 480), face_px=(170, 220))):
+        cv2.imwrite(str(folder / f"{i:03d}.jpg"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    enrolled.close()
+    win = make_window(qtbot, cfg, f"replay:{folder}", hold=1 / 8)
+    try:
+        qtbot.waitUntil(lambda: win.card.isVisible() and win.card_head.text() == "Verifikasi wajah gagal",
+                        timeout=90000)
+        win.grab().save(str(tmp_path / "refused.png"))
+        db = sqlite3.connect(cfg.db_path)
+        assert db.execute("select count(*) from attendance_events").fetchone()[0] == 0
+        (detail,) = db.execute("select detail from audit_log where action = 'liveness_failed'").fetchone()
+        assert OBAMA in detail and '"flat_motion"' in detail  # HR sees who was held up, and why
+        assert list((cfg.data_dir / "liveness").glob("*.jpg"))  # and, as configured, a snapshot
+    finally:
+        win.request_quit()
