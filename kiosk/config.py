@@ -194,7 +194,7 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 "off | passive (blinks, 3D motion of the face's surface) | passive_then_challenge (ask "
                 "'Kedipkan mata' / 'Tengok ke kiri' when passive signs are not conclusive) | challenge "
                 "(always ask). Measured on recorded clips and simulated attacks (docs/liveness.md): "
-                "81 % of genuine tracks passed passively within 5 s, 0 of 336 simulated prints; a "
+                "69 % of genuine tracks passed passively within 5 s, 0 of 672 simulated prints; a "
                 "screen replaying a video passes. Re-measure with the kiosk's own camera in a pilot.",
                 choices=("off", "passive", "passive_then_challenge", "challenge")),
         Setting("snapshot", False,
