@@ -315,6 +315,12 @@ def test_kiosk_unit_essentials():
                  "TTYPath=/dev/tty1", "QT_QPA_PLATFORM=wayland", "ExecStart=/usr/bin/cage",
                  "Conflicts=getty@tty1.service"):
         assert line in unit
+    # No PAM/logind session: logind would move cage and the app into a session scope, out of the
+    # unit, and systemd would drop their READY=1 and watchdog pings (a restart every 3 minutes,
+    # found by image/ci/boot.sh). seatd hands cage the screen and input instead.
+    assert not [line for line in unit.splitlines() if line.strip().startswith("PAMName=")]
+    assert "LIBSEAT_BACKEND=seatd" in unit and "seatd.service" in unit
+    assert "seatd" in (STAGE / "00-packages").read_text().split()
     mount = (FILES / "units" / "data.mount").read_text()
     assert "nodev" in mount and "nosuid" in mount and "KIOSKDATA" in mount
     run = (STAGE / "01-run.sh").read_text()

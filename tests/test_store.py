@@ -40,6 +40,22 @@ def test_event_and_outbox_are_written_together(tmp_path):
         assert s.db["attendance_events"].count == 1 and s.db["outbox"].count == 1
 
 
+def test_a_copy_of_the_database_file_alone_has_every_event_after_close(tmp_path):
+    """A technician copies kiosk.db off a dead kiosk's card and may leave kiosk.db-wal behind."""
+    import shutil
+
+    other = None
+    with Store(tmp_path / "k.db") as s:
+        other = sqlite3.connect(tmp_path / "k.db")  # another process's connection, still open
+        other.execute("select count(*) from employees").fetchone()
+        s.upsert_employees([{"nip": "198501012010011001", "name": "A"}])
+        s.record_event(event("198501012010011001"))
+    shutil.copy(tmp_path / "k.db", tmp_path / "copy.db")  # the main file only
+    other.close()
+    copy = sqlite3.connect(tmp_path / "copy.db")
+    assert copy.execute("select nip, kind from attendance_events").fetchall() == [("198501012010011001", "masuk")]
+
+
 def test_templates_round_trip_as_float32(tmp_path):
     from kiosk.store.db import TemplateRow
 

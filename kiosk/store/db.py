@@ -68,6 +68,13 @@ class Store:
             migrations.apply(self.db)
 
     def close(self) -> None:
+        # Copy what the WAL holds into the database file itself, so that a technician who copies
+        # kiosk.db alone (image/README.md) gets every event; the WAL had kept them all across
+        # three boots in image/ci/boot.sh. PASSIVE: never waits for the other connections.
+        try:
+            self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            pass  # locked or full: the WAL keeps the data, it is only not copied yet
         self.db.close()
 
     def __enter__(self) -> "Store":

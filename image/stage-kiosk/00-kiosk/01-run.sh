@@ -7,7 +7,7 @@ R=${ROOTFS_DIR}
 
 install -d -m 755 "$R/etc/systemd/system" "$R/usr/local/lib/kiosk" "$R/etc/kiosk" "$R/data" \
 	"$R/opt/kiosk" "$R/etc/NetworkManager/conf.d" "$R/etc/systemd/journald.conf.d" \
-	"$R/etc/systemd/logind.conf.d" "$R/etc/pam.d" "$R/boot/firmware"
+	"$R/etc/systemd/logind.conf.d" "$R/boot/firmware"
 install -m 644 files/units/* "$R/etc/systemd/system/"
 for d in files/dropins/*; do
 	install -d -m 755 "$R/etc/systemd/system/${d##*/}"
@@ -18,7 +18,6 @@ install -m 644 files/etc/config.toml "$R/etc/kiosk/config.toml"
 install -m 644 files/etc/networkmanager-kiosk.conf "$R/etc/NetworkManager/conf.d/90-kiosk.conf"
 install -m 644 files/etc/journald-kiosk.conf "$R/etc/systemd/journald.conf.d/90-kiosk.conf"
 install -m 644 files/etc/logind-kiosk.conf "$R/etc/systemd/logind.conf.d/90-kiosk.conf"
-install -m 644 files/pam/kiosk "$R/etc/pam.d/kiosk"
 install -m 644 files/etc/kiosk.toml.example "$R/boot/firmware/kiosk.toml.example"
 
 # The application source (copied here by image/build.sh or image/ci/check.sh), installed into a
