@@ -39,17 +39,12 @@ src=$WORK/rootfs
 root=$B/rootfs
 TOKEN=boottest-token-0123456789abcdef
 WIFI_PASSWORD=boottest-wifi-password
-t0=$(date +%s)
-step_start=$t0
-step() {
-	local now; now=$(date +%s)
-	echo "boot.sh: [$(( now - step_start ))s] done: $1 (total $(( now - t0 ))s)"
-	step_start=$now
-}
+NAME=boot.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$here/ci/lib.sh"
 failures=()
 ok() { echo "boot.sh: ok   $*"; }
 fail() { echo "boot.sh: CHECK FAILED: $*" >&2; failures+=("$*"); }
-die() { echo "boot.sh: FAILED: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "run as root (chroot for the kernel package)"
 if [ ! -e "$src/.debootstrap-done" ] || [ ! -x "$src/opt/kiosk/venv/bin/kiosk" ]; then

@@ -22,14 +22,9 @@ WORK=${WORK:-/tmp/kiosk-image-ci}
 SUITE=${SUITE:-trixie}
 stage=$here/stage-kiosk/00-kiosk
 root=$WORK/rootfs
-t0=$(date +%s)
-step_start=$t0
-step() {
-	local now; now=$(date +%s)
-	echo "check.sh: [$(( now - step_start ))s] done: $1 (total $(( now - t0 ))s)"
-	step_start=$now
-}
-die() { echo "check.sh: FAILED: $*" >&2; exit 1; }
+NAME=check.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$here/ci/lib.sh"
 
 [ "$(id -u)" = 0 ] || die "run as root (debootstrap, chroot and mounts need it)"
 for tool in debootstrap genimage shellcheck mkfs.vfat mcopy mke2fs sfdisk systemd-analyze; do
