@@ -250,6 +250,7 @@ class SurfaceFlow:
         if self.prev is not None and ts - self.prev[0] > MAX_FRAME_GAP_S:
             self.reset()  # the face was lost: start over
         h, w = gray.shape
+        mask = self._face_mask(gray.shape, lm)  # the face's outline in this frame, once
         if self.prev is not None and len(self.pts):
             _, pgray, plm = self.prev
             lo = np.minimum(lm.min(axis=0), plm.min(axis=0)) - 0.3 * d
@@ -266,14 +267,13 @@ class SurfaceFlow:
             new = p1.reshape(-1, 2) + (x0, y0)
             ok = (st.ravel() == 1) & (st2.ravel() == 1) & (fb < self.max_fb_px)
             # points that left the face (onto hair, the background, a hand) are dropped
-            mask = self._face_mask(gray.shape, lm)
             xi = np.clip(np.round(new[:, 0]).astype(int), 0, w - 1)
             yi = np.clip(np.round(new[:, 1]).astype(int), 0, h - 1)
             ok &= mask[yi, xi] > 0
             self.ids, self.pts = self.ids[ok], new[ok].astype(np.float32)
         if len(self.pts) < self.MIN_POINTS:
-            mask = self._face_mask(gray.shape, lm)
-            for p in self.pts:
+            for p in self.pts:  # new points away from the ones still tracked
+
                 cv2.circle(mask, (int(p[0]), int(p[1])), max(2, int(d / 8)), 0, -1)
             lo, hi = lm.min(axis=0) - 0.1 * d, lm.max(axis=0) + 0.1 * d
             x0, y0 = max(0, int(lo[0])), max(0, int(lo[1]))
