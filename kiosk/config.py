@@ -206,18 +206,21 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
         Setting("blinks_needed", 1, "Blinks that prove a live face.", lo=1, hi=5),
         Setting("blink_max_shape", 0.045,
                 "Most the rest of the face may change (/ eye distance) while the eyes close.", lo=0.0, hi=0.5),
-        Setting("blink_surface", 0.05,
-                "With frames, a blink counts only if the tracked points around the eyes moved this much "
-                "against the face (/ eye distance): dlib's eyelid points can 'blink' on a blurred print.",
-                lo=0.0, hi=1.0),
+        Setting("blink_eye_change", 0.10,
+                "With frames, a blink counts only if both eyes' appearance changed this much (1 - NCC, "
+                "the open frame aligned onto the closed one by the face's surface) ...", lo=0.0, hi=2.0),
+        Setting("blink_eye_ratio", 2.0,
+                "... and this many times more than the nose's: dlib's eyelid points can 'blink' on a "
+                "blurred print, whose eyes never change.", lo=0.0, hi=20.0),
         Setting("planar_gap_s", 0.3, "Compare the face's tracked image points in frames this far apart.",
                 lo=0.05, hi=2.0),
-        Setting("parallax_live", 0.08,
+        Setting("parallax_live", 0.12,
                 "A face region (nose, eyes, mouth, jaw) whose points leave the best homography by this "
                 "much (/ eye distance) moved in 3D or on its own: a live pair ...", lo=0.0, hi=1.0),
         Setting("parallax_ratio", 2.0, "... if that is also this many times the face's out-of-plane motion.",
                 lo=0.0, hi=20.0),
-        Setting("parallax_pairs", 3, "Live pairs needed for 'live' (a confirmed blink counts as all of them).",
+        Setting("parallax_pairs", 2, "Live pairs, not overlapping in time, needed for 'live' (a confirmed blink "
+                "counts as all of them).",
                 lo=1, hi=50),
         Setting("flat_min_motion", 0.03,
                 "A pair whose points moved out of plane this much (/ eye distance) ...", lo=0.0, hi=1.0),

@@ -14,7 +14,8 @@ Passive signals (from what the track gives over a second or two):
 * **blink** -- eye openness (eyelid gap over nose length, so a tilted or scaled photo does not
   change it) and the classic EAR (gap over eye width) both dip below ``1 - blink_dip`` of their
   recent open level, and the openness recovers within ``blink_max_s``; with frames, the blink
-  counts only if the tracked points around the eyes moved against the face as well;
+  counts only if the eyes' *appearance* changed as well (the open frame mapped onto the most
+  closed one by the face's surface homography: both eyes change, the nose does not);
 * **the face's surface, 3D versus flat** -- image points inside the face are tracked from frame
   to frame (``SurfaceFlow``: Lucas-Kanade, checked forwards and backwards); between frames
   ``planar_gap_s`` apart their motion is fitted by a similarity and by a homography (any motion
@@ -24,11 +25,13 @@ Passive signals (from what the track gives over a second or two):
   cheeks), blinks or talks gives a region off the homography: a live pair. A print moved out of
   plane follows it to the tracking noise: a flat pair.
 
-"live" needs ``parallax_pairs`` live pairs or a confirmed blink, more than ``flat_live_share`` of
-the flat pairs; "spoof" is declared on positive evidence (``flat_pairs`` flat pairs outweighing
-the live ones), on a failed challenge, or when ``max_seconds`` pass without a pass (reason
-"timeout", so HR can tell a suspected print from someone who just stood still). Without frames
-(landmarks only) just the blink and the challenges work.
+"live" needs ``parallax_pairs`` live pairs that do not overlap in time (each pair spans
+``planar_gap_s``, and one ends at every frame: overlapping pairs share their frames' tracking
+errors) or a confirmed blink, more than ``flat_live_share`` of the flat pairs; "spoof" is
+declared on positive evidence (``flat_pairs`` flat pairs outweighing the live ones), on a
+failed challenge, or when ``max_seconds`` pass without a pass (reason "timeout", so HR can tell
+a suspected print from someone who just stood still). Without frames (landmarks only) just the
+blink and the challenges work.
 
 Active challenge ("Kedipkan mata", "Tengok ke kiri/kanan"): asked in mode "challenge" at once,
 in "passive_then_challenge" when the passive signals are not conclusive after ``passive_s``.
@@ -78,12 +81,13 @@ class LivenessConfig:
     blink_baseline_s: float = 1.5  # window of the "open" level (its 80th percentile)
     blinks_needed: int = 1
     blink_max_shape: float = 0.045 # the rest of the face may change this much (/ eye distance) while the eyes close
-    blink_surface: float = 0.05    # with frames: the eye region's tracked points must move this much (/ eye distance)
+    blink_eye_change: float = 0.10 # with frames: both eyes' appearance must change this much (1 - NCC) ...
+    blink_eye_ratio: float = 2.0   # ... and this many times more than the nose's, the face aligned by its surface
     # 3D versus flat motion of the face's surface (image points tracked frame to frame)
     planar_gap_s: float = 0.3      # compare the tracked points of frames this far apart (up to 2x)
-    parallax_live: float = 0.08    # a face region's median residual after the homography (/ eye distance) ...
+    parallax_live: float = 0.12    # a face region's median residual after the homography (/ eye distance) ...
     parallax_ratio: float = 2.0    # ... at least this many times the face's out-of-plane motion: a 3D (live) pair
-    parallax_pairs: int = 3        # 3D pairs needed for "live"
+    parallax_pairs: int = 2        # 3D pairs, not overlapping in time, needed for "live"
     flat_min_motion: float = 0.03  # out-of-plane motion (/ eye distance) of a pair that can be judged flat ...
     flat_max: float = 0.015        # ... when no region's residual exceeds this: a flat (print) pair
     flat_pairs: int = 8            # flat pairs needed for "spoof" ...
@@ -203,7 +207,7 @@ class SurfacePair:
     parallax: float  # largest region median residual after the best homography (/ eye distance)
     region: str      # the region with that residual
     points: int      # points tracked across the pair
-    eyes: float = 0.0  # the larger of the two eye regions' residuals (an eyelid moving: a blink)
+    since: float = 0.0  # time of the pair's first frame (it ends at the frame that produced it)
 
 
 class SurfaceFlow:
@@ -218,6 +222,8 @@ class SurfaceFlow:
     that blinks or talks moves one region against the others."""
 
     MAX_POINTS, MIN_POINTS, MIN_REGION = 60, 40, 4
+    LK_WIN, LK_LEVELS = 11, 2  # Lucas-Kanade window (px) and pyramid levels
+    TRACK_IOD = 48.0  # faces with a larger eye distance (px) are tracked scaled down to it
 
     def __init__(self, gap_s: float = 0.3, max_fb_px: float = 0.3):
         self.gap_s, self.max_fb_px = gap_s, max_fb_px
@@ -251,20 +257,20 @@ class SurfaceFlow:
             self.reset()  # the face was lost: start over
         h, w = gray.shape
         mask = self._face_mask(gray.shape, lm)  # the face's outline in this frame, once
+        scale = min(1.0, self.TRACK_IOD / d)  # a large face is tracked smaller: same motion in pixels
+        lk = dict(winSize=(self.LK_WIN, self.LK_WIN), maxLevel=self.LK_LEVELS, criteria=_LK_CRITERIA)
         if self.prev is not None and len(self.pts):
             _, pgray, plm = self.prev
             lo = np.minimum(lm.min(axis=0), plm.min(axis=0)) - 0.3 * d
             hi = np.maximum(lm.max(axis=0), plm.max(axis=0)) + 0.3 * d
             x0, y0 = max(0, int(lo[0])), max(0, int(lo[1]))
             x1, y1 = min(w, int(hi[0]) + 1), min(h, int(hi[1]) + 1)
-            a, b = pgray[y0:y1, x0:x1], gray[y0:y1, x0:x1]
-            p0 = (self.pts - (x0, y0)).astype(np.float32).reshape(-1, 1, 2)
-            p1, st, _ = cv2.calcOpticalFlowPyrLK(a, b, p0, None, winSize=(11, 11), maxLevel=2,
-                                                 criteria=_LK_CRITERIA)
-            pb, st2, _ = cv2.calcOpticalFlowPyrLK(b, a, p1, None, winSize=(11, 11), maxLevel=2,
-                                                  criteria=_LK_CRITERIA)
+            (a, b), f = _scaled((pgray[y0:y1, x0:x1], gray[y0:y1, x0:x1]), scale)
+            p0 = ((self.pts - (x0, y0)) * f).astype(np.float32).reshape(-1, 1, 2)
+            p1, st, _ = cv2.calcOpticalFlowPyrLK(a, b, p0, None, **lk)
+            pb, st2, _ = cv2.calcOpticalFlowPyrLK(b, a, p1, None, **lk)
             fb = np.linalg.norm((pb - p0).reshape(-1, 2), axis=1)
-            new = p1.reshape(-1, 2) + (x0, y0)
+            new = p1.reshape(-1, 2) / f + (x0, y0)
             ok = (st.ravel() == 1) & (st2.ravel() == 1) & (fb < self.max_fb_px)
             # points that left the face (onto hair, the background, a hand) are dropped
             xi = np.clip(np.round(new[:, 0]).astype(int), 0, w - 1)
@@ -273,19 +279,19 @@ class SurfaceFlow:
             self.ids, self.pts = self.ids[ok], new[ok].astype(np.float32)
         if len(self.pts) < self.MIN_POINTS:
             for p in self.pts:  # new points away from the ones still tracked
-
                 cv2.circle(mask, (int(p[0]), int(p[1])), max(2, int(d / 8)), 0, -1)
             lo, hi = lm.min(axis=0) - 0.1 * d, lm.max(axis=0) + 0.1 * d
             x0, y0 = max(0, int(lo[0])), max(0, int(lo[1]))
             x1, y1 = min(w, int(hi[0]) + 1), min(h, int(hi[1]) + 1)
             if x1 - x0 > 8 and y1 - y0 > 8:
-                f = cv2.goodFeaturesToTrack(gray[y0:y1, x0:x1], self.MAX_POINTS - len(self.pts), 0.005,
-                                            max(2.0, d / 8), mask=mask[y0:y1, x0:x1], blockSize=5)
-                if f is not None:
-                    f = f.reshape(-1, 2) + (x0, y0)
-                    self.pts = np.r_[self.pts, f].astype(np.float32)
-                    self.ids = np.r_[self.ids, np.arange(self.next_id, self.next_id + len(f))]
-                    self.next_id += len(f)
+                (crop, m), fxy = _scaled((gray[y0:y1, x0:x1], mask[y0:y1, x0:x1]), scale)
+                found = cv2.goodFeaturesToTrack(crop, self.MAX_POINTS - len(self.pts), 0.005,
+                                                max(2.0, scale * d / 8), mask=m, blockSize=5)
+                if found is not None:
+                    found = found.reshape(-1, 2) / fxy + (x0, y0)
+                    self.pts = np.r_[self.pts, found].astype(np.float32)
+                    self.ids = np.r_[self.ids, np.arange(self.next_id, self.next_id + len(found))]
+                    self.next_id += len(found)
         self.prev = (ts, gray, lm)
         while self.hist and ts - self.hist[0][0] > 2 * self.gap_s:
             self.hist.popleft()
@@ -313,26 +319,110 @@ class SurfaceFlow:
         w[np.abs(w) < 1e-9] = 1e-9
         res = p[:, :2] / w - b
         nearest = np.argmin(((a[:, None, :] - rlm[None]) ** 2).sum(axis=-1), axis=1)
-        best, region, eyes = 0.0, "", 0.0
+        best, region = 0.0, ""
         for name, idx in _REGIONS.items():
             sel = np.isin(nearest, idx)
             if sel.sum() >= self.MIN_REGION:
                 r = float(np.linalg.norm(np.median(res[sel], axis=0))) / iod
                 if r > best:
                     best, region = r, name
-                if name.endswith("_eye"):
-                    eyes = max(eyes, r)
         ms, md = a.mean(axis=0), b.mean(axis=0)
         zs, zd = (a - ms) @ np.array([1, 1j]), (b - md) @ np.array([1, 1j])
         k = np.vdot(zs, zd) / (np.vdot(zs, zs).real or 1.0)
         motion = float(np.median(np.abs(zd - k * zs))) / iod
-        return SurfacePair(motion, best, region, len(a), eyes)
+        return SurfacePair(motion, best, region, len(a), float(ref[0]))
+
+
+def _scaled(images: tuple, scale: float) -> tuple[tuple, np.ndarray]:
+    """The images (same size) resized by `scale` (<= 1), and the exact (x, y) factors used."""
+    import cv2
+
+    h, w = images[0].shape[:2]
+    if scale >= 1.0:
+        return images, np.ones(2)
+    size = (max(8, round(w * scale)), max(8, round(h * scale)))
+    out = tuple(cv2.resize(im, size, interpolation=cv2.INTER_AREA) for im in images)
+    return out, np.array([size[0] / w, size[1] / h])
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
+    """A grey copy the tracker may keep (the caller's frame buffer may be reused)."""
     import cv2
 
-    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return image.copy() if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+
+
+# --- a blink seen in the image -------------------------------------------------------------
+
+@dataclass
+class _Seen:
+    """One frame of the track, kept for a blink's look back (about blink_max_s)."""
+
+    ts: float
+    grey: np.ndarray
+    lm: np.ndarray
+    openness: float
+    ids: np.ndarray   # SurfaceFlow's tracked point ids and positions in this frame
+    pts: np.ndarray
+
+
+def _ncc(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Normalised cross-correlation of two patches; None when either is too flat to judge."""
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    a, b = a - a.mean(), b - b.mean()
+    na, nb = float(np.sqrt((a * a).mean())), float(np.sqrt((b * b).mean()))
+    if na < 2.0 or nb < 2.0:  # grey levels: an overexposed or blank patch says nothing
+        return None
+    return float((a * b).mean() / (na * nb))
+
+
+def eye_change(before: _Seen, closed: _Seen) -> tuple[float, float] | None:
+    """How much the eyes' *appearance* changed between an open frame and the most closed one,
+    against the nose: (eyes, nose), each 1 - NCC; eyes is the smaller of the two eyes' changes
+    (a blink closes both). The open frame is first mapped onto the closed one by the homography
+    of the face's tracked surface points (on a print that is exact, so nothing changes beyond
+    blur and noise; on a face the eyelids cover the iris). Falls back to the landmarks outside the
+    eyes when too few points are shared. None when a patch cannot be judged."""
+    import cv2
+
+    lm, iod = closed.lm, eye_distance(closed.lm)
+    _, ia, ib = np.intersect1d(before.ids, closed.ids, return_indices=True)
+    H = None
+    if len(ia) >= 12:
+        H, _ = cv2.findHomography(before.pts[ia].astype(np.float64), closed.pts[ib].astype(np.float64),
+                                  cv2.RANSAC, 0.02 * iod)
+    if H is None:
+        H, _ = cv2.findHomography(before.lm[_NON_EYE], lm[_NON_EYE], 0)
+    if H is None:
+        return None
+    boxes = []
+    for a, b in _CORNERS:  # an eye's box from its corners, which stay put while the lids move
+        d = float(np.linalg.norm(lm[b] - lm[a]))
+        c = (lm[a] + lm[b]) / 2
+        boxes.append((c[0] - 0.65 * d, c[1] - 0.4 * d, c[0] + 0.65 * d, c[1] + 0.4 * d))
+    lo, hi = lm[27:36].min(axis=0), lm[27:36].max(axis=0)
+    boxes.append((lo[0], lo[1], hi[0], hi[1]))
+    h, w = closed.grey.shape
+    x0 = max(0, int(min(bx[0] for bx in boxes)))
+    y0 = max(0, int(min(bx[1] for bx in boxes)))
+    x1 = min(w, int(max(bx[2] for bx in boxes)) + 1)
+    y1 = min(h, int(max(bx[3] for bx in boxes)) + 1)
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64)
+    warped = cv2.warpPerspective(before.grey, shift @ H, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR)
+    now = closed.grey[y0:y1, x0:x1]
+    changes = []
+    for bx in boxes:
+        l, t = max(0, int(bx[0]) - x0), max(0, int(bx[1]) - y0)
+        r, b = int(bx[2]) + 1 - x0, int(bx[3]) + 1 - y0
+        if r - l < 4 or b - t < 3:
+            return None
+        n = _ncc(now[t:b, l:r], warped[t:b, l:r])
+        if n is None:
+            return None
+        changes.append(1.0 - n)
+    return min(changes[0], changes[1]), changes[2]
 
 
 # --- blink ---------------------------------------------------------------------------------
@@ -439,6 +529,7 @@ class LivenessTracker:
         self.blink = BlinkDetector(self.cfg)
         self.surface = SurfaceFlow(self.cfg.planar_gap_s)
         self.live_pairs = 0  # pairs of frames whose surface moved in 3D (or not as one piece)
+        self.live_until = -math.inf  # end of the last live pair counted
         self.flat_pairs = 0  # pairs that moved out of plane as one flat piece
         self.pairs = 0
         self.max_motion = 0.0
@@ -452,10 +543,27 @@ class LivenessTracker:
         self.verdict = LivenessVerdict("pending")
         self.n = 0
         self.prev_lm: np.ndarray | None = None
-        self.blinks_seen: list[tuple[float, float]] = []  # (closed, reopened) not yet confirmed
         self.blinks = 0  # confirmed blinks
-        self.eye_moves: list[float] = []  # ts of pairs whose eye region moved against the face
+        self.unconfirmed = 0  # landmark blinks the image did not confirm
+        self.eye_change = 0.0  # the largest eyes' change of a landmark blink (1 - NCC), and the nose's then
+        self.nose_change = 0.0
+        self.recent: deque[_Seen] = deque()  # the last blink_max_s or so of frames, for a blink's look back
         self.with_images = False
+
+    def _blink_seen(self, closed_at: float, reopened: float) -> bool:
+        """Did the eyes' appearance change in the frames of the landmark blink closed_at..reopened?"""
+        c = self.cfg
+        before = [f for f in self.recent if f.ts < closed_at]
+        during = [f for f in self.recent if closed_at <= f.ts <= reopened]
+        if not before or not during:
+            return False
+        change = eye_change(before[-1], min(during, key=lambda f: f.openness))
+        if change is None:
+            return False
+        eyes, nose = change
+        if eyes > self.eye_change:
+            self.eye_change, self.nose_change = eyes, nose
+        return eyes >= c.blink_eye_change and eyes >= c.blink_eye_ratio * nose
 
     # the order of challenges, drawn once per track
     def _draw(self) -> list[str]:
@@ -473,6 +581,9 @@ class LivenessTracker:
         return {
             "blink": round(self.blink.deepest, 4),
             "blinks": self.blinks,
+            "blinks_unconfirmed": self.unconfirmed,
+            "blink_eyes": round(self.eye_change, 4),
+            "blink_nose": round(self.nose_change, 4),
             "ear": round(self.last_ear, 4),
             "ear_min": round(self.min_ear if self.min_ear != math.inf else 0.0, 4),
             "parallax": round(self.max_parallax, 4),
@@ -482,6 +593,9 @@ class LivenessTracker:
             "flat_pairs": self.flat_pairs,
             "pairs": self.pairs,
             "frames": self.n,
+            # the rate the thresholds were met at (measured at 15, 7.5 and 5 fps: docs/liveness.md)
+            "fps": round((self.n - 1) / (self.blink.last_ts - self.start), 1)
+            if self.n > 1 and self.blink.last_ts > self.start else 0.0,
             "challenges_failed": self.failed,
         }
 
@@ -507,38 +621,41 @@ class LivenessTracker:
         if c.mode == "off":
             return self._finish("live", "off", ts)
 
-        # passive signals: blinks from the landmarks ...
+        # passive signals: the face's surface from the image ...
+        opened = openness(lm)
+        if isinstance(image, np.ndarray) and image.ndim in (2, 3):
+            self.with_images = True
+            grey = _grey(image)
+            pair = self.surface.update(ts, grey, lm)
+            self.recent.append(_Seen(ts, grey, lm, opened, self.surface.ids.copy(), self.surface.pts.copy()))
+            while ts - self.recent[0].ts > c.blink_max_s + 2 * MAX_FRAME_GAP_S:
+                self.recent.popleft()
+            if pair is not None:
+                self.pairs += 1
+                self.max_motion = max(self.max_motion, pair.motion)
+                if pair.parallax > self.max_parallax:
+                    self.max_parallax, self.parallax_region = pair.parallax, pair.region
+                if pair.parallax >= c.parallax_live and pair.parallax >= c.parallax_ratio * pair.motion:
+                    # pairs overlap (each spans planar_gap_s, one ends at every frame): only a pair
+                    # that starts after the last counted one ended is new evidence
+                    if pair.since >= self.live_until:
+                        self.live_pairs += 1
+                        self.live_until = ts
+                elif pair.motion >= c.flat_min_motion and pair.parallax <= c.flat_max:
+                    self.flat_pairs += 1
+
+        # ... and blinks from the landmarks: with frames, a blink counts only when the eyes' appearance
+        # changed too (dlib's eyelid points can "blink" on a blurred print)
         self.last_ear = ear(lm)
         self.min_ear = min(self.min_ear, self.last_ear)
         shape = _similarity_residual(self.prev_lm[_NON_EYE], lm[_NON_EYE]) / eye_distance(lm) \
             if self.prev_lm is not None else 0.0
         self.prev_lm = lm
-        if self.blink.update(ts, openness(lm), self.last_ear, shape):
-            self.blinks_seen.append((self.blink.blinks[-1][0], ts))
-        # ... and the face's surface from the image
-        if isinstance(image, np.ndarray) and image.ndim in (2, 3):
-            self.with_images = True
-            pair = self.surface.update(ts, _grey(image), lm)
-            if pair is not None:
-                self.pairs += 1
-                if pair.eyes >= c.blink_surface:
-                    self.eye_moves.append(ts)
-                self.max_motion = max(self.max_motion, pair.motion)
-                if pair.parallax > self.max_parallax:
-                    self.max_parallax, self.parallax_region = pair.parallax, pair.region
-                if pair.parallax >= c.parallax_live and pair.parallax >= c.parallax_ratio * pair.motion:
-                    self.live_pairs += 1
-                elif pair.motion >= c.flat_min_motion and pair.parallax <= c.flat_max:
-                    self.flat_pairs += 1
-
-        # A blink seen by the landmarks counts when the eyes' surface moved too (pairs ending up to
-        # 2 x planar_gap_s after it): dlib's eyelid points can "blink" on a blurred print.
-        for closed, opened in list(self.blinks_seen):
-            if not self.with_images or any(closed <= t <= opened + 2 * c.planar_gap_s for t in self.eye_moves):
-                self.blinks_seen.remove((closed, opened))
+        if self.blink.update(ts, opened, self.last_ear, shape):
+            if not self.with_images or self._blink_seen(self.blink.blinks[-1][0], ts):
                 self.blinks += 1
-            elif ts > opened + 2 * c.planar_gap_s:
-                self.blinks_seen.remove((closed, opened))
+            else:
+                self.unconfirmed += 1
         # a blink is worth a full set of 3D pairs; flat evidence must not outweigh either
         live_evidence = self.live_pairs + c.parallax_pairs * self.blinks // c.blinks_needed
         if self.flat_pairs >= c.flat_pairs and live_evidence <= c.flat_live_share * self.flat_pairs:

@@ -297,6 +297,7 @@ def test_a_head_turning_is_live_from_its_surface_alone(face_frames):
     v = _feed(LivenessTracker(LivenessConfig(mode="passive", blinks_needed=5)), seq)
     assert v.state == "live" and v.reason == "parallax", v.as_dict()["scores"]
     assert v.scores["parallax_region"] in ("nose", "jaw", "left_eye", "right_eye", "mouth")
+    assert abs(v.scores["fps"] - SURFACE_FPS) < 2.0  # the rate it ran at, kept with the event
 
 
 def test_the_same_photo_tilted_as_a_print_is_flat(face_frames):
@@ -345,22 +346,48 @@ def test_a_still_face_or_one_stepping_closer_is_inconclusive_not_spoof(face_fram
     assert v.scores["flat_pairs"] == 0 and v.scores["parallax_pairs"] == 0 and v.scores["pairs"] > 40
 
 
-def test_a_landmark_blink_needs_the_eyes_surface_to_move(face_frames):
-    """dlib's eyelid points can 'blink' on a blurred print: with frames, a blink counts only
-    when the tracked points around the eyes moved against the face too."""
+def _eyes_shut(frame, lm, amount):
+    """The photo with its eye openings painted over by the surrounding skin (cv2.inpaint) for
+    `amount` >= 0.5: what the camera sees of eyelids closed over the iris."""
+    import cv2
+
+    if amount < 0.5:
+        return frame
+    mask = np.zeros(frame.shape[:2], np.uint8)
+    for eye in (lm[36:42], lm[42:48]):
+        cv2.fillConvexPoly(mask, cv2.convexHull(eye.astype(np.int32)), 255)
+    mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))
+    return cv2.inpaint(frame, mask, 5, cv2.INPAINT_TELEA)
+
+
+def test_a_landmark_blink_counts_only_when_the_eyes_look_closed(face_frames):
+    """dlib's eyelid points can 'blink' on a blurred print: with frames, a blink counts only when
+    the eyes' appearance changed too (the open frame aligned onto the closed one by the face's
+    tracked surface), not when the picture of the eyes stayed the same."""
     frame, lm, m = face_frames
     rng = np.random.default_rng(12)
-    seq = _still(lm, 1.0, rng)
+    seq = [(ts, x, 0.0) for ts, x in _still(lm, 1.0, rng)]  # (ts, landmarks, how closed)
     t = 1.0
     for amount in (0.5, 0.9, 0.6, 0.1, 0.0, 0.0):
-        seq.append((t, _jitter(_close_eyes(lm, amount), rng)))
+        seq.append((t, _jitter(_close_eyes(lm, amount), rng), amount))
         t += 1 / FPS
-    seq += _still(lm, 1.0, rng, t)
-    still = np.clip(frame + rng.normal(0, 2.0, frame.shape), 0, 255).astype(np.uint8)
-    # the same landmarks, alone: a blink; with frames of a face whose eyes never moved: no blink
-    assert _feed(LivenessTracker(LivenessConfig(mode="passive")), seq).reason == "blink"
-    v = _feed(LivenessTracker(LivenessConfig(mode="passive")), [(ts, x, still) for ts, x in seq])
+    seq += [(ts, x, 0.0) for ts, x in _still(lm, 1.0, rng, t)]
+
+    def noisy(img):
+        return np.clip(img + rng.normal(0, 2.0, img.shape), 0, 255).astype(np.uint8)
+
+    # the landmarks alone: a blink
+    assert _feed(LivenessTracker(LivenessConfig(mode="passive")), [(ts, x) for ts, x, _ in seq]).reason == "blink"
+    # with frames of a face whose eyes never changed (a print): no blink, and it is kept as unconfirmed
+    v = _feed(LivenessTracker(LivenessConfig(mode="passive")), [(ts, x, noisy(frame)) for ts, x, _ in seq])
     assert v.state == "pending" and v.scores["blinks"] == 0, v.as_dict()
+    assert v.scores["blinks_unconfirmed"] == 1 and v.scores["blink_eyes"] < LivenessConfig().blink_eye_change
+    # with frames whose eyes really closed: the blink counts
+    shut = _eyes_shut(frame, lm, 1.0)
+    v = _feed(LivenessTracker(LivenessConfig(mode="passive")),
+              [(ts, x, noisy(shut if a >= 0.5 else frame)) for ts, x, a in seq])
+    assert v.state == "live" and v.reason == "blink", v.as_dict()
+    assert v.scores["blink_eyes"] >= LivenessConfig().blink_eye_change > v.scores["blink_nose"] * 2
 
 
 def test_mode_off_is_live_at_once_and_bad_config_is_refused(real_landmarks):
@@ -399,6 +426,24 @@ def test_blink_challenge_is_met_by_a_blink_after_it_is_asked(real_landmarks):
     assert v.state == "pending" and v.prompt == "blink" and v.challenge_met is None
     v = _feed(tracker, _blink_at(lm, 1.5, rng) + _still(lm, 0.5, rng, 1.9))
     assert v.state == "live" and v.reason == "challenge" and v.challenge == "blink" and v.challenge_met
+
+
+def test_blink_challenge_answered_in_front_of_the_camera(face_frames):
+    """'Kedipkan mata' with frames: the eyes really closing answers it; the eyelid landmarks
+    dipping over a picture whose eyes never change (a print) do not."""
+    frame, lm, m = face_frames
+    shut = _eyes_shut(frame, lm, 1.0)
+    cfg = LivenessConfig(mode="challenge", challenge_kinds=("blink",), challenge_s=3.0, challenge_tries=1)
+    for eyes_close, expected in ((True, "live"), (False, "spoof")):
+        rng = np.random.default_rng(9)
+        seq = [(ts, x, 0.0) for ts, x in _still(lm, 1.5, rng)]
+        seq += [(ts, x, a) for (ts, x), a in zip(_blink_at(lm, 1.5, rng), (0.6, 0.95, 0.5, 0.0))]
+        seq += [(ts, x, 0.0) for ts, x in _still(lm, 3.5, rng, 1.5 + 4 / FPS)]
+        frames = [(ts, x, np.clip((shut if eyes_close and a >= 0.5 else frame) + rng.normal(0, 2.0, frame.shape),
+                                  0, 255).astype(np.uint8)) for ts, x, a in seq]
+        v = _feed(LivenessTracker(cfg, random.Random(1)), frames)
+        assert v.state == expected and v.challenge == "blink", v.as_dict()
+        assert v.reason == ("challenge" if eyes_close else "challenge_failed")
 
 
 def test_unanswered_challenge_fails_at_its_time_limit(real_landmarks):
