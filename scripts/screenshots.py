@@ -82,7 +82,9 @@ def main(out: Path) -> None:
     win.show()
     decisions = []
     handle = win.handle
-    win.handle = lambda msg: (decisions.append(msg) if msg.get("type") == "attendance" else None, handle(msg))
+    seen = {}  # the last message of each type, for the liveness pictures
+    win.handle = lambda msg: (decisions.append(msg) if msg.get("type") == "attendance" else None,
+                              seen.__setitem__(msg.get("type"), msg), handle(msg))
     wait(app, lambda: decisions and win.card.isVisible())
     card = decisions[0]
     for w, h in SIZES:
@@ -95,6 +97,7 @@ def main(out: Path) -> None:
         print(path)
     win.hide_card()
     win.resize(1024, 600)
+    liveness_shots(app, win, seen["face"], card, out)
     win.handle({"type": "face", "box": None, "reason": "too_small"})
     win.show_hint(text.hint("too_small"))
     win.on_camera_state("error", "camera 'opencv:0' cannot be opened")
@@ -105,6 +108,26 @@ def main(out: Path) -> None:
     win.on_camera_state("ok", "")
     admin_shots(app, win, tmp, out)
     win.request_quit()
+
+
+def liveness_shots(app, win, face: dict, card: dict, out: Path) -> None:
+    """What a recognised employee sees while liveness waits for a blink, and a refusal (the
+    camera is stopped first, so no new frame changes the picture in between)."""
+    win.camera.requestInterruption()
+    win.camera.wait(3000)
+    end = time.monotonic() + 1.5
+    while time.monotonic() < end:  # the worker's answers to the last frames arrive first
+        app.processEvents()
+        time.sleep(0.02)
+    for name, msg in (("liveness-blink", {**face, "identified": False, "liveness": "blink"}),
+                      ("liveness-refused", {"type": "spoof", "track": 0, "reason": "flat_motion",
+                                            "employee_id": card.get("employee_id")})):
+        win.handle(msg)
+        app.processEvents()
+        path = out / f"kiosk-1024x600-{name}.png"
+        win.grab().save(str(path))
+        print(path)
+    win.hide_card()
 
 
 def admin_shots(app, win, tmp: Path, out: Path) -> None:
