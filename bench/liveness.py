@@ -17,6 +17,8 @@ Not a test. It prints plain-text tables (docs/liveness.md has the output and wha
      hand tremor, blur, noise, lighting), from the photos in --faces and from still frames of the
      clips; and a screen replay of each clip (held phone: perspective, moire, glare, gamma);
      each track runs through the real detector and 68 landmarks; acceptance as "live";
+  d) challenges answered by real actions: blinks and head turns found by eye in the clips
+     (REAL_ACTIONS), each asked 1 s before it starts; turns also asked the other way round;
   c) CPU per frame: LivenessTracker.update against detect + 68 landmarks + encode of the same
      frames, measured in the same run (the kiosk already computes the landmarks for its gates).
 
@@ -234,6 +236,71 @@ def blink_count(track: list) -> tuple[int, int]:
     return tr.blinks, tr.unconfirmed
 
 
+# Real actions in the clips, found by eye on contact sheets of the faces (turns, every 0.2 s)
+# and of the eyes (blinks, every frame): (clip, second the action starts, challenge it answers).
+# Directions are the person's own: a head turned to the person's right shows the right cheek
+# and points the nose to the image's left (the camera image is not mirrored).
+REAL_ACTIONS = [
+    ("person-a_capture4.mp4", 1.8, "turn_right"), ("person-a_capture4.mp4", 3.1, "turn_left"),
+    ("person-a_capture4.mp4", 4.7, "turn_right"), ("person-a_capture4.mp4", 6.1, "turn_left"),
+    ("person-a_capture4.mp4", 15.5, "turn_right"),
+    ("person-a_cap12.mp4", 19.4, "turn_right"), ("person-a_cap12.mp4", 20.6, "turn_left"),
+    ("person-a_cap12.mp4", 27.5, "turn_left"), ("person-a_cap12.mp4", 29.1, "turn_right"),
+    ("person-a_cap12.mp4", 37.9, "turn_right"), ("person-a_cap12.mp4", 39.0, "turn_left"),
+    ("liveportrait_d3.mp4", 0.2, "turn_right"), ("liveportrait_d3.mp4", 6.5, "turn_right"),
+    ("liveportrait_d3.mp4", 8.0, "turn_left"), ("liveportrait_d3.mp4", 9.8, "turn_right"),
+    ("liveportrait_d9.mp4", 0.3, "blink"), ("liveportrait_d9.mp4", 1.2, "blink"),
+    ("liveportrait_d9.mp4", 6.45, "blink"), ("liveportrait_d9.mp4", 9.8, "blink"),
+    ("liveportrait_d9.mp4", 12.95, "blink"), ("liveportrait_d9.mp4", 14.05, "blink"),
+    ("liveportrait_d9.mp4", 15.0, "blink"), ("liveportrait_d9.mp4", 16.35, "blink"),
+]
+OPPOSITE = {"turn_left": "turn_right", "turn_right": "turn_left"}
+
+
+def challenge_answers(seqs: dict) -> list[tuple]:
+    """Each real action, asked for 1 s before it starts (mode 'challenge', that kind only): met?
+    And each turn asked the other way round: it must not be met by the same movement."""
+    from kiosk.liveness import LivenessConfig, LivenessTracker
+
+    out = []
+    for clip, start, kind in REAL_ACTIONS:
+        if clip not in seqs:
+            continue
+        for asked in (kind, OPPOSITE.get(kind)):
+            if asked is None:
+                continue
+            cfg = LivenessConfig(mode="challenge", challenge_kinds=(asked,), challenge_tries=1)
+            tr, v = LivenessTracker(cfg, random.Random(0)), None
+            for ts, lm, image in seqs[clip]:
+                if start - 1.0 <= ts <= start - 1.0 + cfg.challenge_s + 0.5:
+                    v = tr.update(ts, lm, None, image)
+                    if v.state != "pending":
+                        break
+            met = v is not None and v.state == "live"
+            out.append((clip, start, kind, asked, met, (v.elapsed - 1.0) if met else None))
+    return out
+
+
+def print_challenge_answers(rows: list[tuple]) -> None:
+    print("d) challenges answered by real actions in the clips: each action (found by eye) asked 1 s")
+    print("   before it starts; 'met' = the challenge passed within its 5 s. Turns are also asked the")
+    print("   other way round, which the same movement must not answer.")
+    for kind in ("blink", "turn_left", "turn_right"):
+        right = [r for r in rows if r[2] == kind and r[3] == kind]
+        if not right:
+            continue
+        t = [r[5] for r in right if r[4]]
+        when = f", median {statistics.median(t):.1f} s after the action starts" if t else ""
+        line = f"   {kind:10s} asked and done: met {sum(r[4] for r in right):2d} of {len(right):2d}{when}"
+        wrong = [r for r in rows if r[2] == kind and r[3] != kind]
+        if wrong:
+            line += f"; asked the other way: met {sum(r[4] for r in wrong)} of {len(wrong)}"
+        print(line)
+    missed = [f"{c} {s:g} s {k}" for c, s, k, a, met, _ in rows if a == k and not met]
+    print(f"   not met: {', '.join(missed) or 'none'}")
+    print()
+
+
 def read_clip(path: Path) -> tuple[list[np.ndarray], float]:
     import cv2
 
@@ -277,7 +344,7 @@ def main() -> int:
     # a) genuine clips ------------------------------------------------------------------------
     clips = sorted(p for p in a.videos.iterdir() if p.suffix in (".mp4", ".avi"))
     t_det, t_lm, t_enc, t_live = [], [], [], []
-    genuine_rows, all_frames = [], {}
+    genuine_rows, all_frames, seqs = [], {}, {}
     for clip in clips:
         frames, fps_in = read_clip(clip)
         all_frames[clip.name] = (frames, fps_in)
@@ -314,6 +381,7 @@ def main() -> int:
             for mode, (state, reason, el, ch, _) in run_modes(track, a.seed * 1000 + k, 12.0).items():
                 res[mode].append((state, reason, el, dur - s))
         genuine_rows.append((clip.name, dur, res, blink_count(seq), len(seq) / dur))
+        seqs[clip.name] = seq
 
     print("a) genuine clips: tracks start every 0.5 s (until 2 s before the end); 'live' within 2 s (all")
     print("   tracks) and within 5 s (the tracks with at least 5 s of clip left: a clip's end is not a refusal)")
@@ -347,6 +415,9 @@ def main() -> int:
     for mode in MODES:
         print(f"   accepted within 5 s by ({mode}): {reasons[mode]}")
     print()
+
+    # d) challenges answered by what the people in the clips really do -------------------------
+    answered = challenge_answers(seqs)
 
     # b) attacks ------------------------------------------------------------------------------
     photos = []
@@ -422,6 +493,8 @@ def main() -> int:
     for k, v in acc.items():
         print(f"   accepted attacks {k}: by {v}")
     print()
+
+    print_challenge_answers(answered)
 
     # c) CPU ----------------------------------------------------------------------------------
     med = lambda xs: statistics.median(xs) * 1000 if xs else float("nan")

@@ -446,6 +446,35 @@ def test_blink_challenge_answered_in_front_of_the_camera(face_frames):
         assert v.reason == ("challenge" if eyes_close else "challenge_failed")
 
 
+def test_a_print_turned_like_a_head_does_not_answer_a_turn_challenge(face_frames):
+    """'Tengok ke kiri/kanan' asked of a print: turned about its vertical axis by hand, it moves
+    dlib's yaw estimate as far the asked way as a real turn does, but its landmarks stay a
+    homography of the start - refused, whichever way is asked."""
+    import cv2
+
+    from liveness import _plane_homography
+
+    frame, lm, m = face_frames
+    for asked, way in (("turn_left", -1), ("turn_right", 1)):
+        rng = np.random.default_rng(21)
+        flat = []
+        for i in range(int(3.0 * SURFACE_FPS)):
+            t = i / SURFACE_FPS
+            H = _plane_homography(320, 240, 0, way * 55 * min(1.0, max(0.0, t - 0.5)), 0, 1.0, 0, 0, 320, 240, 1.0)
+            out = cv2.warpPerspective(frame, H, (320, 240), borderMode=cv2.BORDER_REFLECT)
+            flat.append((t, np.clip(out + rng.normal(0, 2.0, out.shape), 0, 255).astype(np.uint8)))
+        flat = _with_landmarks(m, flat)
+        sign = 1.0 if asked == "turn_left" else -1.0
+        assert max(sign * (pose(x)[0] - pose(flat[0][1])[0]) for _, x, _ in flat) >= LivenessConfig().turn_yaw
+        # the turn check alone (the flat evidence, which refuses this print too, switched off)
+        cfg = LivenessConfig(mode="challenge", challenge_kinds=(asked,), challenge_s=2.5, challenge_tries=1,
+                             flat_pairs=10 ** 6)
+        v = _feed(LivenessTracker(cfg, random.Random(0)), flat)
+        assert v.state == "spoof" and v.challenge == asked and v.reason == "challenge_failed", v.as_dict()
+        v = _feed(LivenessTracker(LivenessConfig(mode="challenge", challenge_kinds=(asked,)), random.Random(0)), flat)
+        assert v.state == "spoof" and v.reason == "flat_motion", v.as_dict()
+
+
 def test_unanswered_challenge_fails_at_its_time_limit(real_landmarks):
     rng = np.random.default_rng(8)
     lm = real_landmarks["biden.jpg"]
