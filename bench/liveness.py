@@ -7,8 +7,8 @@ Run from the repository root (it needs the real clips and photos outside the rep
 Not a test. It prints plain-text tables (docs/liveness.md has the output and what it means):
 
   a) genuine: every clip, face tracks starting every 0.5 s (each track runs until the clip ends),
-     frames fed at `--fps` (default 15, the camera default; try 7.5 for a Raspberry Pi 4's
-     recognition rate); acceptance within 2 s and, of the tracks with 5 s of clip left, within
+     frames fed at `--fps` (default 15, the camera default; try 7.5 for an estimate of a
+     Raspberry Pi 4's recognition rate); acceptance within 2 s and, of the tracks with 5 s of clip left, within
      5 s, per clip and mode (passive, passive_then_challenge, challenge); how many landmark
      blinks the eyes' appearance confirmed.
      A challenge is answered only by what the clip really contains after it is asked (the

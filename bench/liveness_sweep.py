@@ -6,11 +6,11 @@ Run from the repository root (it needs the real clips and photos outside the rep
 
 Not a test. It detects faces once (genuine clips at 15 frames/s, and the print attacks of
 bench/liveness.py for each seed), then for each frame rate in --strides (every frame: 15 fps,
-every 2nd: 7.5 fps, every 3rd: 5 fps - a Raspberry Pi 4 recognises at about that rate) runs
-kiosk.liveness.SurfaceFlow and the blink check over every track once, replays the pairs and
-confirmed blinks through the passive decision (live pairs and blinks against flat pairs; no
-challenges) for a grid of thresholds, and prints, best first: prints accepted (all seeds and
-rates) and, per rate, genuine tracks accepted within 5 s. docs/liveness.md says which point was
+every 2nd: 7.5 fps, every 3rd: 5 fps - a Raspberry Pi recognises somewhere in that range; not
+measured, there is no Pi here) runs kiosk.liveness.SurfaceFlow and the blink check over every
+track once, replays the pairs and confirmed blinks through the passive decision (live pairs
+and blinks against flat pairs; no challenges) for a grid of thresholds, and prints, best
+first: prints accepted (all seeds and rates) and, per rate, genuine tracks accepted within 5 s. docs/liveness.md says which point was
 chosen and why; check the choice on a seed that is not in the sweep with
 bench/liveness.py --seed N [--fps 7.5].
 """
