@@ -194,7 +194,7 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 "off | passive (blinks, 3D motion of the face's surface) | passive_then_challenge (ask "
                 "'Kedipkan mata' / 'Tengok ke kiri' when passive signs are not conclusive) | challenge "
                 "(always ask). Measured on recorded clips and simulated attacks (docs/liveness.md): "
-                "61 % of genuine tracks passed passively within 5 s at 15 frames/s (43 % at 7.5), 0 of 840 "
+                "65 % of genuine tracks passed passively within 5 s at 15 frames/s (46 % at 7.5), 0 of 1,008 "
                 "simulated prints at either rate; a screen replaying a video passes. Re-measure with the kiosk's own camera in a pilot.",
                 choices=("off", "passive", "passive_then_challenge", "challenge")),
         Setting("snapshot", False,
@@ -214,12 +214,12 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 "blurred print, whose eyes never change.", lo=0.0, hi=20.0),
         Setting("planar_gap_s", 0.3, "Compare the face's tracked image points in frames this far apart.",
                 lo=0.05, hi=2.0),
-        Setting("parallax_live", 0.12,
+        Setting("parallax_live", 0.08,
                 "A face region (nose, eyes, mouth, jaw) whose points leave the best homography by this "
                 "much (/ eye distance) moved in 3D or on its own: a live pair ...", lo=0.0, hi=1.0),
         Setting("parallax_ratio", 2.0, "... if that is also this many times the face's out-of-plane motion.",
                 lo=0.0, hi=20.0),
-        Setting("parallax_pairs", 2, "Live pairs, not overlapping in time, needed for 'live' (a confirmed blink "
+        Setting("parallax_pairs", 3, "Live pairs, not overlapping in time, needed for 'live' (a confirmed blink "
                 "counts as all of them).",
                 lo=1, hi=50),
         Setting("flat_min_motion", 0.03,
@@ -227,7 +227,7 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
         Setting("flat_max", 0.015, "... with no region off the homography by more than this: a flat (print) pair.",
                 lo=0.0, hi=1.0),
         Setting("flat_pairs", 8, "Flat pairs that mean 'spoof' ...", lo=1, hi=100),
-        Setting("flat_live_share", 0.5,
+        Setting("flat_live_share", 1.0,
                 "... while live evidence is at most this share of them ('live' needs more than this share).",
                 lo=0.0, hi=1.0),
         Setting("passive_s", 3.0, "passive_then_challenge: ask after this long without a verdict.",

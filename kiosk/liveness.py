@@ -85,13 +85,13 @@ class LivenessConfig:
     blink_eye_ratio: float = 2.0   # ... and this many times more than the nose's, the face aligned by its surface
     # 3D versus flat motion of the face's surface (image points tracked frame to frame)
     planar_gap_s: float = 0.3      # compare the tracked points of frames this far apart (up to 2x)
-    parallax_live: float = 0.12    # a face region's median residual after the homography (/ eye distance) ...
+    parallax_live: float = 0.08    # a face region's median residual after the homography (/ eye distance) ...
     parallax_ratio: float = 2.0    # ... at least this many times the face's out-of-plane motion: a 3D (live) pair
-    parallax_pairs: int = 2        # 3D pairs, not overlapping in time, needed for "live"
+    parallax_pairs: int = 3        # 3D pairs, not overlapping in time, needed for "live"
     flat_min_motion: float = 0.03  # out-of-plane motion (/ eye distance) of a pair that can be judged flat ...
     flat_max: float = 0.015        # ... when no region's residual exceeds this: a flat (print) pair
     flat_pairs: int = 8            # flat pairs needed for "spoof" ...
-    flat_live_share: float = 0.5   # ... while live pairs are at most this share of them (and "live" needs more)
+    flat_live_share: float = 1.0   # ... while live pairs are at most this share of them (and "live" needs more)
     # challenge
     passive_s: float = 3.0         # passive_then_challenge: ask after this long without a verdict
     challenge_kinds: tuple = ("blink", "turn_left", "turn_right")
