@@ -224,15 +224,20 @@ def run_modes(track: list, seed: int, horizon: float, cfg_over: dict | None = No
     return out
 
 
-def blink_count(track: list) -> tuple[int, int]:
-    """(confirmed, unconfirmed) landmark blinks over a whole track, by a tracker that never concludes."""
+def observer():
+    """A LivenessTracker that never concludes: it only measures (blinks, surface pairs)."""
     from kiosk.liveness import LivenessConfig, LivenessTracker
 
     cfg = LivenessConfig(mode="passive", blinks_needed=10 ** 6, parallax_pairs=10 ** 6, flat_pairs=10 ** 6,
                          max_seconds=1e9)
-    tr, v = LivenessTracker(cfg, random.Random(0)), None
+    return LivenessTracker(cfg, random.Random(0))
+
+
+def blink_count(track: list) -> tuple[int, int]:
+    """(confirmed, unconfirmed) landmark blinks over a whole track of (ts, landmarks, frame)."""
+    tr = observer()
     for ts, lm, image in track:
-        v = tr.update(ts, lm, None, image)
+        tr.update(ts, lm, None, image)
     return tr.blinks, tr.unconfirmed
 
 

@@ -7,12 +7,13 @@ Run from the repository root (it needs the real clips and photos outside the rep
 Not a test. It detects faces once (genuine clips at 15 frames/s, and the print attacks of
 bench/liveness.py for each seed), then for each frame rate in --strides (every frame: 15 fps,
 every 2nd: 7.5 fps, every 3rd: 5 fps - a Raspberry Pi recognises somewhere in that range; not
-measured, there is no Pi here) runs kiosk.liveness.SurfaceFlow and the blink check over every
-track once, replays the pairs and confirmed blinks through the passive decision (live pairs
-and blinks against flat pairs; no challenges) for a grid of thresholds, and prints, best
-first: prints accepted (all seeds and rates) and, per rate, genuine tracks accepted within 5 s. docs/liveness.md says which point was
-chosen and why; check the choice on a seed that is not in the sweep with
-bench/liveness.py --seed N [--fps 7.5].
+measured, there is no Pi here) runs a LivenessTracker that only measures (its SurfaceFlow and
+blink check; bench/liveness.py's `observer`) over every track once, replays the pairs and
+confirmed blinks through the passive decision (live pairs and blinks against flat pairs; no
+challenges) for a grid of thresholds, and prints, best first: prints accepted (all seeds and
+rates) and, per rate, genuine tracks accepted within 5 s. docs/liveness.md says which point was
+chosen and why; check the choice on a seed that is not in the sweep with bench/liveness.py
+--seed N [--fps 7.5].
 """
 
 from __future__ import annotations
@@ -35,18 +36,15 @@ FPS = 15.0
 def surface_pairs(track) -> tuple[list[tuple[float, float, float, float]], list[float]]:
     """(ts, parallax, motion, start) of every pair of a track of (ts, landmarks, grey frame), and
     the times of its confirmed blinks."""
-    from kiosk.liveness import LivenessConfig, LivenessTracker, SurfaceFlow
+    from liveness import observer
 
-    flow, out = SurfaceFlow(), []
-    never = LivenessConfig(mode="passive", blinks_needed=10 ** 6, parallax_pairs=10 ** 6, flat_pairs=10 ** 6,
-                           max_seconds=1e9)
-    tracker, blinks = LivenessTracker(never, random.Random(0)), []
+    tracker, out, blinks = observer(), [], []
     for ts, lm, grey in track:
-        p = flow.update(ts, grey, np.asarray(lm, np.float64))
-        if p is not None:
-            out.append((ts, p.parallax, p.motion, p.since))
         seen = tracker.blinks
         tracker.update(ts, lm, None, grey)
+        p = tracker.last_pair
+        if p is not None:
+            out.append((ts, p.parallax, p.motion, p.since))
         if tracker.blinks > seen:
             blinks.append(ts)
     return out, blinks

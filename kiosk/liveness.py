@@ -37,9 +37,10 @@ Active challenge ("Kedipkan mata", "Tengok ke kiri/kanan"): asked in mode "chall
 in "passive_then_challenge" when the passive signals are not conclusive after ``passive_s``.
 Each challenge has ``challenge_s``; the kinds are drawn from ``challenge_kinds`` in random order
 by the injected ``random.Random``. A turn is met when the yaw (kiosk.recognition.quality.pose)
-moves by ``turn_yaw`` in the asked direction *and* the landmarks' motion is not planar (a
-rotated print does not change the yaw ratio much, and fits a homography). Landmarks are in camera
-coordinates, not mirrored: the person's left is the image's right (yaw grows).
+moves by ``turn_yaw`` in the asked direction *and* the landmarks' motion is not planar (dlib's
+yaw estimate moves on a print turned by hand too, but its landmarks stay a homography of the
+start). Landmarks are in camera coordinates, not mirrored: the person's left is the image's
+right (yaw grows).
 
 What this cannot stop: a screen replaying a video of the person (it blinks and turns), a 3D mask.
 See docs/liveness.md.
@@ -151,16 +152,28 @@ def openness(lm: np.ndarray) -> float:
     return g / (float(np.linalg.norm(lm[_NOSE[0]] - lm[_NOSE[1]])) or 1.0)
 
 
-def _similarity_residual(src: np.ndarray, dst: np.ndarray) -> float:
-    """RMS residual of the least-squares similarity src -> dst (Umeyama), in pixels."""
+def _similarity_residuals(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Each point's distance from the least-squares similarity src -> dst (Umeyama), in pixels."""
     ms, md = src.mean(axis=0), dst.mean(axis=0)
     s, d = src - ms, dst - md
     # complex-number form: d ~ a * s with a complex a (rotation + scale)
     zs = s[:, 0] + 1j * s[:, 1]
     zd = d[:, 0] + 1j * d[:, 1]
     a = np.vdot(zs, zd) / (np.vdot(zs, zs).real or 1.0)
-    r = zd - a * zs
-    return float(np.sqrt(np.mean(np.abs(r) ** 2)))
+    return np.abs(zd - a * zs)
+
+
+def _similarity_residual(src: np.ndarray, dst: np.ndarray) -> float:
+    """RMS residual of the least-squares similarity src -> dst, in pixels."""
+    return float(np.sqrt(np.mean(_similarity_residuals(src, dst) ** 2)))
+
+
+def _homography_errors(H: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """(n, 2) vectors from where H takes each src point to its dst point."""
+    p = np.c_[src, np.ones(len(src))] @ H.T
+    w = p[:, 2:3]
+    w[np.abs(w) < 1e-9] = 1e-9
+    return p[:, :2] / w - dst
 
 
 def _homography_residual(src: np.ndarray, dst: np.ndarray) -> float:
@@ -170,11 +183,13 @@ def _homography_residual(src: np.ndarray, dst: np.ndarray) -> float:
     H, _ = cv2.findHomography(src.astype(np.float32), dst.astype(np.float32), 0)
     if H is None:
         return float("inf")
-    p = np.c_[src, np.ones(len(src))] @ H.T
-    w = p[:, 2:3]
-    w[np.abs(w) < 1e-9] = 1e-9
-    r = p[:, :2] / w - dst
+    r = _homography_errors(H, src, dst)
     return float(np.sqrt(np.mean(np.sum(r * r, axis=1))))
+
+
+def _clamped(lo, hi, w: int, h: int) -> tuple[int, int, int, int]:
+    """The pixel box lo..hi (inclusive corners, floats) inside a w x h frame: x0, y0, x1, y1."""
+    return max(0, int(lo[0])), max(0, int(lo[1])), min(w, int(hi[0]) + 1), min(h, int(hi[1]) + 1)
 
 
 def planarity(lm_a: np.ndarray, lm_b: np.ndarray) -> tuple[float, float]:
@@ -261,10 +276,8 @@ class SurfaceFlow:
         lk = dict(winSize=(self.LK_WIN, self.LK_WIN), maxLevel=self.LK_LEVELS, criteria=_LK_CRITERIA)
         if self.prev is not None and len(self.pts):
             _, pgray, plm = self.prev
-            lo = np.minimum(lm.min(axis=0), plm.min(axis=0)) - 0.3 * d
-            hi = np.maximum(lm.max(axis=0), plm.max(axis=0)) + 0.3 * d
-            x0, y0 = max(0, int(lo[0])), max(0, int(lo[1]))
-            x1, y1 = min(w, int(hi[0]) + 1), min(h, int(hi[1]) + 1)
+            x0, y0, x1, y1 = _clamped(np.minimum(lm.min(axis=0), plm.min(axis=0)) - 0.3 * d,
+                                      np.maximum(lm.max(axis=0), plm.max(axis=0)) + 0.3 * d, w, h)
             (a, b), f = _scaled((pgray[y0:y1, x0:x1], gray[y0:y1, x0:x1]), scale)
             p0 = ((self.pts - (x0, y0)) * f).astype(np.float32).reshape(-1, 1, 2)
             p1, st, _ = cv2.calcOpticalFlowPyrLK(a, b, p0, None, **lk)
@@ -280,9 +293,7 @@ class SurfaceFlow:
         if len(self.pts) < self.MIN_POINTS:
             for p in self.pts:  # new points away from the ones still tracked
                 cv2.circle(mask, (int(p[0]), int(p[1])), max(2, int(d / 8)), 0, -1)
-            lo, hi = lm.min(axis=0) - 0.1 * d, lm.max(axis=0) + 0.1 * d
-            x0, y0 = max(0, int(lo[0])), max(0, int(lo[1]))
-            x1, y1 = min(w, int(hi[0]) + 1), min(h, int(hi[1]) + 1)
+            x0, y0, x1, y1 = _clamped(lm.min(axis=0) - 0.1 * d, lm.max(axis=0) + 0.1 * d, w, h)
             if x1 - x0 > 8 and y1 - y0 > 8:
                 (crop, m), fxy = _scaled((gray[y0:y1, x0:x1], mask[y0:y1, x0:x1]), scale)
                 found = cv2.goodFeaturesToTrack(crop, self.MAX_POINTS - len(self.pts), 0.005,
@@ -314,10 +325,7 @@ class SurfaceFlow:
         H, _ = cv2.findHomography(a, b, cv2.RANSAC, 0.02 * iod)
         if H is None:
             return None
-        p = np.c_[a, np.ones(len(a))] @ H.T
-        w = p[:, 2:3]
-        w[np.abs(w) < 1e-9] = 1e-9
-        res = p[:, :2] / w - b
+        res = _homography_errors(H, a, b)
         nearest = np.argmin(((a[:, None, :] - rlm[None]) ** 2).sum(axis=-1), axis=1)
         best, region = 0.0, ""
         for name, idx in _REGIONS.items():
@@ -326,10 +334,7 @@ class SurfaceFlow:
                 r = float(np.linalg.norm(np.median(res[sel], axis=0))) / iod
                 if r > best:
                     best, region = r, name
-        ms, md = a.mean(axis=0), b.mean(axis=0)
-        zs, zd = (a - ms) @ np.array([1, 1j]), (b - md) @ np.array([1, 1j])
-        k = np.vdot(zs, zd) / (np.vdot(zs, zs).real or 1.0)
-        motion = float(np.median(np.abs(zd - k * zs))) / iod
+        motion = float(np.median(_similarity_residuals(a, b))) / iod
         return SurfacePair(motion, best, region, len(a), float(ref[0]))
 
 
@@ -403,10 +408,8 @@ def eye_change(before: _Seen, closed: _Seen) -> tuple[float, float] | None:
     lo, hi = lm[27:36].min(axis=0), lm[27:36].max(axis=0)
     boxes.append((lo[0], lo[1], hi[0], hi[1]))
     h, w = closed.grey.shape
-    x0 = max(0, int(min(bx[0] for bx in boxes)))
-    y0 = max(0, int(min(bx[1] for bx in boxes)))
-    x1 = min(w, int(max(bx[2] for bx in boxes)) + 1)
-    y1 = min(h, int(max(bx[3] for bx in boxes)) + 1)
+    corners = np.array(boxes)
+    x0, y0, x1, y1 = _clamped(corners[:, :2].min(axis=0), corners[:, 2:].max(axis=0), w, h)
     if x1 - x0 < 8 or y1 - y0 < 8:
         return None
     shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64)
@@ -526,6 +529,8 @@ class LivenessTracker:
         self.cfg = cfg or LivenessConfig()
         self.rng = rng or random.Random()
         self.start: float | None = None
+        self.last_ts = -math.inf
+        self.last_pair: SurfacePair | None = None  # the surface pair this frame ended, if any
         self.blink = BlinkDetector(self.cfg)
         self.surface = SurfaceFlow(self.cfg.planar_gap_s)
         self.live_pairs = 0  # pairs of frames whose surface moved in 3D (or not as one piece)
@@ -594,8 +599,7 @@ class LivenessTracker:
             "pairs": self.pairs,
             "frames": self.n,
             # the rate the thresholds were met at (measured at 15, 7.5 and 5 fps: docs/liveness.md)
-            "fps": round((self.n - 1) / (self.blink.last_ts - self.start), 1)
-            if self.n > 1 and self.blink.last_ts > self.start else 0.0,
+            "fps": round((self.n - 1) / (self.last_ts - self.start), 1) if self.last_ts > self.start else 0.0,
             "challenges_failed": self.failed,
         }
 
@@ -617,6 +621,7 @@ class LivenessTracker:
         lm = np.asarray(landmarks68, dtype=np.float64).reshape(68, 2)
         if self.start is None:
             self.start = ts
+        self.last_ts = ts
         self.n += 1
         if c.mode == "off":
             return self._finish("live", "off", ts)
@@ -626,7 +631,7 @@ class LivenessTracker:
         if isinstance(image, np.ndarray) and image.ndim in (2, 3):
             self.with_images = True
             grey = _grey(image)
-            pair = self.surface.update(ts, grey, lm)
+            pair = self.last_pair = self.surface.update(ts, grey, lm)
             self.recent.append(_Seen(ts, grey, lm, opened, self.surface.ids.copy(), self.surface.pts.copy()))
             while ts - self.recent[0].ts > c.blink_max_s + 2 * MAX_FRAME_GAP_S:
                 self.recent.popleft()

@@ -287,6 +287,26 @@ def _with_landmarks(m, frames):
     return seq
 
 
+def _noisy(img, rng):
+    """The frame with the camera's sensor noise (2 grey levels)."""
+    return np.clip(img + rng.normal(0, 2.0, img.shape), 0, 255).astype(np.uint8)
+
+
+def _as_print(frame, angles_at, seconds, rng):
+    """The photo as a flat print turned by hand: `angles_at(t)` = (about x, about y, in plane),
+    degrees; (t, frame) at SURFACE_FPS, with sensor noise."""
+    import cv2
+
+    from liveness import _plane_homography
+
+    out = []
+    for i in range(int(seconds * SURFACE_FPS)):
+        t = i / SURFACE_FPS
+        H = _plane_homography(320, 240, *angles_at(t), 1.0, 0, 0, 320, 240, 1.0)
+        out.append((t, _noisy(cv2.warpPerspective(frame, H, (320, 240), borderMode=cv2.BORDER_REFLECT), rng)))
+    return out
+
+
 def test_a_head_turning_is_live_from_its_surface_alone(face_frames):
     """Parallax of the surface (nose against cheeks), with the blink check unable to fire."""
     frame, lm, m = face_frames
@@ -302,19 +322,9 @@ def test_a_head_turning_is_live_from_its_surface_alone(face_frames):
 
 def test_the_same_photo_tilted_as_a_print_is_flat(face_frames):
     """The same photo, the same noise, moved as a plane (a print tilted and turned by hand)."""
-    import cv2
-
-    from liveness import _plane_homography
-
     frame, lm, m = face_frames
     rng = np.random.default_rng(4)
-    frames = []
-    for i in range(int(4 * SURFACE_FPS)):
-        t = i / SURFACE_FPS
-        H = _plane_homography(320, 240, 25 * np.sin(t * 3), 30 * np.sin(t * 4 + 1), 4 * np.sin(t * 2),
-                              1.0, 0, 0, 320, 240, 1.0)
-        out = cv2.warpPerspective(frame, H, (320, 240), borderMode=cv2.BORDER_REFLECT)
-        frames.append((t, np.clip(out + rng.normal(0, 2.0, out.shape), 0, 255).astype(np.uint8)))
+    frames = _as_print(frame, lambda t: (25 * np.sin(t * 3), 30 * np.sin(t * 4 + 1), 4 * np.sin(t * 2)), 4.0, rng)
     seq = _with_landmarks(m, frames)
     assert len(seq) >= 40
     v = _feed(LivenessTracker(LivenessConfig(mode="passive")), seq)
@@ -329,14 +339,13 @@ def test_a_still_face_or_one_stepping_closer_is_inconclusive_not_spoof(face_fram
     frame, lm, m = face_frames
     rng = np.random.default_rng(6)
     cfg = LivenessConfig(mode="passive", max_seconds=4.0)
-    frames = [(i / SURFACE_FPS, np.clip(frame + rng.normal(0, 2.0, frame.shape), 0, 255).astype(np.uint8))
-              for i in range(int(3 * SURFACE_FPS))]
+    frames = [(i / SURFACE_FPS, _noisy(frame, rng)) for i in range(int(3 * SURFACE_FPS))]
     # then sliding sideways and zooming in (a person stepping closer): moved, but not out of plane
     for i in range(int(1.5 * SURFACE_FPS)):
         s = 1 + 0.01 * i
         M = np.float32([[s, 0, 160 * (1 - s) + 1.5 * i], [0, s, 120 * (1 - s)]])
         out = cv2.warpAffine(frame, M, (320, 240), borderMode=cv2.BORDER_REFLECT)
-        frames.append((3.0 + i / SURFACE_FPS, np.clip(out + rng.normal(0, 2.0, out.shape), 0, 255).astype(np.uint8)))
+        frames.append((3.0 + i / SURFACE_FPS, _noisy(out, rng)))
     tracker = LivenessTracker(cfg)
     for ts, lm_, fr in _with_landmarks(m, frames):
         v = tracker.update(ts, lm_, None, fr)
@@ -373,19 +382,16 @@ def test_a_landmark_blink_counts_only_when_the_eyes_look_closed(face_frames):
         t += 1 / FPS
     seq += [(ts, x, 0.0) for ts, x in _still(lm, 1.0, rng, t)]
 
-    def noisy(img):
-        return np.clip(img + rng.normal(0, 2.0, img.shape), 0, 255).astype(np.uint8)
-
     # the landmarks alone: a blink
     assert _feed(LivenessTracker(LivenessConfig(mode="passive")), [(ts, x) for ts, x, _ in seq]).reason == "blink"
     # with frames of a face whose eyes never changed (a print): no blink, and it is kept as unconfirmed
-    v = _feed(LivenessTracker(LivenessConfig(mode="passive")), [(ts, x, noisy(frame)) for ts, x, _ in seq])
+    v = _feed(LivenessTracker(LivenessConfig(mode="passive")), [(ts, x, _noisy(frame, rng)) for ts, x, _ in seq])
     assert v.state == "pending" and v.scores["blinks"] == 0, v.as_dict()
     assert v.scores["blinks_unconfirmed"] == 1 and v.scores["blink_eyes"] < LivenessConfig().blink_eye_change
     # with frames whose eyes really closed: the blink counts
     shut = _eyes_shut(frame, lm, 1.0)
     v = _feed(LivenessTracker(LivenessConfig(mode="passive")),
-              [(ts, x, noisy(shut if a >= 0.5 else frame)) for ts, x, a in seq])
+              [(ts, x, _noisy(shut if a >= 0.5 else frame, rng)) for ts, x, a in seq])
     assert v.state == "live" and v.reason == "blink", v.as_dict()
     assert v.scores["blink_eyes"] >= LivenessConfig().blink_eye_change > v.scores["blink_nose"] * 2
 
@@ -439,8 +445,7 @@ def test_blink_challenge_answered_in_front_of_the_camera(face_frames):
         seq = [(ts, x, 0.0) for ts, x in _still(lm, 1.5, rng)]
         seq += [(ts, x, a) for (ts, x), a in zip(_blink_at(lm, 1.5, rng), (0.6, 0.95, 0.5, 0.0))]
         seq += [(ts, x, 0.0) for ts, x in _still(lm, 3.5, rng, 1.5 + 4 / FPS)]
-        frames = [(ts, x, np.clip((shut if eyes_close and a >= 0.5 else frame) + rng.normal(0, 2.0, frame.shape),
-                                  0, 255).astype(np.uint8)) for ts, x, a in seq]
+        frames = [(ts, x, _noisy(shut if eyes_close and a >= 0.5 else frame, rng)) for ts, x, a in seq]
         v = _feed(LivenessTracker(cfg, random.Random(1)), frames)
         assert v.state == expected and v.challenge == "blink", v.as_dict()
         assert v.reason == ("challenge" if eyes_close else "challenge_failed")
@@ -450,20 +455,11 @@ def test_a_print_turned_like_a_head_does_not_answer_a_turn_challenge(face_frames
     """'Tengok ke kiri/kanan' asked of a print: turned about its vertical axis by hand, it moves
     dlib's yaw estimate as far the asked way as a real turn does, but its landmarks stay a
     homography of the start - refused, whichever way is asked."""
-    import cv2
-
-    from liveness import _plane_homography
-
     frame, lm, m = face_frames
     for asked, way in (("turn_left", -1), ("turn_right", 1)):
         rng = np.random.default_rng(21)
-        flat = []
-        for i in range(int(3.0 * SURFACE_FPS)):
-            t = i / SURFACE_FPS
-            H = _plane_homography(320, 240, 0, way * 55 * min(1.0, max(0.0, t - 0.5)), 0, 1.0, 0, 0, 320, 240, 1.0)
-            out = cv2.warpPerspective(frame, H, (320, 240), borderMode=cv2.BORDER_REFLECT)
-            flat.append((t, np.clip(out + rng.normal(0, 2.0, out.shape), 0, 255).astype(np.uint8)))
-        flat = _with_landmarks(m, flat)
+        flat = _with_landmarks(m, _as_print(frame, lambda t: (0, way * 55 * min(1.0, max(0.0, t - 0.5)), 0),
+                                            3.0, rng))
         sign = 1.0 if asked == "turn_left" else -1.0
         assert max(sign * (pose(x)[0] - pose(flat[0][1])[0]) for _, x, _ in flat) >= LivenessConfig().turn_yaw
         # the turn check alone (the flat evidence, which refuses this print too, switched off)
