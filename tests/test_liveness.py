@@ -495,6 +495,33 @@ def test_unanswered_challenge_fails_at_its_time_limit(real_landmarks):
     assert 8.0 <= ts <= 8.0 + 2 / FPS
 
 
+def test_a_failed_challenge_is_followed_by_a_blink_which_a_blink_answers(real_landmarks):
+    """Whatever was asked first, a person who did not manage it is asked to blink next (the
+    challenge real people answer most reliably) - and blinking then passes; when the blink was
+    the one missed, another kind is asked."""
+    lm = real_landmarks["biden.jpg"]
+    cfg = LivenessConfig(mode="challenge", challenge_s=2.0, challenge_tries=2)
+    firsts = set()
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        tracker = LivenessTracker(cfg, random.Random(seed))
+        first = tracker.update(0.0, lm).prompt
+        firsts.add(first)
+        prompts = [first]
+        for ts, x in _still(lm, 2.5, rng, 1 / FPS):
+            v = tracker.update(ts, x)
+            if v.prompt != prompts[-1]:
+                prompts.append(v.prompt)
+        assert v.state == "pending" and v.scores["challenges_failed"] == 1, v.as_dict()
+        if first == "blink":
+            assert prompts == ["blink", v.prompt] and v.prompt in ("turn_left", "turn_right"), prompts
+            continue
+        assert prompts == [first, "blink"], (seed, prompts)
+        v = _feed(tracker, _blink_at(lm, 2.6, rng) + _still(lm, 0.5, rng, 2.6 + 4 / FPS))
+        assert v.state == "live" and v.reason == "challenge" and v.challenge == "blink", v.as_dict()
+    assert firsts == {"blink", "turn_left", "turn_right"}  # the first challenge is still drawn at random
+
+
 @pytest.mark.parametrize("asked,amount,ok", [("turn_left", 0.5, True), ("turn_right", -0.5, True),
                                              ("turn_left", -0.5, False), ("turn_right", 0.0, False)])
 def test_turn_challenge_needs_the_asked_direction(real_landmarks, asked, amount, ok):
