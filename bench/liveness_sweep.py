@@ -85,11 +85,8 @@ def main() -> int:
     ap.add_argument("--top", type=int, default=20)
     a = ap.parse_args()
 
-    import cv2
+    from liveness import _landmarks_of, attack_photos, grey, print_frames, read_clip
 
-    from liveness import _landmarks_of, grey, print_frames, read_clip
-
-    from kiosk.imageio import load_rgb
     from kiosk.recognition.faces import models
 
     m = models()
@@ -104,20 +101,7 @@ def main() -> int:
             if lm is not None:
                 track.append((i / fps_in, lm, grey(frames[i])))
         genuine[clip.name] = (len(frames) / fps_in, {k: surface_pairs(track[::k]) for k in a.strides})
-    photos = []
-    for p in sorted(a.faces.rglob("*")):
-        if p.suffix.lower() not in (".jpg", ".jpeg", ".png") or "_extras" in p.parts:
-            continue
-        try:
-            im = load_rgb(p)
-        except Exception:
-            continue
-        if max(im.shape[:2]) > 1600:
-            f = 1600 / max(im.shape[:2])
-            im = cv2.resize(im, (round(im.shape[1] * f), round(im.shape[0] * f)), interpolation=cv2.INTER_AREA)
-        faces = m.detect(im, 1024, 0)
-        if len(faces) == 1 and faces[0].width >= 80:
-            photos.append((im, tuple(faces[0].as_list())))
+    photos = [(im, box) for _, im, box in attack_photos(m, a.faces)]
     stills = []
     for frames in clips.values():
         for k in np.linspace(0, len(frames) - 1, 8).astype(int):
