@@ -115,7 +115,8 @@ def main() -> int:
 
     def row(name, snrs):
         q = np.percentile(snrs, [10, 50, 90, 99]) if snrs else [float("nan")] * 4
-        print(f"   {name:26s} {len(snrs):7d} {q[0]:7.2f} {q[1]:7.2f} {q[2]:7.2f} {q[3]:7.2f} {max(snrs, default=float('nan')):7.2f}")
+        top = max(snrs, default=float("nan"))
+        print(f"   {name:26s} {len(snrs):7d} {q[0]:7.2f} {q[1]:7.2f} {q[2]:7.2f} {q[3]:7.2f} {top:7.2f}")
 
     print(f"pulse (POS) SNR in 0.7-3 Hz, dB, per {a.window:g}-s window (step 0.5 s), {FPS:g} frames/s")
     print(f"   {'track':26s} {'windows':>7s} {'p10':>7s} {'p50':>7s} {'p90':>7s} {'p99':>7s} {'max':>7s}")

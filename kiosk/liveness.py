@@ -79,7 +79,7 @@ class LivenessConfig:
     mode: str = "passive_then_challenge"  # off | passive | passive_then_challenge | challenge
     # blink
     blink_dip: float = 0.45        # openness and EAR must fall below (1 - dip) x their recent open level
-    blink_max_s: float = 0.5       # ... and come back within this time
+    blink_max_s: float = 0.8       # ... and come back within this time (asked for, people blink slowly)
     blink_baseline_s: float = 1.5  # window of the "open" level (its 80th percentile)
     blinks_needed: int = 1
     blink_max_shape: float = 0.045 # the rest of the face may change this much (/ eye distance) while the eyes close
