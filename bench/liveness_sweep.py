@@ -61,7 +61,7 @@ def decide(pairs, blinks, live_t, ratio, live_n, flat_n, share, flat_motion=0.03
         if blink:
             n_blinks += 1
         elif parallax >= live_t and parallax >= ratio * motion:
-            if since >= live_until:
+            if since > live_until:
                 live, live_until = live + 1, ts
         elif motion >= flat_motion and parallax <= flat_max:
             flat += 1

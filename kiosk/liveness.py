@@ -643,8 +643,9 @@ class LivenessTracker:
                     self.max_parallax, self.parallax_region = pair.parallax, pair.region
                 if pair.parallax >= c.parallax_live and pair.parallax >= c.parallax_ratio * pair.motion:
                     # pairs overlap (each spans planar_gap_s, one ends at every frame): only a pair
-                    # that starts after the last counted one ended is new evidence
-                    if pair.since >= self.live_until:
+                    # that starts after the last counted one ended is new evidence - strictly after,
+                    # since one frame's tracking error shows in every pair that ends or starts there
+                    if pair.since > self.live_until:
                         self.live_pairs += 1
                         self.live_until = ts
                 elif pair.motion >= c.flat_min_motion and pair.parallax <= c.flat_max:
