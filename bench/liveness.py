@@ -291,9 +291,9 @@ def challenge_answers(seqs: dict) -> list[tuple]:
 def print_challenge_answers(rows: list[tuple], phases: int) -> None:
     print("d) challenges answered by real actions in the clips: each action (found by eye) asked 1 s")
     print("   before it starts; 'met' = the challenge passed within its 5 s. Turns are also asked the")
-    print("   other way round, which the same movement must not answer. Every action is asked at each of")
-    print(f"   the {phases} sampling phase(s) of this frame rate (frames k, k + stride, ...: a blink can fall")
-    print("   between the frames of one phase and not of another).")
+    print("   other way round, which the same movement must not answer. Every action is asked at each")
+    print(f"   sampling phase of its clip at this rate (up to {phases}: frames k, k + stride, ...), since a")
+    print("   blink can fall between the frames of one phase and not of another.")
     for kind in ("blink", "turn_left", "turn_right"):
         right = [r for r in rows if r[2] == kind and r[3] == kind]
         if not right:
@@ -308,7 +308,8 @@ def print_challenge_answers(rows: list[tuple], phases: int) -> None:
     missed = {}
     for c, s, k, a, met, _ in rows:
         if a == k and not met:
-            missed[f"{c} {s:g} s {k}"] = missed.get(f"{c} {s:g} s {k}", 0) + 1
+            key = f"{c} {s:g} s {k}"
+            missed[key] = missed.get(key, 0) + 1
     print(f"   not met (phases): {', '.join(f'{k} ({n})' for k, n in missed.items()) or 'none'}")
     print()
 
