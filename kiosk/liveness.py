@@ -40,8 +40,8 @@ by the injected ``random.Random``; a failed one is followed by a blink (the chal
 answer most reliably), or by another kind when the blink was the one that failed. A turn is met
 when the yaw (kiosk.recognition.quality.pose) moves by ``turn_yaw`` in the asked direction *and*
 the landmarks' motion is not planar (dlib's yaw estimate moves on a print turned by hand too, but
-its landmarks stay a homography of the start). Landmarks are in camera coordinates, not mirrored: the person's left is the image's
-right (yaw grows).
+its landmarks stay a homography of the start). Landmarks are in camera coordinates, not
+mirrored: the person's left is the image's right (yaw grows).
 
 What this cannot stop: a screen replaying a video of the person (it blinks and turns), a 3D mask.
 See docs/liveness.md.
