@@ -351,7 +351,8 @@ def test_a_glitch_in_one_frame_is_counted_once(face_frames):
     glitched = cv2.remap(frame, (xx - 0.25 * iod * bump).astype(np.float32), yy, cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_REFLECT)
     glitch_at = (15, 35)  # frames: 1 s and 2.3 s in, far more than planar_gap_s apart
-    frames = [(i / SURFACE_FPS, _noisy(glitched if i in glitch_at else frame, rng)) for i in range(int(4 * SURFACE_FPS))]
+    frames = [(i / SURFACE_FPS, _noisy(glitched if i in glitch_at else frame, rng))
+              for i in range(int(4 * SURFACE_FPS))]
     v = _feed(LivenessTracker(LivenessConfig(mode="passive", max_seconds=60)), _with_landmarks(m, frames))
     assert v.state == "pending", v.as_dict()
     assert v.scores["parallax"] >= LivenessConfig().parallax_live and v.scores["parallax_region"] == "left_eye"
