@@ -442,7 +442,7 @@ def test_challenge_order_is_random_but_reproducible(real_landmarks):
     lm = real_landmarks["obama.jpg"]
     firsts = set()
     for seed in range(20):
-        cfg = LivenessConfig(mode="challenge", challenge_count=2)
+        cfg = LivenessConfig(mode="challenge", challenge_kinds=("blink", "turn_left", "turn_right"), challenge_count=2)
         a = LivenessTracker(cfg, random.Random(seed)).update(0.0, lm)
         b = LivenessTracker(cfg, random.Random(seed)).update(0.0, lm)
         assert a.prompt == b.prompt and a.prompt in ("blink", "turn_left", "turn_right")
@@ -522,7 +522,8 @@ def test_a_print_turned_like_a_head_does_not_answer_a_turn_challenge(face_frames
 def test_unanswered_challenge_fails_at_its_time_limit(real_landmarks):
     rng = np.random.default_rng(8)
     lm = real_landmarks["biden.jpg"]
-    cfg = LivenessConfig(mode="passive_then_challenge", passive_s=2.0, challenge_s=3.0, challenge_tries=2)
+    cfg = LivenessConfig(mode="passive_then_challenge", challenge_kinds=("blink", "turn_left", "turn_right"), passive_s=2.0, challenge_s=3.0,
+                         challenge_tries=2)
     tracker = LivenessTracker(cfg, random.Random(3))
     last, prompts = None, []
     for ts, x in _still(lm, 12.0, rng):
@@ -548,7 +549,7 @@ def test_a_failed_challenge_is_followed_by_a_blink_which_a_blink_answers(real_la
     challenge real people answer most reliably) - and blinking then passes; when the blink was
     the one missed, another kind is asked."""
     lm = real_landmarks["biden.jpg"]
-    cfg = LivenessConfig(mode="challenge", challenge_s=2.0, challenge_tries=2)
+    cfg = LivenessConfig(mode="challenge", challenge_kinds=("blink", "turn_left", "turn_right"), challenge_s=2.0, challenge_tries=2)
     firsts = set()
     for seed in range(12):
         rng = np.random.default_rng(seed)
