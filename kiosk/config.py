@@ -238,7 +238,7 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
         Setting("challenge_kinds", ["blink"],
                 "Challenges to draw from (random order): blink, turn_left, turn_right. Only the blink by "
                 "default: real people met it 30 of 32 times at 7.5 frames/s and no simulated print did; the "
-                "turns 20 of 49, and a few prints met them (docs/liveness.md).",
+                "turns 19 of 49, and a few prints met them (docs/liveness.md).",
                 validate=lambda v: None if v and all(k in ("blink", "turn_left", "turn_right") for k in v)
                 else "needs names from blink, turn_left, turn_right"),
         Setting("challenge_count", 1, "Challenges to pass.", lo=1, hi=5),

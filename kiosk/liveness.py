@@ -708,7 +708,7 @@ class LivenessTracker:
             if self.failed >= c.challenge_tries or elapsed + c.challenge_s > c.max_seconds:
                 return self._finish("spoof", "challenge_failed", ts)
             # ask again, another kind where there is one: a blink where it can (asked just before
-            # real actions in the clips, 30 of 32 blinks and 20 of 49 turns met the challenge at
+            # real actions in the clips, 30 of 32 blinks and 19 of 49 turns met the challenge at
             # 7.5 frames/s, docs/liveness.md), else at random
             others = [k for k in c.challenge_kinds if k != ch.kind] or [ch.kind]
             self.queue.insert(len(self.challenges), "blink" if "blink" in others else self.rng.choice(others))
