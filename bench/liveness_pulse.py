@@ -37,7 +37,9 @@ def skin_rgb(frame: np.ndarray, lm: np.ndarray) -> np.ndarray | None:
     """Mean RGB of both cheeks and the forehead, weighted by their pixel counts."""
     import cv2
 
-    d = float(np.linalg.norm(lm[42:48].mean(axis=0) - lm[36:42].mean(axis=0)))
+    from kiosk.liveness import eye_distance
+
+    d = eye_distance(lm)
     regions = (lm[[1, 2, 3, 4, 48, 31, 39, 40, 41]], lm[[15, 14, 13, 12, 54, 35, 42, 47, 46]],
                np.r_[lm[17:27], lm[[26, 17]] - [0, 0.5 * d]])
     mask = np.zeros(frame.shape[:2], np.uint8)

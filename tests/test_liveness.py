@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kiosk.liveness import (LivenessConfig, LivenessTracker, ear, openness, planarity)
+from kiosk.liveness import (CHALLENGE_KINDS, LivenessConfig, LivenessTracker, ear, eye_distance, openness,
+                            planarity)
 from kiosk.recognition.quality import pose
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
@@ -344,7 +345,7 @@ def test_a_glitch_in_one_frame_is_counted_once(face_frames):
     frame, lm, m = face_frames
     rng = np.random.default_rng(13)
     h, w = frame.shape[:2]
-    iod = np.linalg.norm(lm[42:48].mean(axis=0) - lm[36:42].mean(axis=0))
+    iod = eye_distance(lm)
     eye = lm[36:42].mean(axis=0)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     bump = np.exp(-((xx - eye[0]) ** 2 + (yy - eye[1]) ** 2) / (2 * (0.4 * iod) ** 2)).astype(np.float32)
@@ -442,7 +443,7 @@ def test_challenge_order_is_random_but_reproducible(real_landmarks):
     lm = real_landmarks["obama.jpg"]
     firsts = set()
     for seed in range(20):
-        cfg = LivenessConfig(mode="challenge", challenge_kinds=("blink", "turn_left", "turn_right"), challenge_count=2)
+        cfg = LivenessConfig(mode="challenge", challenge_kinds=CHALLENGE_KINDS, challenge_count=2)
         a = LivenessTracker(cfg, random.Random(seed)).update(0.0, lm)
         b = LivenessTracker(cfg, random.Random(seed)).update(0.0, lm)
         assert a.prompt == b.prompt and a.prompt in ("blink", "turn_left", "turn_right")
@@ -522,8 +523,8 @@ def test_a_print_turned_like_a_head_does_not_answer_a_turn_challenge(face_frames
 def test_unanswered_challenge_fails_at_its_time_limit(real_landmarks):
     rng = np.random.default_rng(8)
     lm = real_landmarks["biden.jpg"]
-    cfg = LivenessConfig(mode="passive_then_challenge", challenge_kinds=("blink", "turn_left", "turn_right"), passive_s=2.0, challenge_s=3.0,
-                         challenge_tries=2)
+    cfg = LivenessConfig(mode="passive_then_challenge", challenge_kinds=CHALLENGE_KINDS, passive_s=2.0,
+                         challenge_s=3.0, challenge_tries=2)
     tracker = LivenessTracker(cfg, random.Random(3))
     last, prompts = None, []
     for ts, x in _still(lm, 12.0, rng):
@@ -549,7 +550,7 @@ def test_a_failed_challenge_is_followed_by_a_blink_which_a_blink_answers(real_la
     challenge real people answer most reliably) - and blinking then passes; when the blink was
     the one missed, another kind is asked."""
     lm = real_landmarks["biden.jpg"]
-    cfg = LivenessConfig(mode="challenge", challenge_kinds=("blink", "turn_left", "turn_right"), challenge_s=2.0, challenge_tries=2)
+    cfg = LivenessConfig(mode="challenge", challenge_kinds=CHALLENGE_KINDS, challenge_s=2.0, challenge_tries=2)
     firsts = set()
     for seed in range(12):
         rng = np.random.default_rng(seed)
