@@ -69,11 +69,20 @@ class Collector:
             time.sleep(0.02)
         self.url = f"{'https' if ssl else 'http'}://{LOOPBACK}:{self.port}"
 
-    def register(self, device_id: str, unit: str = "") -> str:
+    def register(self, device_id: str, unit: str | list[str] = "Dinas Kominfo") -> str:
+        """A kiosk of `unit` (or of several units); its token."""
         from server import service
 
         with self.engine.begin() as conn:
-            return service.register_device(conn, device_id, unit=unit).reveal()
+            return service.register_device(conn, device_id, units=[unit] if isinstance(unit, str) else unit).reveal()
+
+    def hr_login(self, username: str = "hr-bkpsdm", password: str = "kata sandi rahasia 2026") -> tuple[str, str]:
+        """Configure the HR login; the (username, password) pair for requests' auth=."""
+        from server import hr_login
+
+        with self.engine.begin() as conn:
+            hr_login.set_password(conn, username, password)
+        return username, password
 
     def revoke(self, device_id: str) -> None:
         from server import service

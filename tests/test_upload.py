@@ -136,7 +136,22 @@ def test_enrolled_at_one_kiosk_recognised_at_another(collector, tmp_path, enroll
     ta = write_token(tmp_path / "ta", collector.register("kiosk-a", unit="Dinas Kominfo"))
     tb = write_token(tmp_path / "tb", collector.register("kiosk-b", unit="Dinas Kominfo"))
     a = uploader(enrolled.path, fs(collector.url, ta), "kiosk-a")
+    fill_events(enrolled, 3, "kiosk-a")
     assert a.round(enrolled) == "ok"
+    # Biden is in BKPSDM (the roster file), not one of kiosk A's units: his face is refused, the
+    # rest is stored, the events went up all the same, and the refusal is there to see
+    assert collector.count("select count(*) from templates") == 2 and collector.count() == 3
+    refused = enrolled.refused_templates()
+    assert [r["nip"] for r in refused] == ["196211201990031002"] and "BKPSDM" in refused[0]["reason"]
+    assert a.status()["refused_templates"] == 1 and a.status()["roster_error"] is None
+    assert a.round(enrolled) == "ok" and collector.count("select count(*) from templates") == 2  # not re-sent
+    # IT lets kiosk A serve BKPSDM too; `kiosk sync --once` sends what was refused again
+    from server import service
+
+    with collector.engine.begin() as conn:
+        service.set_device_units(conn, "kiosk-a", ["Dinas Kominfo", "BKPSDM"])
+    assert enrolled.retry_refused_templates() == 1
+    assert a.round(enrolled) == "ok" and enrolled.refused_templates() == []
     assert collector.count("select count(*) from templates") == 3
     with Store(tmp_path / "b.db", device_id="kiosk-b") as b_store:
         b = uploader(b_store.path, fs(collector.url, tb, roster_s=0), "kiosk-b")
