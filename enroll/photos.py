@@ -121,12 +121,13 @@ def read_roster(path: Path, nip_pattern: str, schedules: set[str] | None = None)
 
 
 def _rows(reader, path: Path):
-    """(line number, row) of a csv reader; a malformed CSV line is named."""
+    """(line number where the row starts, row) of a csv reader; a malformed CSV line is named."""
     while True:
+        start = reader.line_num + 1
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as e:
-            raise EnrollInputError(f"{path}:{reader.line_num}: not a CSV line ({e})") from None
-        yield reader.line_num, row
+            raise EnrollInputError(f"{path}:{start}: not a CSV line ({e})") from None
+        yield start, row

@@ -37,8 +37,10 @@ def create_app(database: str | None = None, rules: Path | None = None, engine: E
     errors.install(app)
     app.add_middleware(DeviceTokenMiddleware)
     app.add_middleware(BodyLimitMiddleware)  # added last: the outermost
-    for module in (health, events, heartbeat, roster, hr):
-        app.include_router(module.router)
+    routers = [m.router for m in (health, events, heartbeat, roster, hr)]
+    for router in routers:
+        app.include_router(router)
+    app.state.methods = errors.methods_by_path(routers)  # for Allow
 
     def openapi() -> dict:
         from server.openapi import build

@@ -13,7 +13,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
 
 from server.schemas import MAX_BODY, ErrorBody, field_name
 
@@ -48,13 +47,17 @@ CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_fo
          413: "too_large", 422: "invalid", 429: "slow_down"}
 
 
+def methods_by_path(routers) -> dict[str, set[str]]:
+    """{path: methods} of the routes (no path has parameters), with OPTIONS (answered 204)."""
+    out: dict[str, set[str]] = {}
+    for router in routers:
+        for route in router.routes:
+            out.setdefault(route.path, {"OPTIONS"}).update(route.methods)
+    return out
+
+
 def _allowed_methods(request: Request) -> list[str]:
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
-        if match != Match.NONE and getattr(route, "methods", None):
-            methods |= set(route.methods)
-    return sorted(methods | {"OPTIONS"}) if methods else []
+    return sorted(request.app.state.methods.get(request.url.path, ()))
 
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:

@@ -377,12 +377,10 @@ def push_roster(conn: Connection, device: Device, emps: list[EmployeeIn], tmps: 
         if t.nip not in units:
             units[t.nip] = conn.execute(select(employees.c.unit).where(employees.c.nip == t.nip)).scalar()
         unit = units[t.nip]
-        if t.nip in emp_refused:
-            status, reason = "refused", emp_refused[t.nip]
-        elif unit is None:
-            status, reason = "refused", f"employee {t.nip} is not on the server (push the employee with it)"
-        elif not may_access(device, unit):
-            status, reason = "refused", f"employee {t.nip} belongs to another unit; this kiosk cannot add faces to it"
+        if unit is None or not may_access(device, unit):
+            status, reason = "refused", emp_refused.get(t.nip) or (
+                f"employee {t.nip} is not on the server (push the employee with it)" if unit is None else
+                f"employee {t.nip} belongs to another unit; this kiosk cannot add faces to it")
         elif t.uid in existing:
             status, reason = (("duplicate", None) if existing[t.uid] == t.nip else
                               ("refused", f"template {t.uid} is stored already for another employee"))
