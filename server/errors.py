@@ -44,6 +44,7 @@ def error_response(e: ApiError) -> SafeJSONResponse:
 
 
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+         409: "conflict",
          413: "too_large", 422: "invalid", 429: "slow_down"}
 
 
@@ -113,6 +114,7 @@ DESCRIPTIONS = {
     400: "The body is not JSON (or is nested too deeply to read)",
     401: "Missing or unknown credential",
     403: "The device token was revoked (error = revoked), or no HR login is configured",
+    409: "The attendance rules (the server's --rules file) do not define a schedule an employee has",
     413: f"The body is over {MAX_BODY} bytes (8 MiB; counted as it streams, chunked included), or a batch "
          "holds over 5000 events: send smaller batches (the kiosk halves its batch)",
     422: "A field is invalid: `fields` names each one and what is wrong with it",

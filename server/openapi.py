@@ -12,7 +12,8 @@ from server.schemas import MAX_BATCH, MAX_BODY, MAX_ROSTER_ITEMS, Event
 
 # the error answers, each described once in components/responses (always JSON, whatever the
 # route's own media type)
-ERROR_NAMES = {"400": "BadRequest", "401": "Unauthorized", "403": "Forbidden", "413": "TooLarge",
+ERROR_NAMES = {"400": "BadRequest", "401": "Unauthorized", "403": "Forbidden", "409": "RulesMismatch",
+               "413": "TooLarge",
                "422": "Invalid", "429": "SlowDown", "500": "ServerError", "503": "Unavailable"}
 
 DESCRIPTION = f"""\

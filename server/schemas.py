@@ -18,8 +18,7 @@ import re
 import uuid
 from typing import Annotated, Any, Literal
 
-import numpy as np
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError,
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError,
                       WithJsonSchema, model_validator)
 
 from kiosk.fields import MAX_LENGTH, encoding_problem, plain_text_problem
@@ -30,6 +29,7 @@ MAX_ROSTER_ITEMS = 2000  # employees, and templates, per roster request or page
 MAX_BODY = 8 * 1024 * 1024  # bytes of one request body (streamed and counted, chunked included)
 INT64 = 2**63 - 1
 INT32 = 2**31 - 1
+JSON_SAFE = 2**53 - 1
 ENCODING_BYTES = 512  # 128 little-endian float32
 ENCODING_CHARS = 684  # its standard base64 with padding
 EARLIEST_EVENT = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
@@ -125,9 +125,12 @@ def _encoding(v: str) -> str:
         raise ValueError("is not base64") from None
     if len(blob) != ENCODING_BYTES:
         raise ValueError(f"decodes to {len(blob)} bytes; a template is {ENCODING_BYTES} (128 float32)")
-    if not np.isfinite(np.frombuffer(blob, dtype="<f4")).all():
-        raise ValueError("holds NaN or infinite numbers")
-    return v
+    return v  # finite numbers: checked per template (service.push_roster), the schema cannot say it
+
+
+def _integral(v):
+    """JSON has one number type: 38.0 is the integer 38 (true is not)."""
+    return int(v) if isinstance(v, float) and v.is_integer() else v
 
 
 Time = Annotated[str, StringConstraints(max_length=40), AfterValidator(_time),
@@ -136,8 +139,10 @@ Date = Annotated[str, StringConstraints(min_length=10, max_length=10), AfterVali
                  Field(json_schema_extra={"format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"})]
 Uuid = Annotated[str, AfterValidator(_uuid), Field(json_schema_extra={"format": "uuid", "minLength": 36,
                                                                         "maxLength": 36})]
-Count = Annotated[int, Field(ge=0, le=INT32)]
-Int64 = Annotated[int, Field(ge=0, le=INT64)]
+Count = Annotated[int, Field(ge=0, le=INT32), BeforeValidator(_integral)]
+Int64 = Annotated[int, Field(ge=0, le=INT64), BeforeValidator(_integral)]
+# exact as a double in every JSON parser (2^53 - 1): versions and byte counts never come near it
+SafeInt = Annotated[int, Field(ge=0, le=JSON_SAFE), BeforeValidator(_integral)]
 Flag = Literal[0, 1]
 Nip = Text(MAX_LENGTH["nip"], 1, one_line=True, description="Employee id (NIP)")
 Encoding = Annotated[str, StringConstraints(min_length=ENCODING_CHARS, max_length=ENCODING_CHARS),
@@ -270,8 +275,8 @@ class Heartbeat(Strict):
     newest_recorded_at: Time | None = Field(None, description="utc_at of the newest event recorded")
     newest_acked_at: Time | None = Field(None, description="utc_at of the newest event acknowledged")
     clock_synced: bool | None = None
-    free_disk_bytes: Int64 | None = None
-    roster_version: Int64 | None = None
+    free_disk_bytes: SafeInt | None = None
+    roster_version: SafeInt | None = None
     sent_at: Time | None = Field(None, description="The kiosk's clock now (the server records the offset)")
 
 
@@ -336,7 +341,7 @@ class EmployeeOut(BaseModel):
     name: str
     unit: str
     active: bool
-    schedule: str | None
+    schedule: str | None = None
     version: int
 
 

@@ -17,6 +17,8 @@ import re
 import secrets
 from dataclasses import dataclass
 
+import numpy as np
+
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DataError, IntegrityError
@@ -306,9 +308,8 @@ def roster_page(conn: Connection, device: Device, since: int, limit: int = MAX_R
     people, tmps = people[:limit], tmps[:limit]
     # the version the kiosk may store: everything up to it is included
     upto = current
-    if more:
-        upto = min([people[-1]["version"]] * (len(people) == limit) + [tmps[-1]["version"]] * (len(tmps) == limit)
-                   or [current])
+    if more:  # up to the last version of each list that was cut
+        upto = min(rows[-1]["version"] for rows in (people, tmps) if len(rows) == limit)
         people = [e for e in people if e["version"] <= upto]
         tmps = [t for t in tmps if t["version"] <= upto]
     out_tmps = [{"uid": t["uid"], "nip": t["nip"], "deleted": bool(t["deleted"]), "version": t["version"],
@@ -329,8 +330,11 @@ def roster_page(conn: Connection, device: Device, since: int, limit: int = MAX_R
     }
 
 
-def _push_employee(conn: Connection, device: Device, e: EmployeeIn) -> tuple[str, str | None]:
+def _push_employee(conn: Connection, device: Device, e: EmployeeIn, schedules: set[str]) -> tuple[str, str | None]:
     """(status, reason) of one employee pushed by a kiosk."""
+    if e.schedule and e.schedule not in schedules:  # the dashboard could not apply it
+        return "refused", (f"schedule {e.schedule!r} of employee {e.nip} is not defined on the server "
+                           f"(defined: {', '.join(sorted(schedules))})")
     row = conn.execute(select(employees).where(employees.c.nip == e.nip)).mappings().first()
     t = now()
     if row is None:
@@ -359,13 +363,14 @@ def _push_employee(conn: Connection, device: Device, e: EmployeeIn) -> tuple[str
     return "accepted", None
 
 
-def push_roster(conn: Connection, device: Device, emps: list[EmployeeIn], tmps: list[TemplateIn]) -> dict:
+def push_roster(conn: Connection, device: Device, emps: list[EmployeeIn], tmps: list[TemplateIn],
+                schedules: set[str]) -> dict:
     """Employees and templates enrolled at a kiosk, so every kiosk of the unit gets them. Each
-    item is answered on its own: one the kiosk may not write is refused with the reason and the
-    rest is stored."""
+    item is answered on its own: one the kiosk may not write (or with a schedule not among
+    `schedules`, the server's) is refused with the reason and the rest is stored."""
     emp_results = []
     for e in emps:
-        status, reason = _push_employee(conn, device, e)
+        status, reason = _push_employee(conn, device, e, schedules)
         emp_results.append({"nip": e.nip, "status": status, **({"reason": reason} if reason else {})})
     emp_refused = {r["nip"]: r["reason"] for r in emp_results if r["status"] == "refused"}
     tmp_results = []
@@ -381,6 +386,8 @@ def push_roster(conn: Connection, device: Device, emps: list[EmployeeIn], tmps: 
             status, reason = "refused", emp_refused.get(t.nip) or (
                 f"employee {t.nip} is not on the server (push the employee with it)" if unit is None else
                 f"employee {t.nip} belongs to another unit; this kiosk cannot add faces to it")
+        elif not np.isfinite(np.frombuffer(base64.b64decode(t.encoding), dtype="<f4")).all():
+            status, reason = "refused", "encoding holds NaN or infinite numbers (not a face template)"
         elif t.uid in existing:
             status, reason = (("duplicate", None) if existing[t.uid] == t.nip else
                               ("refused", f"template {t.uid} is stored already for another employee"))

@@ -25,7 +25,7 @@ router = APIRouter(tags=["hr"])
 STALE_HEARTBEAT = dt.timedelta(minutes=15)
 EVENT_COLUMNS = ["id", "device_id", "nip", "kind", "local_time", "utc_at", "work_date", "in_window",
                  "clock_synced", "distance", "margin", "received_at"]
-HR_ERRORS = declared(401, 403, 422, 429, 500)
+HR_ERRORS = declared(401, 403, 409, 422, 429, 500)
 
 
 class CSVResponse(Response):
@@ -34,7 +34,7 @@ class CSVResponse(Response):
 
 
 DateQuery = Annotated[str | None, Query(
-    pattern=r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}$",
+    pattern=r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}$", json_schema_extra={"format": "date"},
     description="The day, YYYY-MM-DD (years 2000-2099); today in the rules' time zone when left out")]
 
 
@@ -72,8 +72,13 @@ def _day(request: Request, date: str | None) -> dt.date:
 
 
 def _daily(request: Request, conn, day: dt.date) -> list[dict]:
+    from kiosk.rules.schedule import ScheduleError
+
     cfg = request.app.state.cfg
-    return report.daily_rows(report.compute_days(RulesStore(conn), cfg, day, day, dt.datetime.now(cfg.tz)))
+    try:
+        return report.daily_rows(report.compute_days(RulesStore(conn), cfg, day, day, dt.datetime.now(cfg.tz)))
+    except ScheduleError as e:  # stored before kiosks' schedules were checked, or the rules file changed
+        raise ApiError(409, "rules_mismatch", f"the attendance rules (--rules) cannot be applied: {e}") from None
 
 
 def _sync_state(request: Request, conn, day: dt.date) -> list[dict]:

@@ -6,7 +6,7 @@ from server import service
 from server.auth import Device
 from server.errors import declared
 from server.routes import engine_of
-from server.schemas import INT64, MAX_ROSTER_ITEMS, RosterPage, RosterPush, RosterPushResult
+from server.schemas import JSON_SAFE, MAX_ROSTER_ITEMS, RosterPage, RosterPush, RosterPushResult
 
 router = APIRouter(tags=["kiosk"])
 
@@ -20,7 +20,7 @@ router = APIRouter(tags=["kiosk"])
                         "another page follows. A kiosk receives only the employees of the units it was registered "
                         "for; an employee HR moved to another unit comes as inactive, with their templates deleted.")
 def pull(device: Device, request: Request,
-         since: Annotated[int, Query(ge=0, le=INT64, description="The roster version the kiosk holds")] = 0,
+         since: Annotated[int, Query(ge=0, le=JSON_SAFE, description="The roster version the kiosk holds")] = 0,
          limit: Annotated[int, Query(ge=1, le=MAX_ROSTER_ITEMS)] = MAX_ROSTER_ITEMS) -> dict:
     with engine_of(request).begin() as conn:
         return service.roster_page(conn, device, since, limit)
@@ -36,4 +36,5 @@ def pull(device: Device, request: Request,
                          "the schema fails the request with 422 naming it (`fields`).")
 def push(body: RosterPush, device: Device, request: Request) -> dict:
     with engine_of(request).begin() as conn:
-        return service.push_roster(conn, device, body.employees, body.templates)
+        return service.push_roster(conn, device, body.employees, body.templates,
+                                   set(request.app.state.cfg.values["schedules"]))
