@@ -129,3 +129,6 @@ def declared(*codes: int) -> dict:
     return {c: {"model": ErrorBody, "description": DESCRIPTIONS[c], **({"headers": RETRY_AFTER}
                                                                         if c in (429, 503) else {})}
             for c in codes}
+
+
+KIOSK_POST = declared(400, 401, 403, 413, 422, 429, 500, 503)  # what a kiosk's POST may be answered

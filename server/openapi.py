@@ -76,16 +76,20 @@ def build(app: FastAPI) -> dict:
         responses[ERROR_NAMES[str(code)]] = {
             **spec, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
     doc["components"]["responses"] = responses
-    return _one_line_descriptions(doc)
+    return _tidy(doc)
 
 
-def _one_line_descriptions(node):
-    """Docstrings wrap at 100 columns; in the file each description is one paragraph."""
+def _tidy(node, key: str = ""):
+    """Docstrings wrap at 100 columns: in the file each description is one paragraph. Bounds
+    of integers are written as integers (FastAPI hands some over as 2147483647.0)."""
     if isinstance(node, dict):
-        return {k: (" ".join(v.split("\n")) if k == "description" and isinstance(v, str) and "\n\n" not in v
-                    else _one_line_descriptions(v)) for k, v in node.items()}
+        return {k: _tidy(v, k) for k, v in node.items()}
     if isinstance(node, list):
-        return [_one_line_descriptions(v) for v in node]
+        return [_tidy(v) for v in node]
+    if key == "description" and isinstance(node, str) and "\n\n" not in node:
+        return " ".join(node.split("\n"))
+    if key in ("minimum", "maximum") and isinstance(node, float) and node.is_integer():
+        return int(node)
     return node
 
 

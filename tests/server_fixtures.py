@@ -175,14 +175,18 @@ def pg_cluster():
     cluster.stop()
 
 
+def database_url(request, backend: str, folder: Path) -> str:
+    """A fresh collector database: a SQLite file in `folder`, or a new database in the test
+    session's PostgreSQL cluster."""
+    if backend == "sqlite":
+        return f"sqlite:///{folder / 'collector.db'}"
+    return request.getfixturevalue("pg_cluster").database()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def collector(request, tmp_path):
     """The collector on loopback, with SQLite and with PostgreSQL behind it."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'collector.db'}"
-    else:
-        url = request.getfixturevalue("pg_cluster").database()
-    c = Collector(url)
+    c = Collector(database_url(request, request.param, tmp_path))
     yield c
     c.stop()
 

@@ -8,25 +8,29 @@ the Event schema `rejected` inside a 200 (one bad event must not cost the rest o
 so the "schema-violating request refused" check is off for that one operation.
 
 Bounded: a fixed seed and 25 examples per operation and phase, about a minute per database.
-`pytest -m conformance` runs only these; `pytest -m "not conformance"` skips them.
+`pytest -m conformance` runs only these; `pytest -m "not conformance"` skips them. A deeper run
+before a release: KIOSK_CONFORMANCE_EXAMPLES=200 KIOSK_CONFORMANCE_SEED=7 pytest -m conformance.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from server_fixtures import Collector
+from server_fixtures import Collector, database_url
 
 OPENAPI = Path(__file__).resolve().parent.parent / "docs" / "protocol" / "openapi-v1.yaml"
 ST = Path(sys.executable).parent / "st"
+DEPTH = {"examples": int(os.environ.get("KIOSK_CONFORMANCE_EXAMPLES", "25")),
+         "seed": int(os.environ.get("KIOSK_CONFORMANCE_SEED", "14"))}
 CONFIG = """\
-seed = 14
+seed = {seed}
 [generation]
-max-examples = 25
+max-examples = {examples}
 [checks]
 enabled = true
 [auth.openapi.deviceToken]
@@ -46,16 +50,12 @@ checks.negative_data_rejection.enabled = false
 @pytest.mark.conformance
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(backend, tmp_path, request):
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'collector.db'}"
-    else:
-        url = request.getfixturevalue("pg_cluster").database()
-    c = Collector(url)
+    c = Collector(database_url(request, backend, tmp_path))
     try:
         token = c.register("kiosk-conformance", "Dinas Kominfo")
         user, password = c.hr_login()
         config = tmp_path / "schemathesis.toml"
-        config.write_text(CONFIG.format(token=token, user=user, password=password), encoding="utf-8")
+        config.write_text(CONFIG.format(token=token, user=user, password=password, **DEPTH), encoding="utf-8")
         r = subprocess.run([str(ST), "--config-file", str(config), "--no-color", "run", str(OPENAPI), "--url", c.url,
                             "--workers", "1", "--report", "junit", "--report-dir", str(tmp_path / "report")],
                            capture_output=True, text=True, timeout=600, cwd=tmp_path)

@@ -12,7 +12,7 @@ import uuid
 import numpy as np
 import pytest
 import requests
-from server_fixtures import NIP, Collector
+from server_fixtures import NIP, Collector, database_url
 from test_server import event
 
 NAN = float("nan")
@@ -22,11 +22,7 @@ INF = float("inf")
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server(request, tmp_path_factory):
     """One collector per database for the whole table: (collector, device token, HR login)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('validation') / 'collector.db'}"
-    else:
-        url = request.getfixturevalue("pg_cluster").database()
-    c = Collector(url)
+    c = Collector(database_url(request, request.param, tmp_path_factory.mktemp("validation")))
     yield c, c.register("kiosk-01"), c.hr_login()
     c.stop()
 

@@ -2,7 +2,7 @@ from fastapi import APIRouter, Request
 
 from server import service
 from server.auth import Device
-from server.errors import ApiError, declared
+from server.errors import KIOSK_POST, ApiError
 from server.routes import engine_of
 from server.schemas import MAX_BATCH, BatchResult, EventBatch, check_events, echo_id
 
@@ -11,7 +11,7 @@ router = APIRouter(tags=["kiosk"])
 
 @router.post("/api/v1/events", response_model=BatchResult, response_model_exclude_none=True,
              summary="Upload a batch of attendance events",
-             responses=declared(400, 401, 403, 413, 422, 429, 500, 503),
+             responses=KIOSK_POST,
              description="Stored in one transaction. Each event is answered in `results` (same order as sent): "
                          "`accepted` (stored now), `duplicate` (its id was already stored, or repeated in this "
                          "batch) or `rejected` with a `reason` (it will never be accepted as sent; the kiosk keeps "

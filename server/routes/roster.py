@@ -4,7 +4,7 @@ from fastapi import APIRouter, Query, Request
 
 from server import service
 from server.auth import Device
-from server.errors import declared
+from server.errors import KIOSK_POST, declared
 from server.routes import engine_of
 from server.schemas import JSON_SAFE, MAX_ROSTER_ITEMS, RosterPage, RosterPush, RosterPushResult
 
@@ -28,7 +28,7 @@ def pull(device: Device, request: Request,
 
 @router.post("/api/v1/roster", response_model=RosterPushResult, response_model_exclude_none=True,
              summary="Push employees and templates enrolled at this kiosk",
-             responses=declared(400, 401, 403, 413, 422, 429, 500, 503),
+             responses=KIOSK_POST,
              description="Idempotent by template `uid`. Each item is answered on its own: a kiosk writes only "
                          "employees of its own units, never changes an employee's unit or (de)activates anyone "
                          "(HR on the server does), and adds templates only to its units' employees; an item that "
