@@ -366,7 +366,11 @@ class Uploader:
             self._drain(client, store)
             now = time.monotonic()
             if now - self._last_heartbeat >= self.settings.heartbeat_s or self._sent_since_heartbeat:
-                self._heartbeat(client, store)
+                try:
+                    self._heartbeat(client, store)
+                except Refused as e:  # sending it again will not help; the events must not wait for it
+                    self._last_heartbeat, self._sent_since_heartbeat = now, False
+                    log.error("uploader: the server refused the heartbeat: %s", e)
             if (now - self._last_roster >= self.settings.roster_s
                     or (self._server_roster_version or 0) > (_int(store.sync_get("roster_version")) or 0)):
                 self._pull_roster(client, store)

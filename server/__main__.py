@@ -147,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "move-employee":
             with engine.begin() as conn:
                 moved = service.move_employee(conn, args.nip, args.unit)
-            print(f"employee {args.nip} moved to {args.unit}" if moved else f"employee {args.nip} is in {args.unit} already")
+            print(f"employee {args.nip} moved to {args.unit}" if moved
+                  else f"employee {args.nip} is in {args.unit} already")
             return 0
         if args.command == "hr-password":
             from server import hr_login

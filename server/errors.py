@@ -85,8 +85,9 @@ async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         loc = list(e.get("loc", ()))
         where = loc.pop(0) if loc and loc[0] in ("body", "query", "path", "header") else "body"
         if e.get("type") == "json_invalid":
-            return error_response(ApiError(400, "bad_json", f"the body is not valid JSON ({e.get('ctx', {}).get('error', '')}"
-                                                            f" at position {loc[0] if loc else '?'})"))
+            why = e.get("ctx", {}).get("error", "")
+            return error_response(ApiError(400, "bad_json", f"the body is not valid JSON ({why} at position "
+                                                            f"{loc[0] if loc else '?'})"))
         fields.append({"field": field_name(loc) or where,
                        "problem": str(e.get("msg", "")).removeprefix("Value error, ")})
     message = "; ".join(f"{f['field']}: {f['problem']}" for f in fields[:5])

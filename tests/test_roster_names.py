@@ -85,3 +85,16 @@ def test_a_refused_roster_item_never_blocks_the_events(collector, tmp_path):
 
 
 OBAMA_SIDE = "198501012010011001"  # fill_events' employee
+
+
+def test_a_refused_heartbeat_does_not_hold_up_the_events(sqlite_collector, tmp_path, caplog):
+    """A heartbeat the server answers 422 (here a version string longer than its column) is
+    logged; the round still counts as done, so no backoff delays the next events."""
+    c = sqlite_collector
+    token = write_token(tmp_path / "token", c.register("kiosk-01"))
+    with Store(tmp_path / "k.db", device_id="kiosk-01") as store:
+        fill_events(store, 10, "kiosk-01")
+        up = Uploader(None, store.path, device_id="kiosk-01", clock_synced=lambda: True, software_version="v" * 65,
+                      settings=fast_settings(c.url, token, heartbeat_s=0))
+        assert up.round(store) == "ok" and up.failures == 0 and c.count() == 10
+        assert "refused the heartbeat" in caplog.text and "software_version" in caplog.text

@@ -9,7 +9,8 @@ from server.schemas import Heartbeat, HeartbeatReply
 router = APIRouter(tags=["kiosk"])
 
 
-@router.post("/api/v1/heartbeat", response_model=HeartbeatReply, summary="How far this kiosk has synced, and its health",
+@router.post("/api/v1/heartbeat", response_model=HeartbeatReply,
+             summary="How far this kiosk has synced, and its health",
              responses=KIOSK_POST,
              description="Sent after every round that uploaded something and at least every `heartbeat_s` (60 s). "
                          "The dashboard shows a unit's day as final only when each of its kiosks has reported "
