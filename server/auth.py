@@ -86,12 +86,12 @@ def current_hr_user(request: Request, credentials: Annotated[HTTPBasicCredential
     """The HR user of the dashboard and exports; refused when no HR login is configured."""
     challenge = {"WWW-Authenticate": 'Basic realm="Absensi HR", charset="UTF-8"'}
     engine = request.app.state.engine
-    with engine.begin() as conn:
-        if credentials is None:
+    if credentials is None:
+        with engine.connect() as conn:
             if not hr_login.configured(conn):
                 raise _not_configured()
-            raise ApiError(401, "unauthorized", "log in with the HR username and password", challenge)
-        result = hr_login.check(conn, credentials.username, credentials.password)
+        raise ApiError(401, "unauthorized", "log in with the HR username and password", challenge)
+    result = hr_login.check(engine, credentials.username, credentials.password)
     if result.ok:
         return credentials.username
     if not result.configured:

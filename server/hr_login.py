@@ -13,7 +13,7 @@ import functools
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from kiosk.admin import hash_secret, pin_matches
 from server.db import aware, hr_logins, now
@@ -64,13 +64,16 @@ def set_password(conn: Connection, username: str, password: str) -> None:
         conn.execute(insert(hr_logins).values(username=username, **values))
 
 
-def check(conn: Connection, username: str, password: str) -> Check:
-    """Whether `username` and `password` log in; counts wrong passwords and locks."""
-    row = None
-    if _valid_username(username):
-        row = conn.execute(select(hr_logins).where(hr_logins.c.username == username)).mappings().first()
+def check(engine: Engine, username: str, password: str) -> Check:
+    """Whether `username` and `password` log in; counts wrong passwords and locks. The hash is
+    computed outside any transaction (it takes about 50 ms; SQLite would hold its write lock)."""
+    with engine.connect() as conn:
+        row = None
+        if _valid_username(username):
+            row = conn.execute(select(hr_logins).where(hr_logins.c.username == username)).mappings().first()
+        known = row is not None or configured(conn)
     if row is None:
-        if not configured(conn):
+        if not known:
             return Check(False, configured=False)
         pin_matches(password, _dummy_hash())  # the same time as a wrong password
         return Check(False)
@@ -78,13 +81,16 @@ def check(conn: Connection, username: str, password: str) -> Check:
     locked = aware(row["locked_until"])
     if locked is not None and locked > t:
         return Check(False, locked_for_s=int((locked - t).total_seconds()) + 1)
-    if pin_matches(password, row["password_hash"]):
-        if row["failed"]:
-            conn.execute(update(hr_logins).where(hr_logins.c.username == username)
+    ok = pin_matches(password, row["password_hash"])
+    this = hr_logins.c.username == username
+    with engine.begin() as conn:
+        if ok:
+            conn.execute(update(hr_logins).where(this, hr_logins.c.failed > 0)
                          .values(failed=0, locked_until=None, updated_at=t))
-        return Check(True)
-    failed = row["failed"] + 1
-    lock = min(3600, LOCK_S * 2 ** (failed - MAX_FAILED)) if failed >= MAX_FAILED else 0
-    conn.execute(update(hr_logins).where(hr_logins.c.username == username).values(
-        failed=failed, locked_until=t + dt.timedelta(seconds=lock) if lock else None, updated_at=t))
+            return Check(True)
+        conn.execute(update(hr_logins).where(this).values(failed=hr_logins.c.failed + 1, updated_at=t))
+        failed = conn.execute(select(hr_logins.c.failed).where(this)).scalar_one()
+        lock = min(3600, LOCK_S * 2 ** (failed - MAX_FAILED)) if failed >= MAX_FAILED else 0
+        if lock:
+            conn.execute(update(hr_logins).where(this).values(locked_until=t + dt.timedelta(seconds=lock)))
     return Check(False, locked_for_s=lock)
