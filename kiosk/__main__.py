@@ -119,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(render_defaults())
         return 0
     from enroll.photos import EnrollInputError
-    from kiosk.rules.holidays import HolidayFileError
-    from kiosk.rules.schedule import ScheduleError
+    from attendance.holidays import HolidayFileError
+    from attendance.schedule import ScheduleError
 
     try:
         cfg = load_config(resolve_config_path(args.config), args.override)
@@ -274,7 +274,7 @@ def cmd_report(args, cfg, open_store) -> int:
 
 
 def cmd_holidays(args, cfg, open_store) -> int:
-    from kiosk.rules.holidays import read_holidays_csv
+    from attendance.holidays import read_holidays_csv
 
     if args.action == "import":
         rows = read_holidays_csv(args.file)

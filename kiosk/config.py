@@ -68,7 +68,7 @@ def _type_name(t: type) -> str:
 
 HHMM = r"([01][0-9]|2[0-3]):[0-5][0-9]"
 SPAN = rf"{HHMM}-{HHMM}"
-DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+from attendance.schedule import DAYS  # noqa: E402 (the rules package owns the weekday names)
 # Sections whose tables are named by the user ([schedules.NAME]); each table follows the
 # section's settings, missing keys taking their defaults.
 NAMED_SECTIONS = {"schedules": "kantor"}
@@ -497,7 +497,7 @@ def _cross_checks(values: dict, files: list[Path]) -> None:
         if name not in schedules:
             raise ConfigError(f"{where}: [attendance] {unit} names schedule {name!r}, which is not "
                               f"defined (defined: {', '.join(schedules)})")
-    from kiosk.rules.schedule import Schedule, ScheduleError
+    from attendance.schedule import Schedule, ScheduleError
 
     for name, conf in schedules.items():
         try:

@@ -11,7 +11,7 @@ date, it returns the event to store (or none) and what the screen says:
   if before the end);
 * inside the break, with `track_breaks`: istirahat keluar / kembali, alternating;
 * outside the punch window, on a weekend or a holiday: stored and marked, never counted.
-Which punches count for the day is decided again by kiosk.rules.day for reports.
+Which punches count for the day is decided again by attendance.day for reports.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import uuid
 from dataclasses import dataclass
 
 from kiosk.clock import Stamp
-from kiosk.rules.day import BREAK_KINDS, band
-from kiosk.rules.schedule import Calendar, Schedule
+from attendance.day import BREAK_KINDS, band
+from attendance.schedule import Calendar, Schedule
 
 
 @dataclass(frozen=True)

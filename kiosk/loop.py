@@ -22,7 +22,7 @@ from kiosk.liveness import LivenessConfig, LivenessTracker
 from kiosk.recognition.gallery import Gallery
 from kiosk.recognition.pipeline import FaceAnalyzer
 from kiosk.recognition.tracker import Tracker
-from kiosk.rules.schedule import Calendar, ScheduleError, schedule_for, schedules_from_config
+from attendance.schedule import Calendar, ScheduleError, schedule_for, schedules_from_config
 from kiosk.store import Store, StoreError
 from kiosk_models import ENCODER_VERSION
 

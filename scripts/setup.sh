@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv and install the kiosk with pinned dependencies. `--test` adds the test tools and the
-# collector server's packages; `--server` adds only the server's.
+# collector server's packages. `--server` installs the collector server alone: its pinned packages
+# (requirements-server.txt) and this repository's code, none of the kiosk's device packages
+# (PySide6, dlib, OpenCV, numpy, the face models).
 #
 # face-recognition 1.3.0 is installed with --no-deps: it declares `dlib`, which pip would build
 # from source (minutes on a PC, hours on a Pi). dlib-bin (in requirements.txt) provides the same
@@ -15,6 +17,12 @@ PYTHON=${PYTHON:-python3}
 }
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 pip=(.venv/bin/python -m pip -q --disable-pip-version-check)
+if [ "${1:-}" = "--server" ]; then
+  "${pip[@]}" install -r requirements-server.txt
+  "${pip[@]}" install --no-deps -e .
+  .venv/bin/kiosk-collector --version
+  exit 0
+fi
 "${pip[@]}" install -r requirements.txt
 "${pip[@]}" install --no-deps face-recognition==1.3.0
 "${pip[@]}" install --no-deps -e .
@@ -25,8 +33,8 @@ done
 if [ "${1:-}" = "--test" ]; then
   "${pip[@]}" install -r requirements-test.txt
 fi
-# The collector server (server/, run by a unit's IT staff) and the upload tests need its packages.
-if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--server" ]; then
+# The collector server (server/) and its tests need its packages.
+if [ "${1:-}" = "--test" ]; then
   "${pip[@]}" install -r requirements-server.txt
 fi
 .venv/bin/kiosk --version

@@ -1,4 +1,4 @@
-"""`python -m server`: migrate, serve, register-device, device-units, revoke-device, devices,
+"""`kiosk-collector` (or `python -m server`): migrate, serve, config, register-device, device-units, revoke-device, devices,
 move-employee, deactivate-employee, holidays, hr-password, openapi.
 
 The database: --database URL, else $KIOSK_SERVER_DB, else ./collector.db (SQLite). For
@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from kiosk import __version__
 from server import PROTOCOL_VERSION
 
 
@@ -42,14 +43,19 @@ def migrate(url: str | None, engine=None) -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m server", description="Collector server for attendance kiosks.")
     p.add_argument("--database", help="SQLAlchemy URL or SQLite file (default: $KIOSK_SERVER_DB or ./collector.db)")
+    p.add_argument("--config", type=Path, help="collector.toml (default: $KIOSK_COLLECTOR_CONFIG, else the built-in "
+                                               "defaults; `config --print-defaults` lists them)")
+    p.add_argument("--version", action="version", version=f"kiosk-collector {__version__} (protocol v{PROTOCOL_VERSION})")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="create or upgrade the database schema")
     s = sub.add_parser("serve", help="run the HTTP server (put nginx or caddy with TLS in front)")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: behind a proxy)")
     s.add_argument("--port", type=int, default=8080)
-    s.add_argument("--rules", type=Path, help="kiosk config.toml whose [device] timezone, [attendance] and "
-                                              "[schedules] the dashboard applies")
+    s.add_argument("--workers", type=int, default=1,
+                   help="server processes (PostgreSQL: several share every state through the database)")
     s.add_argument("--proxy-headers", action="store_true", help="trust X-Forwarded-* from the proxy on loopback")
+    c = sub.add_parser("config", help="check the configuration file, or print every setting with its default")
+    c.add_argument("--print-defaults", action="store_true", help="print server/collector.toml")
     r = sub.add_parser("register-device", help="register a kiosk and print its token (shown once)")
     r.add_argument("device_id", help="the kiosk's [device] id")
     r.add_argument("--name", default="")
@@ -96,6 +102,19 @@ def read_password(from_stdin: bool) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from server import config as server_config
+
+    if args.command == "config" and args.print_defaults:
+        sys.stdout.write(server_config.render_defaults())
+        return 0
+    try:
+        settings = server_config.load(args.config)
+    except server_config.SettingsError as e:
+        print(f"kiosk-collector: error: {e}", file=sys.stderr)
+        return 2
+    if args.command == "config":
+        print(f"configuration {' '.join(map(str, settings.files)) or '(built-in defaults)'}: OK")
+        return 0
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
     from server import service
@@ -115,13 +134,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"database {redact(args.database)} at revision {rev} (protocol v{PROTOCOL_VERSION})")
             return 0
         if args.command == "serve":
+            import os
+
             import uvicorn
 
-            from server.app import create_app
+            from server.db import DEFAULT_URL_ENV, database_url
 
             migrate(args.database)
-            uvicorn.run(create_app(args.database, args.rules), host=args.host, port=args.port,
-                        proxy_headers=args.proxy_headers, log_level="info", server_header=False)
+            # every worker process builds its app from the environment (server.app.app_from_env)
+            os.environ[DEFAULT_URL_ENV] = database_url(args.database)
+            if args.config:
+                os.environ[server_config.CONFIG_ENV] = str(args.config.resolve())
+            uvicorn.run("server.app:app_from_env", factory=True, host=args.host, port=args.port,
+                        workers=args.workers, proxy_headers=args.proxy_headers, log_level="info",
+                        server_header=False)
             return 0
         engine = open_engine(args.database)
         if args.command == "register-device":
@@ -178,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"employee {args.nip} deactivated; {n} template(s) will be deleted from every kiosk")
             return 0
         if args.command == "holidays":
-            from kiosk.rules.holidays import HolidayFileError, read_holidays_csv
+            from attendance.holidays import HolidayFileError, read_holidays_csv
             from server.db import holidays
 
             try:

@@ -16,24 +16,23 @@ from sqlalchemy.engine import Engine
 
 from server import PROTOCOL_VERSION, errors
 from server.auth import DeviceTokenMiddleware
+from server.config import ServerConfig
+from server.config import load as load_config
 from server.db import open_engine
 from server.limits import BodyLimitMiddleware
 from server.routes import events, health, heartbeat, hr, roster
 
 
-def load_rules(path: Path | None):
-    """The attendance rules: a kiosk configuration file ([device] timezone, [attendance],
-    [schedules]); the built-in defaults when none is given."""
-    from kiosk.config import load_config
-
-    return load_config(path, override=Path("/dev/null"))
-
-
-def create_app(database: str | None = None, rules: Path | None = None, engine: Engine | None = None) -> FastAPI:
+def create_app(database: str | None = None, config: Path | None = None, engine: Engine | None = None,
+               settings: ServerConfig | None = None) -> FastAPI:
+    """The application over `engine` (or the database URL), configured by `settings` (or the
+    file `config`, else $KIOSK_COLLECTOR_CONFIG, else the defaults)."""
     engine = engine or open_engine(database)
+    settings = settings or load_config(config)
     app = FastAPI(title="Kiosk absensi collector", version=PROTOCOL_VERSION, docs_url=None, redoc_url=None,
                   openapi_url=None, default_response_class=errors.SafeJSONResponse)
-    app.state.engine, app.state.cfg = engine, load_rules(rules)
+    # cfg: the attendance rules (attendance.config.RulesConfig), settings: the whole configuration
+    app.state.engine, app.state.settings, app.state.cfg = engine, settings, settings.rules
     errors.install(app)
     app.add_middleware(DeviceTokenMiddleware)
     app.add_middleware(BodyLimitMiddleware)  # added last: the outermost
@@ -51,3 +50,9 @@ def create_app(database: str | None = None, rules: Path | None = None, engine: E
 
     app.openapi = openapi
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of one server process: database from $KIOSK_SERVER_DB, configuration from
+    $KIOSK_COLLECTOR_CONFIG (`kiosk-collector serve` sets both for its workers)."""
+    return create_app()

@@ -115,7 +115,7 @@ DESCRIPTIONS = {
     400: "The body is not JSON (or is nested too deeply to read)",
     401: "Missing or unknown credential",
     403: "The device token was revoked (error = revoked), or no HR login is configured",
-    409: "The attendance rules (the server's --rules file) do not define a schedule an employee has",
+    409: "The attendance rules (the server's configuration) do not define a schedule an employee has",
     413: f"The body is over {MAX_BODY} bytes (8 MiB; counted as it streams, chunked included), or a batch "
          "holds over 5000 events: send smaller batches (the kiosk halves its batch)",
     422: "A field is invalid: `fields` names each one and what is wrong with it",

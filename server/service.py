@@ -13,11 +13,11 @@ import base64
 import datetime as dt
 import hashlib
 import logging
+import math
 import re
 import secrets
+import struct
 from dataclasses import dataclass
-
-import numpy as np
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
@@ -363,6 +363,11 @@ def _push_employee(conn: Connection, device: Device, e: EmployeeIn, schedules: s
     return "accepted", None
 
 
+def _floats(encoding: bytes) -> tuple[float, ...]:
+    """A template's little-endian float32 values (the schema checked its length)."""
+    return struct.unpack(f"<{len(encoding) // 4}f", encoding)
+
+
 def push_roster(conn: Connection, device: Device, emps: list[EmployeeIn], tmps: list[TemplateIn],
                 schedules: set[str]) -> dict:
     """Employees and templates enrolled at a kiosk, so every kiosk of the unit gets them. Each
@@ -386,7 +391,7 @@ def push_roster(conn: Connection, device: Device, emps: list[EmployeeIn], tmps: 
             status, reason = "refused", emp_refused.get(t.nip) or (
                 f"employee {t.nip} is not on the server (push the employee with it)" if unit is None else
                 f"employee {t.nip} belongs to another unit; this kiosk cannot add faces to it")
-        elif not np.isfinite(np.frombuffer(base64.b64decode(t.encoding), dtype="<f4")).all():
+        elif not all(map(math.isfinite, _floats(base64.b64decode(t.encoding)))):
             status, reason = "refused", "encoding holds NaN or infinite numbers (not a face template)"
         elif t.uid in existing:
             status, reason = (("duplicate", None) if existing[t.uid] == t.nip else

@@ -40,7 +40,7 @@ def free_port() -> int:
 class Collector:
     """`python -m server serve` in-process: migrated database, uvicorn on a loopback port."""
 
-    def __init__(self, url: str, rules: Path | None = None, ssl: tuple[Path, Path] | None = None):
+    def __init__(self, url: str, config: Path | None = None, ssl: tuple[Path, Path] | None = None):
         import uvicorn
 
         from server.__main__ import migrate
@@ -50,7 +50,7 @@ class Collector:
         self.db_url = url
         self.engine = open_engine(url)
         migrate(url, self.engine)
-        self.app = create_app(engine=self.engine, rules=rules)
+        self.app = create_app(engine=self.engine, config=config)
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((LOOPBACK, 0))

@@ -12,7 +12,7 @@ from kiosk import report
 from kiosk.clock import Stamp
 from kiosk.config import load_config
 from kiosk.decision import decide
-from kiosk.rules.schedule import Calendar, schedule_for, schedules_from_config
+from attendance.schedule import Calendar, schedule_for, schedules_from_config
 from kiosk.store import Store
 
 WIB = zoneinfo.ZoneInfo("Asia/Jakarta")

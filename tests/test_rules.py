@@ -8,8 +8,8 @@ import pytest
 from kiosk.clock import Stamp
 from kiosk.config import ConfigError, load_config
 from kiosk.decision import decide
-from kiosk.rules.day import Punch, evaluate_day
-from kiosk.rules.schedule import Calendar, schedules_from_config
+from attendance.day import Punch, evaluate_day
+from attendance.schedule import Calendar, schedules_from_config
 
 WIB = zoneinfo.ZoneInfo("Asia/Jakarta")
 

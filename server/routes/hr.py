@@ -14,7 +14,8 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import DictLoader, Environment, select_autoescape
 from sqlalchemy import select
 
-from kiosk import report
+from attendance import recap as report
+from attendance.csvfile import to_csv
 from server import service
 from server.auth import HrUser
 from server.db import aware, employees, events, holidays
@@ -72,13 +73,13 @@ def _day(request: Request, date: str | None) -> dt.date:
 
 
 def _daily(request: Request, conn, day: dt.date) -> list[dict]:
-    from kiosk.rules.schedule import ScheduleError
+    from attendance.schedule import ScheduleError
 
     cfg = request.app.state.cfg
     try:
         return report.daily_rows(report.compute_days(RulesStore(conn), cfg, day, day, dt.datetime.now(cfg.tz)))
     except ScheduleError as e:  # stored before kiosks' schedules were checked, or the rules file changed
-        raise ApiError(409, "rules_mismatch", f"the attendance rules (--rules) cannot be applied: {e}") from None
+        raise ApiError(409, "rules_mismatch", f"the attendance rules (the configuration) cannot be applied: {e}") from None
 
 
 def _sync_state(request: Request, conn, day: dt.date) -> list[dict]:
@@ -117,7 +118,7 @@ def dashboard(request: Request, user: HrUser, date: DateQuery = None):
     late = [r for r in rows if r["TL"] and r["masuk"]]
     html = _templates.get_template("dashboard.html").render(
         day=day, units=sorted(units.values(), key=lambda u: u["unit"]), late=late, devices=devs,
-        incomplete=_incomplete(devs), events=n_events, tz=request.app.state.cfg.device.timezone)
+        incomplete=_incomplete(devs), events=n_events, tz=request.app.state.cfg.timezone)
     return HTMLResponse(html)
 
 
@@ -132,7 +133,7 @@ def export_daily(request: Request, user: HrUser, date: DateQuery = None):
         for r in rows:
             if r["status"] in ("alpha", "berjalan"):
                 r["catatan"] = "; ".join(x for x in (r["catatan"], note) if x)
-    return CSVResponse(report.to_csv(rows, report.DAILY_COLUMNS),
+    return CSVResponse(to_csv(rows, report.DAILY_COLUMNS),
                        headers={"Content-Disposition": f'attachment; filename="hadir-{day}.csv"'})
 
 
@@ -144,7 +145,7 @@ def export_events(request: Request, user: HrUser, date: DateQuery = None):
         rows = [{c: int(v) if isinstance(v, bool) else v for c, v in r.items()} for r in conn.execute(
             select(*[events.c[c] for c in EVENT_COLUMNS]).where(events.c.work_date == day.isoformat())
             .order_by(events.c.utc_at)).mappings()]
-    return CSVResponse(report.to_csv(rows, [(c, 0) for c in EVENT_COLUMNS]),
+    return CSVResponse(to_csv(rows, [(c, 0) for c in EVENT_COLUMNS]),
                        headers={"Content-Disposition": f'attachment; filename="events-{day}.csv"'})
 
 

@@ -4,7 +4,7 @@ A schedule (config `[schedules.NAME]`) gives, per weekday, working hours "HH:MM-
 may cross midnight), breaks, Ramadan hours, grace minutes and the accepted punch window. A
 punch belongs to the *work date* whose window contains it: for a night shift 21:00-07:00 a punch
 at 06:40 on Tuesday counts for Monday's shift. Pure code: the kiosk, reports and the collector
-server share it.
+server share it (no Qt, dlib, OpenCV or numpy: the collector installs without them).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
 
-from kiosk.config import DAYS
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 class ScheduleError(ValueError):

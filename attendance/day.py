@@ -1,0 +1,194 @@
+"""One employee's day under the rules: masuk, pulang, TL/PSW band, alpha, leave, allowance cut.
+
+Every punch is kept in the database; this decides which ones count. Inside the shift's punch
+window, the first punch before mid-shift is masuk and the last punch from mid-shift on is
+pulang (ANRI 18/2016: first for arrival, last for departure). Break punches (istirahat) and
+punches outside the window or on a day off are listed but never counted. A working day
+without any counted punch is alpha; a missing masuk or pulang falls in the configured band
+(TL4 / PSW4 by default). Events recorded while the clock was not synchronised are flagged.
+
+Two kinds of records change the verdict without touching a kiosk's event:
+
+* **Excuses** (leave, permits, official travel): a full-day excuse makes a working day
+  "excused" - no alpha, no TL/PSW, no cut, counted in its own recap column (C, S, I, DL ...);
+  a half-day permit excuses only the arrival band (izin datang terlambat, part "masuk") or the
+  departure band (izin pulang cepat, part "pulang").
+* **Corrections**: a punch added by HR (kind and time given) or a kiosk event re-labelled
+  (masuk <-> pulang, by HR or by the employee at the kiosk). Such a punch counts as the kind it
+  was given, whatever the time of day, and the day is marked corrected in every report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+
+from attendance.schedule import Calendar, Schedule, Shift
+
+BREAK_KINDS = ("istirahat_keluar", "istirahat_kembali")
+PUNCH_KINDS = ("masuk", "pulang")
+
+
+@dataclass(frozen=True)
+class Punch:
+    at: dt.datetime  # aware
+    kind: str  # as recorded live: masuk | pulang | istirahat_keluar | istirahat_kembali
+    clock_synced: bool = True
+    event_id: str = ""
+    fixed: bool = False  # the kind was set by a correction: it counts as that kind at any hour
+    corrected: bool = False  # added or re-labelled by a correction
+
+    @classmethod
+    def from_row(cls, row: dict) -> "Punch":
+        return cls(dt.datetime.fromisoformat(row["local_time"]), row["kind"], bool(row["clock_synced"]),
+                   row.get("id", ""))
+
+
+@dataclass(frozen=True)
+class Excuse:
+    """A day (or half a day) excused by a leave or permit record."""
+
+    code: str  # the leave type, e.g. CT (cuti tahunan), DL (dinas luar)
+    column: str = ""  # its recap column (C, S, I, DL ...); "" for a half-day permit
+    part: str = "day"  # day | masuk (arrival band excused) | pulang (departure band excused)
+    label: str = ""  # how reports name it, e.g. "Cuti tahunan"
+
+
+@dataclass(frozen=True)
+class Correction:
+    """An approved correction of one work date: `add` a punch of `kind` at `at`, or `relabel`
+    the kiosk event `event_id` as `kind`."""
+
+    action: str  # add | relabel
+    kind: str  # masuk | pulang
+    at: dt.datetime | None = None  # for add
+    event_id: str = ""  # for relabel
+
+
+@dataclass
+class DayResult:
+    nip: str
+    work_date: dt.date
+    day_kind: str  # work | off | holiday | not_enrolled | inactive
+    holiday: str = ""
+    ramadan: bool = False
+    masuk: dt.datetime | None = None
+    pulang: dt.datetime | None = None
+    late_minutes: int | None = None  # None when there is no masuk
+    early_minutes: int | None = None
+    tl: str | None = None  # TL1..TL4
+    psw: str | None = None  # PSW1..PSW4
+    # present | alpha | excused | holiday | off | open (day not over) | not_enrolled | inactive
+    status: str = ""
+    cut_percent: float = 0.0
+    unsynced: bool = False  # a counted punch was recorded with an unsynchronised clock
+    ignored: list[Punch] = field(default_factory=list)  # outside the window, breaks, days off
+    punches: int = 0
+    excuse: Excuse | None = None  # the full-day excuse of an excused day
+    half_excuses: tuple[Excuse, ...] = ()  # half-day permits that applied
+    corrected: bool = False  # a correction added or re-labelled a punch of this day
+
+
+def band(minutes: int, bands: list[int], prefix: str) -> str | None:
+    """0 -> None; 1..b1 -> X1; ..b2 -> X2; ..b3 -> X3; more -> X4."""
+    if minutes <= 0:
+        return None
+    for i, limit in enumerate(bands, start=1):
+        if minutes <= limit:
+            return f"{prefix}{i}"
+    return f"{prefix}{len(bands) + 1}"
+
+
+def apply_corrections(punches: list[Punch], corrections: list[Correction]) -> tuple[list[Punch], bool]:
+    """The punches of a day with its approved corrections applied, and whether any applied.
+    The kiosk's events themselves are never changed: a re-labelled punch is a new Punch."""
+    if not corrections:
+        return punches, False
+    relabel = {c.event_id: c.kind for c in corrections if c.action == "relabel"}
+    out, applied = [], False
+    for p in punches:
+        if p.event_id and p.event_id in relabel:
+            out.append(replace(p, kind=relabel[p.event_id], fixed=True, corrected=True))
+            applied = True
+        else:
+            out.append(p)
+    for c in corrections:
+        if c.action == "add" and c.at is not None:
+            out.append(Punch(c.at, c.kind, True, fixed=True, corrected=True))
+            applied = True
+    return out, applied
+
+
+def _is_arrival(p: Punch, shift: Shift) -> bool:
+    return p.kind == "masuk" if p.fixed else p.at < shift.split
+
+
+def evaluate_day(nip: str, work_date: dt.date, schedule: Schedule, cal: Calendar, punches: list[Punch],
+                 rules: dict, now: dt.datetime | None = None, excuses: tuple[Excuse, ...] = (),
+                 shift: Shift | None | bool = False) -> DayResult:
+    """`punches`: the employee's punches that `schedule.locate` assigns to `work_date`, with
+    corrections applied (`apply_corrections`); `excuses`: the leave and permits of that date.
+
+    With `now` before the end of the day's punch window the day is still "open": it is not
+    alpha and has no PSW yet (a report run at noon must not mark the morning's people absent).
+    `shift` may be given when the caller has it already (a recap asks once per schedule and
+    date); left out, it is looked up.
+    """
+    kind = schedule.day_kind(work_date, cal)
+    r = DayResult(nip, work_date, kind, holiday=cal.holidays.get(work_date, ""),
+                  ramadan=cal.is_ramadan(work_date), punches=len(punches))
+    r.corrected = any(p.corrected for p in punches)
+    if shift is False:
+        shift = schedule.shift(work_date, cal)
+    if shift is None:
+        r.status = kind
+        r.ignored = list(punches)
+        return r
+    counted = []
+    for p in sorted(punches, key=lambda p: p.at):
+        if p.kind in BREAK_KINDS or not shift.in_window(p.at):
+            r.ignored.append(p)
+        else:
+            counted.append(p)
+    arrivals = [p for p in counted if _is_arrival(p, shift)]
+    departures = [p for p in counted if not _is_arrival(p, shift)]
+    if arrivals:
+        r.masuk = arrivals[0].at
+    if departures:
+        r.pulang = departures[-1].at
+    full = next((e for e in excuses if e.part == "day"), None)
+    if full is not None:  # leave wins over punches: no band, no cut, its own column
+        r.status, r.excuse = "excused", full
+        return r
+    open_day = now is not None and now < shift.window_end
+    if not counted:
+        if open_day:
+            r.status = "open"
+            return r
+        r.status = "alpha"
+        r.cut_percent = rules["cut_alpha"]
+        return r
+    r.status = "open" if open_day else "present"
+    excused_parts = {e.part for e in excuses}
+    r.half_excuses = tuple(e for e in excuses if e.part in ("masuk", "pulang"))
+    used = []
+    if arrivals:
+        used.append(arrivals[0])
+        r.late_minutes = shift.late_minutes(r.masuk)
+        r.tl = band(r.late_minutes, rules["tl_bands"], "TL")
+    else:
+        r.tl = rules["missing_masuk"]
+    if departures:
+        used.append(departures[-1])
+        r.early_minutes = shift.early_minutes(r.pulang)
+        r.psw = band(r.early_minutes, rules["psw_bands"], "PSW")
+    elif not open_day:
+        r.psw = rules["missing_pulang"]
+    if "masuk" in excused_parts:  # izin datang terlambat
+        r.tl = None
+    if "pulang" in excused_parts:  # izin pulang cepat
+        r.psw = None
+    r.unsynced = any(not p.clock_synced for p in used)
+    r.cut_percent = ((rules["cut_tl"][int(r.tl[2:]) - 1] if r.tl else 0.0)
+                     + (rules["cut_psw"][int(r.psw[3:]) - 1] if r.psw else 0.0))
+    return r

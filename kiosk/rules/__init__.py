@@ -1,1 +1,0 @@
-"""Attendance rules (pure): schedules and shifts, holidays and Ramadan, the daily verdict."""
