@@ -1,5 +1,6 @@
-"""`kiosk-collector` (or `python -m server`): migrate, serve, config, register-device, device-units, revoke-device, devices,
-move-employee, deactivate-employee, holidays, hr-password, openapi.
+"""`kiosk-collector` (or `python -m server`): migrate, serve, config, create-admin, reset-password,
+accounts, register-device, device-units, revoke-device, devices, move-employee,
+deactivate-employee, holidays, openapi.
 
 The database: --database URL, else $KIOSK_SERVER_DB, else ./collector.db (SQLite). For
 PostgreSQL: postgresql://user:password@host/dbname (the password is never printed).
@@ -79,10 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("nip")
     h = sub.add_parser("holidays", help="import the holiday calendar (CSV date,name[,kind])")
     h.add_argument("file", type=Path)
-    w = sub.add_parser("hr-password", help="set the HR login of the dashboard and CSV exports (asked twice; "
-                                           "or one line on standard input with --stdin)")
+    w = sub.add_parser("create-admin", help="create an administrator account of the HR pages (the first one; "
+                                            "the password is asked twice, or one line on standard input with --stdin)")
+    w.add_argument("username")
+    w.add_argument("--name", default="", help="the administrator's full name")
+    w.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    w = sub.add_parser("reset-password", help="set a new password for an account (a locked-out administrator); "
+                                              "its sessions end")
     w.add_argument("username")
     w.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    sub.add_parser("accounts", help="list the HR accounts")
     sub.add_parser("openapi", help="print the protocol's OpenAPI file (docs/protocol/openapi-v1.yaml)")
     return p
 
@@ -92,11 +99,11 @@ def read_password(from_stdin: bool) -> str:
         return sys.stdin.readline().rstrip("\n")
     import getpass
 
-    first = getpass.getpass("HR password: ")
-    if getpass.getpass("again: ") != first:
-        from server.hr_login import PasswordError
+    from server.service import ServiceError
 
-        raise PasswordError("the two passwords differ")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ServiceError("the two passwords differ")
     return first
 
 
@@ -120,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     from server import service
     from server.db import open_engine, redact
 
-    from server.hr_login import PasswordError
+    from server.accounts import AccountError
 
     try:
         if args.command == "openapi":
@@ -176,14 +183,29 @@ def main(argv: list[str] | None = None) -> int:
             print(f"employee {args.nip} moved to {args.unit}" if moved
                   else f"employee {args.nip} is in {args.unit} already")
             return 0
-        if args.command == "hr-password":
-            from server import hr_login
+        if args.command in ("create-admin", "reset-password"):
+            from server import accounts, audit
 
             password = read_password(args.stdin)
+            min_length = settings.collector["min_password"]
             with engine.begin() as conn:
-                hr_login.set_password(conn, args.username, password)
-            print(f"HR login {args.username} set: the dashboard and exports ask for it (HTTP Basic; serve them "
-                  "only over the reverse proxy's TLS)")
+                if args.command == "create-admin":
+                    accounts.create(conn, audit.CLI, args.username, args.name, "admin", [], password, min_length)
+                    print(f"administrator {args.username.strip().lower()} created: sign in on the HR pages")
+                else:
+                    row = accounts.by_username(conn, args.username)
+                    if row is None:
+                        raise AccountError(f"akun {args.username} tidak ada")
+                    accounts.reset_password(conn, audit.CLI, row["id"], password, min_length)
+                    print(f"password of {row['username']} set; its owner changes it at the next sign-in")
+            return 0
+        if args.command == "accounts":
+            from server import accounts
+
+            with engine.connect() as conn:
+                for a in accounts.list_all(conn):
+                    print(f"{a['username']}\t{a['role']}\t{', '.join(a['units']) or '-'}\t"
+                          f"{'active' if a['active'] else 'inactive'}\t{a['full_name']}")
             return 0
         if args.command == "revoke-device":
             with engine.begin() as conn:
@@ -217,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                     conn.execute(holidays.insert().values(date=r["date"], name=r["name"], kind=r.get("kind", "libur")))
             print(f"imported {len(rows)} date(s) from {args.file}")
             return 0
-    except (service.ServiceError, PasswordError) as e:
+    except (service.ServiceError, AccountError) as e:
         print(f"server: error: {e}", file=sys.stderr)
         return 2
     except (OperationalError, ProgrammingError) as e:

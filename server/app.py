@@ -1,5 +1,6 @@
 """The collector's HTTP application: protocol v1 for kiosks (docs/protocol/openapi-v1.yaml,
-generated from server/schemas.py and the routes) and the HR pages, behind the request limits.
+generated from server/schemas.py and the routes) and the HR pages (server/web), behind the
+request limits.
 
 From the socket in: the body cap (server.limits: 413 as soon as a body passes 8 MiB, chunked
 included), the device token of kiosk requests (server.auth: 401/403 before the body is read),
@@ -14,13 +15,14 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from server import PROTOCOL_VERSION, errors
+from server import PROTOCOL_VERSION, errors, web
 from server.auth import DeviceTokenMiddleware
 from server.config import ServerConfig
 from server.config import load as load_config
 from server.db import open_engine
 from server.limits import BodyLimitMiddleware
 from server.routes import events, health, heartbeat, hr, roster
+from server.web.headers import SecurityHeadersMiddleware
 
 
 def create_app(database: str | None = None, config: Path | None = None, engine: Engine | None = None,
@@ -34,12 +36,11 @@ def create_app(database: str | None = None, config: Path | None = None, engine: 
     # cfg: the attendance rules (attendance.config.RulesConfig), settings: the whole configuration
     app.state.engine, app.state.settings, app.state.cfg = engine, settings, settings.rules
     errors.install(app)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(DeviceTokenMiddleware)
     app.add_middleware(BodyLimitMiddleware)  # added last: the outermost
-    routers = [m.router for m in (health, events, heartbeat, roster, hr)]
-    for router in routers:
+    for router in [m.router for m in (health, events, heartbeat, roster, hr)] + web.routers():
         app.include_router(router)
-    app.state.methods = errors.methods_by_path(routers)  # for Allow
 
     def openapi() -> dict:
         from server.openapi import build

@@ -1,4 +1,4 @@
-"""Who is asking: kiosks by their device token, HR by the HR login.
+"""Who is asking: kiosks by their device token (HR accounts sign in with a session: server.web.deps).
 
 The device token is checked by `DeviceTokenMiddleware` before anything reads the request body,
 so a client without a valid token cannot make the server buffer or parse a byte of it; the
@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from server import hr_login, service
+from server import service
 from server.errors import ApiError, error_response
 
 API_PREFIX = "/api/v1/"
@@ -23,8 +23,6 @@ OPEN_PATHS = {"/api/v1/health"}
 
 device_token = HTTPBearer(auto_error=False, scheme_name="deviceToken",
                           description="Per-device token from `python -m server register-device`; stored hashed.")
-hr_basic = HTTPBasic(auto_error=False, scheme_name="hrLogin", realm="Absensi HR",
-                     description="The HR login (`python -m server hr-password`), over the reverse proxy's TLS.")
 
 
 def _refusal(why: str) -> ApiError:
@@ -80,31 +78,3 @@ def current_device(request: Request,
 
 
 Device = Annotated[service.Device, Depends(current_device)]
-
-
-def current_hr_user(request: Request, credentials: Annotated[HTTPBasicCredentials | None, Depends(hr_basic)]) -> str:
-    """The HR user of the dashboard and exports; refused when no HR login is configured."""
-    challenge = {"WWW-Authenticate": 'Basic realm="Absensi HR", charset="UTF-8"'}
-    engine = request.app.state.engine
-    if credentials is None:
-        with engine.connect() as conn:
-            if not hr_login.configured(conn):
-                raise _not_configured()
-        raise ApiError(401, "unauthorized", "log in with the HR username and password", challenge)
-    result = hr_login.check(engine, credentials.username, credentials.password)
-    if result.ok:
-        return credentials.username
-    if not result.configured:
-        raise _not_configured()
-    if result.locked_for_s and result.locked_for_s > 0:
-        raise ApiError(429, "locked", f"too many wrong passwords: try again in {result.locked_for_s} s",
-                       {"Retry-After": str(result.locked_for_s)})
-    raise ApiError(401, "unauthorized", "wrong HR username or password", challenge)
-
-
-def _not_configured() -> ApiError:
-    return ApiError(403, "hr_login_not_configured",
-                    "no HR login is configured on this server: run `python -m server hr-password USERNAME`")
-
-
-HrUser = Annotated[str, Depends(current_hr_user)]

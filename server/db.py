@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Float, ForeignKey, Index, Integer,
-                        LargeBinary, MetaData, String, Table, Text, create_engine, event)
+                        LargeBinary, MetaData, String, Table, Text, create_engine, event, false, true)
 from sqlalchemy.engine import Engine
 
 metadata = MetaData()
@@ -112,15 +112,70 @@ departures = Table(
     Index("ix_departures_unit_version", "unit", "version"),
 )
 
-hr_logins = Table(
-    # the HR login of the dashboard and exports until the back-office accounts exist: a scrypt
-    # hash, and the count of wrong passwords with the lock they caused
-    "hr_logins", metadata,
-    Column("username", String(64), primary_key=True),
-    Column("password_hash", String(200), nullable=False),
-    Column("failed", Integer, nullable=False, server_default="0"),
+accounts = Table(
+    # HR accounts of the web pages: administrator (all units, accounts, kiosks), operator (their
+    # units: employees, leave, corrections, reports) or viewer (all units, read only)
+    "accounts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("full_name", String(200), nullable=False, server_default=""),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(200), nullable=False),  # argon2id
+    Column("active", Boolean, nullable=False, server_default=true()),
+    Column("must_change_password", Boolean, nullable=False, server_default=false()),
+    Column("failed", Integer, nullable=False, server_default="0"),  # wrong passwords in a row
     Column("locked_until", DateTime(timezone=True)),
+    Column("last_login_at", DateTime(timezone=True)),
+    Column("password_changed_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+account_units = Table(
+    # the units an operator manages (administrators and viewers see every unit)
+    "account_units", metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("unit", String(200), primary_key=True),
+)
+
+sessions = Table(
+    # a signed-in browser: the cookie holds a random token, the database only its SHA-256;
+    # every server process reads sessions from here
+    "sessions", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("csrf", String(64), nullable=False),  # the token every form of this session carries
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("ip", String(64), nullable=False, server_default=""),
+    Column("user_agent", String(200), nullable=False, server_default=""),
+    Column("flash", Text),  # a message for the next page (after a redirect)
+    Index("ix_sessions_account", "account_id"),
+)
+
+login_throttle = Table(
+    # sign-in attempts per client address in the current minute
+    "login_throttle", metadata,
+    Column("key", String(100), primary_key=True),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("count", Integer, nullable=False),
+)
+
+audit_log = Table(
+    # every HR action: who, when, what, and the record before and after (JSON)
+    "audit_log", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("account_id", Integer),
+    Column("actor", String(100), nullable=False),  # username, or "cli" for the command line
+    Column("action", String(40), nullable=False),
+    Column("target", String(250), nullable=False, server_default=""),  # e.g. employee:NIP
+    Column("unit", String(200)),
+    Column("before", Text),
+    Column("after", Text),
+    Column("ip", String(64)),
+    Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_target", "target"),
 )
 
 counters = Table(
@@ -192,6 +247,17 @@ def open_engine(url: str | None = None) -> Engine:
 
         return engine
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def dialect_insert(conn, table):
+    """INSERT with ON CONFLICT clauses, for the connection's database (SQLite or PostgreSQL)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect
+    elif conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect
+    else:  # pragma: no cover
+        raise ValueError(f"database {conn.dialect.name} is not supported (SQLite or PostgreSQL)")
+    return dialect(table)
 
 
 def redact(url: str) -> str:

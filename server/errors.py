@@ -1,7 +1,9 @@
 """Every error the collector answers, in one JSON shape `{"error", "message"[, "fields"]}`
 (schemas.ErrorBody), and the handlers that make it: 422 naming each bad field, 405 and OPTIONS
 with the methods the path serves in Allow, and a catch-all that logs an unexpected exception
-(without the request, so no token or personal data) and answers a clean 500.
+(without the request, so no token or personal data) and answers a clean 500. A browser on an
+HR page gets the same refusals as an HTML page in Indonesian, and the sign-in form when it has
+no session.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from server.schemas import MAX_BODY, ErrorBody, field_name
 
@@ -48,17 +52,30 @@ CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_fo
          413: "too_large", 422: "invalid", 429: "slow_down"}
 
 
-def methods_by_path(routers) -> dict[str, set[str]]:
-    """{path: methods} of the routes (no path has parameters), with OPTIONS (answered 204)."""
-    out: dict[str, set[str]] = {}
-    for router in routers:
-        for route in router.routes:
-            out.setdefault(route.path, {"OPTIONS"}).update(route.methods)
-    return out
-
-
 def _allowed_methods(request: Request) -> list[str]:
-    return sorted(request.app.state.methods.get(request.url.path, ()))
+    """The methods the routes matching this path serve, with OPTIONS (answered 204)."""
+    methods = {m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+               if any(route.matches({**request.scope, "method": m})[0] == Match.FULL for route in request.app.routes)}
+    return sorted(methods | {"OPTIONS"}) if methods else []
+
+
+def wants_html(request: Request) -> bool:
+    """A browser on an HR page (not the kiosk API): errors as a page, not JSON."""
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def _page(request: Request, status: int, message: str, headers: dict | None = None) -> Response:
+    from server.web import render
+    from server.web.deps import optional_session
+
+    try:
+        session = optional_session(request)
+    except Exception:  # the database itself may be what failed
+        session = None
+    r = render(request, "error.html", session, status=status, message=message)
+    for k, v in (headers or {}).items():
+        r.headers[k] = v
+    return r
 
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:
@@ -76,7 +93,30 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
 
 
 async def _api_error(request: Request, exc: ApiError) -> Response:
+    if wants_html(request):
+        return await run_in_threadpool(_page, request, exc.status, exc.message, exc.headers)
     return error_response(exc)
+
+
+async def _web_error(request: Request, exc) -> Response:
+    if wants_html(request):
+        return await run_in_threadpool(_page, request, exc.status, exc.message, exc.headers)
+    return error_response(ApiError(exc.status, CODES.get(exc.status, "error"), exc.message, exc.headers))
+
+
+async def _not_signed_in(request: Request, exc) -> Response:
+    from urllib.parse import quote
+
+    if request.method == "GET" and wants_html(request):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+    return error_response(ApiError(401, "unauthorized", "sign in first: /login"))
+
+
+async def _must_change(request: Request, exc) -> Response:
+    if wants_html(request):
+        return RedirectResponse("/sandi", status_code=303)
+    return error_response(ApiError(403, "forbidden", "change the password first: /sandi"))
 
 
 async def _invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -93,19 +133,29 @@ async def _invalid(request: Request, exc: RequestValidationError) -> Response:
     message = "; ".join(f"{f['field']}: {f['problem']}" for f in fields[:5])
     if len(fields) > 5:
         message += f"; and {len(fields) - 5} more"
+    if wants_html(request):
+        return await run_in_threadpool(_page, request, 422, f"Isian tidak sah: {message}")
     return error_response(ApiError(422, "invalid", message, fields=fields))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unexpected %s answering %s %s", type(exc).__name__, request.method, request.url.path,
               exc_info=(type(exc), exc, exc.__traceback__))
+    if wants_html(request):
+        return await run_in_threadpool(_page, request, 500, "Server gagal memproses permintaan ini; kesalahan "
+                                                            "dicatat. Coba lagi nanti atau hubungi TI.")
     return error_response(ApiError(500, "internal", "the server failed on this request; it is logged. "
                                                     "Try again later or tell IT"))
 
 
 def install(app: FastAPI) -> None:
+    from server.web.deps import MustChangePassword, NotSignedIn, WebError
+
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(WebError, _web_error)
+    app.add_exception_handler(NotSignedIn, _not_signed_in)
+    app.add_exception_handler(MustChangePassword, _must_change)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(Exception, _unexpected)
 
@@ -114,7 +164,7 @@ RETRY_AFTER = {"Retry-After": {"schema": {"type": "string"}, "description": "Sec
 DESCRIPTIONS = {
     400: "The body is not JSON (or is nested too deeply to read)",
     401: "Missing or unknown credential",
-    403: "The device token was revoked (error = revoked), or no HR login is configured",
+    403: "The device token was revoked (error = revoked)",
     409: "The attendance rules (the server's configuration) do not define a schedule an employee has",
     413: f"The body is over {MAX_BODY} bytes (8 MiB; counted as it streams, chunked included), or a batch "
          "holds over 5000 events: send smaller batches (the kiosk halves its batch)",

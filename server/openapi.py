@@ -12,13 +12,12 @@ from server.schemas import MAX_BATCH, MAX_BODY, MAX_ROSTER_ITEMS, Event
 
 # the error answers, each described once in components/responses (always JSON, whatever the
 # route's own media type)
-ERROR_NAMES = {"400": "BadRequest", "401": "Unauthorized", "403": "Forbidden", "409": "RulesMismatch",
-               "413": "TooLarge",
+ERROR_NAMES = {"400": "BadRequest", "401": "Unauthorized", "403": "Forbidden", "413": "TooLarge",
                "422": "Invalid", "429": "SlowDown", "500": "ServerError", "503": "Unavailable"}
 
 DESCRIPTION = f"""\
 How attendance kiosks upload to the collector server of a unit or regency (design and fault
-handling: docs/upload.md; the threat model: server/README.md), and the HR pages. Version 1;
+handling: docs/upload.md; the threat model: server/README.md). Version 1;
 every kiosk path starts with /api/v1. A later incompatible version gets a new prefix (/api/v2)
 and both are served during the change-over. Generated from the server's code by
 `python -m server openapi`: do not edit by hand.
@@ -48,8 +47,8 @@ and both are served during the change-over. Generated from the server's code by
 * Times: RFC 3339 with a UTC offset. A kiosk's clock may be wrong (no RTC, no network): each
   event carries `clock_synced`, a monotonic stamp and the boot id; the heartbeat carries the
   kiosk's clock (`sent_at`) so the server records the offset.
-* HR pages (`/`, `/export/*.csv`): HTTP Basic with the HR login (`python -m server hr-password`)
-  over the reverse proxy's TLS; refused (403) while none is configured.
+* The HR pages of the same server are for browsers with an HR account's session (sign-in form,
+  cookie, CSRF token on every form); they are not part of this protocol.
 """
 
 

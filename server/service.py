@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DataError, IntegrityError
 
 from kiosk.fields import field_problem
-from server.db import counters, departures, device_units, devices, employees, events, now, templates
+from server.db import counters, departures, device_units, devices, dialect_insert, employees, events, now, templates
 from server.schemas import MAX_ROSTER_ITEMS, EmployeeIn, Event, TemplateIn
 
 log = logging.getLogger("server")
@@ -188,16 +188,9 @@ def _insert_ignore(conn: Connection, table, rows: list[dict], key: str) -> set:
     """Insert rows whose key is new (ON CONFLICT DO NOTHING); returns the keys inserted."""
     if not rows:
         return set()
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover
-        raise ServiceError(f"database {dialect} is not supported (SQLite or PostgreSQL)")
     # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues")
     # from one cached statement; rows skipped by the conflict return nothing
-    stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+    stmt = dialect_insert(conn, table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
     return {v for (v,) in conn.execute(stmt, rows)}
 
 

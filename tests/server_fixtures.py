@@ -14,6 +14,7 @@ import collections
 import glob
 import os
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -21,11 +22,14 @@ import tempfile
 import threading
 import time
 import uuid
+from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 
 import pytest
+import requests
 
 NIP = "198501012010011001"
+PASSWORD = "kata sandi rahasia 2026"
 LOOPBACK = "127.0.0.1"
 
 
@@ -68,6 +72,7 @@ class Collector:
                 raise RuntimeError("the collector did not start")
             time.sleep(0.02)
         self.url = f"{'https' if ssl else 'http'}://{LOOPBACK}:{self.port}"
+        self.clients: list[HrClient] = []
 
     def register(self, device_id: str, unit: str | list[str] = "Dinas Kominfo") -> str:
         """A kiosk of `unit` (or of several units); its token."""
@@ -76,13 +81,22 @@ class Collector:
         with self.engine.begin() as conn:
             return service.register_device(conn, device_id, units=[unit] if isinstance(unit, str) else unit).reveal()
 
-    def hr_login(self, username: str = "hr-bkpsdm", password: str = "kata sandi rahasia 2026") -> tuple[str, str]:
-        """Configure the HR login; the (username, password) pair for requests' auth=."""
-        from server import hr_login
+    def account(self, username: str = "admin-bkpsdm", role: str = "admin", units: list[str] | tuple = (),
+                password: str = PASSWORD, name: str = "") -> str:
+        """An HR account (created as from the command line); its username."""
+        from server import accounts, audit
 
         with self.engine.begin() as conn:
-            hr_login.set_password(conn, username, password)
-        return username, password
+            accounts.create(conn, audit.CLI, username, name or username, role, list(units), password, 12)
+        return username
+
+    def hr(self, role: str = "admin", units: list[str] | tuple = (), username: str | None = None) -> "HrClient":
+        """A signed-in HR client with a new account of `role` (and `units` for an operator)."""
+        username = self.account(username or f"{role}-{len(self.clients) + 1}", role, units)
+        client = HrClient(self.url)
+        client.sign_in(username, PASSWORD)
+        self.clients.append(client)
+        return client
 
     def revoke(self, device_id: str) -> None:
         from server import service
@@ -97,9 +111,62 @@ class Collector:
             return conn.execute(text(sql), params).scalar_one()
 
     def stop(self) -> None:
+        for client in self.clients:
+            client.close()
         self.server.should_exit = True
         self.thread.join(10)
         self.engine.dispose()
+
+
+class LoopbackCookies(DefaultCookiePolicy):
+    """Browsers send Secure cookies to http://127.0.0.1 (loopback counts as secure); so does this."""
+
+    def return_ok_secure(self, cookie, request) -> bool:
+        return True
+
+
+class HrClient(requests.Session):
+    """The HR pages as a browser uses them: the sign-in form, the session cookie, and each form
+    sent with the session's CSRF token. Answers are not redirected (tests look at the 303s)."""
+
+    def __init__(self, base: str):
+        super().__init__()
+        self.base = base
+        self.cookies.set_policy(LoopbackCookies())
+        self._csrf = ""
+
+    def prepare_request(self, request):
+        prepared = super().prepare_request(request)  # its cookies went through requests' default policy
+        prepared.headers.pop("Cookie", None)
+        prepared.prepare_cookies(self.cookies.copy())  # with LoopbackCookies
+        return prepared
+
+    def request(self, method, url, *args, **kw):
+        kw.setdefault("timeout", 30)
+        kw["allow_redirects"] = False  # Session.get asks for True: tests look at the redirects themselves
+        return super().request(method, url if url.startswith("http") else self.base + url, *args, **kw)
+
+    def sign_in(self, username: str, password: str = PASSWORD, next_: str = "/") -> requests.Response:
+        """The sign-in form, as a new browser (any earlier session of this client is dropped)."""
+        self.cookies.clear()
+        form = self.get("/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+        r = self.post("/login", data={"username": username, "password": password, "csrf": token, "next": next_})
+        self._csrf = ""
+        return r
+
+    @property
+    def csrf(self) -> str:
+        if not self._csrf:
+            page = self.get("/sandi")
+            assert page.status_code == 200, page.text
+            self._csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        return self._csrf
+
+    def submit(self, path: str, data: dict | list | None = None, files=None) -> requests.Response:
+        """POST a form of the pages with this session's CSRF token."""
+        items = list(data.items()) if isinstance(data, dict) else list(data or [])
+        return self.post(path, data=[("csrf", self.csrf), *items], files=files)
 
 
 class PostgresCluster:

@@ -35,9 +35,6 @@ max-examples = {examples}
 enabled = true
 [auth.openapi.deviceToken]
 bearer = "{token}"
-[auth.openapi.hrLogin]
-username = "{user}"
-password = "{password}"
 
 [[operations]]
 include-path = "/api/v1/events"
@@ -53,9 +50,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(backend, tmp
     c = Collector(database_url(request, backend, tmp_path))
     try:
         token = c.register("kiosk-conformance", "Dinas Kominfo")
-        user, password = c.hr_login()
         config = tmp_path / "schemathesis.toml"
-        config.write_text(CONFIG.format(token=token, user=user, password=password, **DEPTH), encoding="utf-8")
+        config.write_text(CONFIG.format(token=token, **DEPTH), encoding="utf-8")
         r = subprocess.run([str(ST), "--config-file", str(config), "--no-color", "run", str(OPENAPI), "--url", c.url,
                             "--workers", "1", "--report", "junit", "--report-dir", str(tmp_path / "report")],
                            capture_output=True, text=True, timeout=600, cwd=tmp_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -87,7 +88,7 @@ def test_heartbeat_recorded_and_shown_on_dashboard(collector):
     assert r.status_code == 200, r.text
     assert isinstance(r.json()["roster_version"], int)
     assert collector.count("select pending from devices where id = 'kiosk-01'") == 7
-    html = requests.get(collector.url + "/", auth=collector.hr_login(), timeout=10).text
+    html = collector.hr().get("/").text
     assert "kiosk-01" in html and "TIDAK sinkron" in html and "5.0 GB" in html
     assert 'id="incomplete"' in html  # 7 events still waiting: the day is not final
     r = post(collector, "/heartbeat", token, {"pending": "many"})
@@ -151,17 +152,17 @@ def test_daily_csv_uses_the_attendance_rules(sqlite_collector):
     post(c, "/events", token, {"events": [
         event(**day, local_time="2025-11-25T07:42:03+07:00", utc_at="2025-11-25T00:42:03.000+00:00"),
         event(**day, kind="pulang", local_time="2025-11-25T16:05:00+07:00", utc_at="2025-11-25T09:05:00.000+00:00")]})
-    hr = c.hr_login()
-    csv_text = requests.get(f"{c.url}/export/daily.csv", params={"date": "2025-11-25"}, auth=hr, timeout=10).text
+    hr = c.hr()
+    csv_text = hr.get("/export/daily.csv", params={"date": "2025-11-25"}).text
     lines = csv_text.splitlines()
     assert lines[0].startswith("tanggal,nip,nama")
     obama = next(l for l in lines if NIP in l)
     assert ",07:42,12,TL1,16:05," in obama  # 07:42 against 07:30: 12 minutes late, TL1
     biden = next(l for l in lines if OTHER in l)
     assert ",alpha," in biden and "alpha belum final" in biden  # kiosk-01 never sent a heartbeat
-    html = requests.get(f"{c.url}/", params={"date": "2025-11-25"}, auth=hr, timeout=10).text
+    html = hr.get("/", params={"date": "2025-11-25"}).text
     assert "Barack Obama" in html.split('id="late"')[1].split("</table>")[0]
-    r = requests.get(f"{c.url}/", params={"date": "<script>"}, auth=hr, timeout=10)
+    r = hr.get("/", params={"date": "<script>"})
     assert r.status_code == 422 and r.json()["fields"][0]["field"] == "date" and "<script>" not in r.text
 
 
@@ -174,7 +175,7 @@ def test_cli_migrate_register_prints_token_once_stored_hashed(tmp_path):
                               timeout=60)
 
     r = server("migrate")
-    assert r.returncode == 0 and "revision 0002" in r.stdout
+    assert r.returncode == 0 and re.search(r"at revision \d{4} ", r.stdout), r.stdout
     r = server("register-device", "kiosk-sragen-07")
     assert r.returncode == 2 and "at least one unit" in r.stderr
     r = server("register-device", "kiosk-sragen-07", "--unit", "Dinas Kominfo")
@@ -217,8 +218,8 @@ def test_openapi_file_is_generated_from_the_app():
     import yaml
 
     spec = yaml.safe_load(r.stdout)
-    assert set(spec["paths"]) == {"/api/v1/health", "/api/v1/events", "/api/v1/heartbeat", "/api/v1/roster", "/",
-                                  "/export/daily.csv", "/export/events.csv"}
+    # the protocol of the kiosks; the HR pages are for browsers with a session, not part of it
+    assert set(spec["paths"]) == {"/api/v1/health", "/api/v1/events", "/api/v1/heartbeat", "/api/v1/roster"}
     assert spec["info"]["version"] == "1"
     batch = spec["components"]["schemas"]["EventBatch"]["properties"]["events"]
     assert batch["maxItems"] == 5000 and batch["items"] == {"$ref": "#/components/schemas/Event"}

@@ -1,4 +1,4 @@
-"""Limits before work, the HR login, CSV cells that cannot become formulas, owner-only files.
+"""Limits before work, CSV cells that cannot become formulas, owner-only files.
 
 The body tests talk raw HTTP over a socket to a real collector: a chunked body far over the cap
 is answered (401 without a token, 413 with one) while the client is still sending, and the
@@ -121,63 +121,10 @@ def test_a_declared_length_over_the_cap_is_refused_before_any_body(served):
     assert answer.startswith(b"HTTP/1.1 413") and b'"too_large"' in answer
 
 
-def test_hr_pages_refused_until_a_login_is_configured(sqlite_collector):
-    c = sqlite_collector
-    for path in ("/", "/export/daily.csv", "/export/events.csv"):
-        r = requests.get(c.url + path, timeout=10)
-        assert r.status_code == 403 and r.json()["error"] == "hr_login_not_configured", path
-        assert NIP not in r.text
-    user, password = c.hr_login()
-    for path in ("/", "/export/daily.csv", "/export/events.csv"):
-        r = requests.get(c.url + path, timeout=10)
-        assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Basic"), path
-        assert requests.get(c.url + path, auth=(user, password), timeout=10).status_code == 200, path
-    assert requests.get(c.url + "/", auth=(user, "wrong"), timeout=10).status_code == 401
-    assert requests.get(c.url + "/", auth=("nobody", password), timeout=10).status_code == 401
-    assert requests.get(c.url + "/", auth=("n\x00body", password), timeout=10).status_code == 401
-    # the device token is not an HR login, nor the other way round
-    token = c.register("kiosk-01")
-    assert requests.get(c.url + "/", headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 401
-    r = requests.get(c.url + "/api/v1/roster", auth=(user, password), timeout=10)
-    assert r.status_code == 401
-    assert c.count("select count(*) from hr_logins where password_hash like 'scrypt$%'") == 1
-    assert c.count("select count(*) from hr_logins where password_hash like :p", p=f"%{password}%") == 0
-
-
-def test_hr_login_locks_after_wrong_passwords(sqlite_collector):
-    from sqlalchemy import text
-
-    c = sqlite_collector
-    user, password = c.hr_login()
-    codes = [requests.get(c.url + "/", auth=(user, "salah"), timeout=10).status_code for _ in range(5)]
-    assert codes == [401, 401, 401, 401, 429]
-    r = requests.get(c.url + "/", auth=(user, password), timeout=10)  # locked: even the right one
-    assert r.status_code == 429 and 55 <= int(r.headers["retry-after"]) <= 61
-    with c.engine.begin() as conn:  # a minute later
-        conn.execute(text("update hr_logins set locked_until = '2020-01-01 00:00:00'"))
-    assert requests.get(c.url + "/", auth=(user, password), timeout=10).status_code == 200
-    assert c.count("select failed from hr_logins") == 0
-
-
-def test_hr_password_cli_refuses_weak_ones_and_keeps_a_hash(tmp_path):
-    env = {**os.environ, "KIOSK_SERVER_DB": str(tmp_path / "c.db")}
-
-    def server(*args, stdin=""):
-        return subprocess.run([sys.executable, "-m", "server", *args], input=stdin, capture_output=True, text=True,
-                              env=env, timeout=60)
-
-    assert server("migrate").returncode == 0
-    r = server("hr-password", "hr", "--stdin", stdin="short\n")
-    assert r.returncode == 2 and "at least 12 characters" in r.stderr
-    r = server("hr-password", "hr", "--stdin", stdin="kata sandi panjang sekali\n")
-    assert r.returncode == 0 and "kata sandi" not in r.stdout
-    assert b"kata sandi" not in (tmp_path / "c.db").read_bytes()
-
-
 def test_csv_cells_never_become_formulas(sqlite_collector):
     """A name, a NIP or a unit that starts like a formula is exported as text, in both CSVs."""
     c = sqlite_collector
-    hr = c.hr_login()
+    hr = c.hr()
     evil_nip, evil_name = "=1+2", '=HYPERLINK("http://evil.example","klik")'
     token = c.register("kiosk-01", unit="@Kominfo")
     r = post(c, "/roster", token, {"employees": [{"nip": evil_nip, "name": evil_name},
@@ -192,8 +139,8 @@ def test_csv_cells_never_become_formulas(sqlite_collector):
         conn.execute(text("update employees set name = :n where nip = :nip"), {"n": "\tTab", "nip": NIP})
     day = "2026-11-24"
     post(c, "/events", token, {"events": [event(nip=evil_nip)]})
-    daily = requests.get(c.url + "/export/daily.csv", params={"date": day}, auth=hr, timeout=10).text
-    events = requests.get(c.url + "/export/events.csv", params={"date": day}, auth=hr, timeout=10).text
+    daily = hr.get("/export/daily.csv", params={"date": day}).text
+    events = hr.get("/export/events.csv", params={"date": day}).text
     import csv
     import io
 

@@ -21,9 +21,9 @@ INF = float("inf")
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server(request, tmp_path_factory):
-    """One collector per database for the whole table: (collector, device token, HR login)."""
+    """One collector per database for the whole table: (collector, device token, signed-in HR client)."""
     c = Collector(database_url(request, request.param, tmp_path_factory.mktemp("validation")))
-    yield c, c.register("kiosk-01"), c.hr_login()
+    yield c, c.register("kiosk-01"), c.hr()
     c.stop()
 
 
@@ -170,8 +170,7 @@ QUERY_CASES = [
 @pytest.mark.parametrize("case,path,params,field", QUERY_CASES, ids=[c[0] for c in QUERY_CASES])
 def test_a_bad_query_gets_422_naming_the_parameter(server, case, path, params, field):
     c, token, hr = server
-    r = send(c, "GET", path, token if path.startswith("/api") else None, params=params,
-             auth=None if path.startswith("/api") else hr)
+    r = send(c, "GET", path, token, params=params) if path.startswith("/api") else hr.get(path, params=params)
     assert r.status_code == 422, r.text
     assert [f["field"] for f in r.json()["fields"]] == [field]
 

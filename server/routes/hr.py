@@ -17,12 +17,12 @@ from sqlalchemy import select
 from attendance import recap as report
 from attendance.csvfile import to_csv
 from server import service
-from server.auth import HrUser
 from server.db import aware, employees, events, holidays
 from server.errors import ApiError, declared
 from server.routes import engine_of
+from server.web.deps import Page
 
-router = APIRouter(tags=["hr"])
+router = APIRouter(tags=["hr"], include_in_schema=False)
 STALE_HEARTBEAT = dt.timedelta(minutes=15)
 EVENT_COLUMNS = ["id", "device_id", "nip", "kind", "local_time", "utc_at", "work_date", "in_window",
                  "clock_synced", "distance", "margin", "received_at"]
@@ -102,7 +102,7 @@ def _incomplete(devices: list[dict]) -> list[str]:
 
 @router.get("/", response_class=HTMLResponse, summary="Today's attendance per unit, who is late, each kiosk's sync",
             responses=HR_ERRORS)
-def dashboard(request: Request, user: HrUser, date: DateQuery = None):
+def dashboard(request: Request, session: Page, date: DateQuery = None):
     day = _day(request, date)
     with engine_of(request).connect() as conn:
         rows = _daily(request, conn, day)
@@ -123,7 +123,7 @@ def dashboard(request: Request, user: HrUser, date: DateQuery = None):
 
 
 @router.get("/export/daily.csv", response_class=CSVResponse, summary="The daily report as CSV", responses=HR_ERRORS)
-def export_daily(request: Request, user: HrUser, date: DateQuery = None):
+def export_daily(request: Request, session: Page, date: DateQuery = None):
     day = _day(request, date)
     with engine_of(request).connect() as conn:
         rows = _daily(request, conn, day)
@@ -139,7 +139,7 @@ def export_daily(request: Request, user: HrUser, date: DateQuery = None):
 
 @router.get("/export/events.csv", response_class=CSVResponse, summary="Every stored record of a day as CSV",
             responses=HR_ERRORS)
-def export_events(request: Request, user: HrUser, date: DateQuery = None):
+def export_events(request: Request, session: Page, date: DateQuery = None):
     day = _day(request, date)
     with engine_of(request).connect() as conn:
         rows = [{c: int(v) if isinstance(v, bool) else v for c, v in r.items()} for r in conn.execute(
