@@ -46,10 +46,11 @@ class EmployeeDay:
     result: DayResult
 
 
-def _local_date(iso: str | None, tz) -> dt.date | None:
-    if not iso:
+def _local_date(value: str | dt.datetime | None, tz) -> dt.date | None:
+    """The local date of a stored moment (ISO text or a datetime; UTC when it has no zone)."""
+    if not value:
         return None
-    t = dt.datetime.fromisoformat(iso)
+    t = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
     if t.tzinfo is None:
         t = t.replace(tzinfo=dt.timezone.utc)
     return t.astimezone(tz).date()

@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     from server.db import open_engine, redact
 
     from server.accounts import AccountError
+    from server.employees import EmployeeError
 
     try:
         if args.command == "openapi":
@@ -178,9 +179,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"device {args.device_id} serves {', '.join(units)}")
             return 0
         if args.command == "move-employee":
+            from server import audit, employees
+            from server.accounts import CLI_ACTOR
+
             with engine.begin() as conn:
-                moved = service.move_employee(conn, args.nip, args.unit)
-            print(f"employee {args.nip} moved to {args.unit}" if moved
+                row = employees.get(conn, CLI_ACTOR, args.nip)
+                moved = employees.edit(conn, audit.CLI, CLI_ACTOR, args.nip, {"unit": args.unit},
+                                       set(settings.rules.values["schedules"]))
+            print(f"employee {args.nip} moved from {row['unit']} to {args.unit}" if moved
                   else f"employee {args.nip} is in {args.unit} already")
             return 0
         if args.command in ("create-admin", "reset-password"):
@@ -221,8 +227,11 @@ def main(argv: list[str] | None = None) -> int:
                           f"\tclock {'synced' if d['clock_synced'] else 'NOT synced' if d['clock_synced'] is not None else '?'}")
             return 0
         if args.command == "deactivate-employee":
+            from server import audit, employees
+            from server.accounts import CLI_ACTOR
+
             with engine.begin() as conn:
-                n = service.deactivate_employee(conn, args.nip)
+                n = employees.deactivate(conn, audit.CLI, CLI_ACTOR, args.nip)
             print(f"employee {args.nip} deactivated; {n} template(s) will be deleted from every kiosk")
             return 0
         if args.command == "holidays":
@@ -239,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
                     conn.execute(holidays.insert().values(date=r["date"], name=r["name"], kind=r.get("kind", "libur")))
             print(f"imported {len(rows)} date(s) from {args.file}")
             return 0
-    except (service.ServiceError, AccountError) as e:
+    except (service.ServiceError, AccountError, EmployeeError) as e:
         print(f"server: error: {e}", file=sys.stderr)
         return 2
     except (OperationalError, ProgrammingError) as e:

@@ -87,6 +87,9 @@ class Actor:
         return self.full_name or self.username
 
 
+CLI_ACTOR = Actor(0, "cli", "baris perintah", "admin", frozenset())  # IT on the server: every unit
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 

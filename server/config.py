@@ -27,6 +27,16 @@ def _signers(v: dict) -> str | None:
     return None
 
 
+def _regex(v: str) -> str | None:
+    import re
+
+    try:
+        re.compile(v)
+    except re.error as e:
+        return f"is not a valid regular expression: {e}"
+    return None
+
+
 COLLECTOR = Section("The collector: time zone, sign-in, sessions, approval", [
     Setting("timezone", "Asia/Jakarta",
             "Asia/Jakarta (WIB, UTC+7), Asia/Makassar (WITA, UTC+8) or Asia/Jayapura (WIT, UTC+9): the "
@@ -47,6 +57,9 @@ COLLECTOR = Section("The collector: time zone, sign-in, sessions, approval", [
     Setting("login_per_minute", 20, "Sign-in attempts accepted per minute from one address (all accounts).",
             lo=1, hi=10000),
     Setting("min_password", 12, "Shortest password accepted.", lo=8, hi=128),
+    Setting("nip_pattern", "^[0-9]{18}$",
+            "Regular expression every employee id of a roster import must match (NIP of an ASN: 18 digits).",
+            validate=_regex),
 ])
 
 SIGNATURE = Section("Who signs the monthly recap (\"Mengetahui\")", [

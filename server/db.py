@@ -75,6 +75,9 @@ employees = Table(
     Column("version", BigInteger, nullable=False),  # roster version of the last change
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("jabatan", String(200)),  # from the personnel system's roster (the recap form shows them)
+    Column("golongan", String(40)),
+    Column("deactivated_at", DateTime(timezone=True)),  # the recap counts them until that day
     Index("ix_employees_version", "version"),
 )
 
@@ -176,6 +179,18 @@ audit_log = Table(
     Column("ip", String(64)),
     Index("ix_audit_log_at", "at"),
     Index("ix_audit_log_target", "target"),
+)
+
+staged_imports = Table(
+    # a CSV HR uploaded, kept between its preview and the confirmation (any server process may
+    # serve the confirmation); deleted once applied, or a day later
+    "staged_imports", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("kind", String(20), nullable=False),  # roster | leave
+    Column("filename", String(200), nullable=False, server_default=""),
+    Column("content", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 counters = Table(

@@ -270,7 +270,7 @@ def roster_version(conn: Connection) -> int:
     return conn.execute(select(counters.c.value).where(counters.c.name == "roster")).scalar_one()
 
 
-def _next_version(conn: Connection) -> int:
+def next_version(conn: Connection) -> int:
     """Bump the roster counter; the row lock orders concurrent writers (PostgreSQL), so a
     kiosk reading `since=N` never misses a change committed later with a smaller version."""
     conn.execute(update(counters).where(counters.c.name == "roster").values(value=counters.c.value + 1))
@@ -339,7 +339,7 @@ def _push_employee(conn: Connection, device: Device, e: EmployeeIn, schedules: s
             return "refused", f"unit {unit!r} of employee {e.nip} is not one of this kiosk's units"
         conn.execute(insert(employees).values(
             nip=e.nip, name=e.name, unit=unit, active=True if e.active is None else e.active,
-            schedule=e.schedule or None, version=_next_version(conn), created_at=t, updated_at=t))
+            schedule=e.schedule or None, version=next_version(conn), created_at=t, updated_at=t))
         return "accepted", None
     if not may_access(device, row["unit"]):
         return "refused", (f"employee {e.nip} belongs to another unit on the server; only HR on the server "
@@ -352,7 +352,7 @@ def _push_employee(conn: Connection, device: Device, e: EmployeeIn, schedules: s
     if not changes:
         return "unchanged", None
     conn.execute(update(employees).where(employees.c.nip == e.nip)
-                 .values(**changes, version=_next_version(conn), updated_at=t))
+                 .values(**changes, version=next_version(conn), updated_at=t))
     return "accepted", None
 
 
@@ -393,7 +393,7 @@ def push_roster(conn: Connection, device: Device, emps: list[EmployeeIn], tmps: 
             conn.execute(insert(templates).values(
                 uid=t.uid, nip=t.nip, encoding=base64.b64decode(t.encoding), model_version=t.model_version,
                 quality=t.quality, source=t.source or "", origin_device=device.id, created_at=t.created_at or "",
-                deleted=False, version=_next_version(conn)))
+                deleted=False, version=next_version(conn)))
             existing[t.uid] = t.nip
             status, reason = "accepted", None
         tmp_results.append({"uid": t.uid, "status": status, **({"reason": reason} if reason else {})})
@@ -413,13 +413,14 @@ def _employee(conn: Connection, nip: str):
 def deactivate_employee(conn: Connection, nip: str) -> int:
     """HR removes someone: inactive everywhere, their templates deleted on every kiosk."""
     _employee(conn, nip)
+    t = now()
     conn.execute(update(employees).where(employees.c.nip == nip)
-                 .values(active=False, version=_next_version(conn), updated_at=now()))
+                 .values(active=False, deactivated_at=t, version=next_version(conn), updated_at=t))
     uids = [u for (u,) in conn.execute(select(templates.c.uid).where(templates.c.nip == nip,
                                                                      templates.c.deleted.is_(False)))]
     for uid in uids:
         conn.execute(update(templates).where(templates.c.uid == uid)
-                     .values(deleted=True, encoding=b"", version=_next_version(conn)))
+                     .values(deleted=True, encoding=b"", version=next_version(conn)))
     return len(uids)
 
 
@@ -435,12 +436,12 @@ def move_employee(conn: Connection, nip: str, unit: str) -> bool:
         return False
     t = now()
     if row["unit"]:
-        conn.execute(insert(departures).values(version=_next_version(conn), nip=nip, unit=row["unit"], at=t))
+        conn.execute(insert(departures).values(version=next_version(conn), nip=nip, unit=row["unit"], at=t))
     conn.execute(update(employees).where(employees.c.nip == nip)
-                 .values(unit=unit, version=_next_version(conn), updated_at=t))
+                 .values(unit=unit, version=next_version(conn), updated_at=t))
     for (uid,) in conn.execute(select(templates.c.uid).where(templates.c.nip == nip,
                                                              templates.c.deleted.is_(False))).all():
-        conn.execute(update(templates).where(templates.c.uid == uid).values(version=_next_version(conn)))
+        conn.execute(update(templates).where(templates.c.uid == uid).values(version=next_version(conn)))
     return True
 
 

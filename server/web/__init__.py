@@ -58,6 +58,6 @@ def redirect(path: str) -> RedirectResponse:
 
 
 def routers() -> list:
-    from server.web import accounts, assets, audit, login
+    from server.web import accounts, assets, audit, employees, login
 
-    return [assets.router, login.router, accounts.router, audit.router]
+    return [assets.router, login.router, accounts.router, audit.router, employees.router]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import Depends, Form, Query, Request
+from fastapi import Depends, Form, Path, Query, Request
 from pydantic import AfterValidator
 
 from kiosk.fields import encoding_problem
@@ -117,6 +117,10 @@ def FormText(max_length: int = 300):  # noqa: N802 (a type)
 
 def QueryText(max_length: int = 250):  # noqa: N802 (a type)
     return Annotated[str, Query(max_length=max_length), AfterValidator(_storable)]
+
+
+def PathText(max_length: int):  # noqa: N802 (a type)
+    return Annotated[str, Path(max_length=max_length), AfterValidator(_storable)]
 
 
 DATE_PATTERN = r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}$"

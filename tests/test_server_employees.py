@@ -1,0 +1,202 @@
+"""Employees on the HR pages over real HTTP: the roster import (preview with line-named errors,
+nothing written before Terapkan), edits, moves, deactivation, faces per kiosk, and what each
+role may see and change. Kiosks of the units get every change at their next roster pull."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import subprocess
+import sys
+import uuid
+
+import numpy as np
+import pytest
+import requests
+
+KOMINFO, BKPSDM = "Dinas Kominfo", "BKPSDM"
+ANI, BUDI, CICI, DEDI = "198501012010011001", "196211201990031002", "197003032000032003", "198804042010041004"
+
+ROSTER = (
+    "NIP;Nama;Unit Kerja;Jabatan;Gol;Jadwal;Keterangan\n"
+    f"{ANI};Ani Rahmawati;{KOMINFO};Pranata Komputer Ahli Muda;III/c;;pindahan\n"
+    f"{BUDI};Budi Santoso;{KOMINFO};Analis Kepegawaian;III/a;kantor;\n"
+    f"{CICI};Cici Paramitha;{BKPSDM};Kepala Bidang;IV/a;;\n"
+)
+
+
+def upload(hr, text: str | bytes, name: str = "simpeg.csv"):
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return hr.submit("/pegawai/impor", files={"berkas": (name, data, "text/csv")})
+
+
+def apply(hr, preview) -> requests.Response:
+    staged = re.search(r'action="/pegawai/impor/([0-9a-f-]{36})"', preview.text).group(1)
+    return hr.submit(f"/pegawai/impor/{staged}")
+
+
+def pull(c, token: str, since: int = 0) -> dict:
+    r = requests.get(f"{c.url}/api/v1/roster", params={"since": since}, headers={"Authorization": f"Bearer {token}"},
+                     timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_a_bad_roster_is_previewed_with_every_problem_by_line_and_nothing_written(sqlite_collector):
+    c = sqlite_collector
+    op = c.hr("operator", [KOMINFO])
+    bad = (
+        "nip,nama,unit,golongan,jadwal\n"
+        f"{ANI},Ani Rahmawati,{KOMINFO},III/c,\n"
+        "19850101,Pendek,Dinas Kominfo,,\n"
+        f"{BUDI},,{KOMINFO},,\n"
+        f"{CICI},Cici,{KOMINFO},,malam\n"
+        f"{ANI},Ani Lagi,{KOMINFO},,\n"
+        f"{DEDI},Dedi,{BKPSDM},,\n"
+    )
+    r = upload(op, bad)
+    assert r.status_code == 422
+    errors = re.findall(r"<li>(.*?)</li>", r.text)
+    assert errors == [
+        "baris 3: NIP &#39;19850101&#39; tidak sesuai pola ^[0-9]{18}$ (NIP ASN: 18 angka)",
+        "baris 4: nama kosong",
+        "baris 5: jadwal &#39;malam&#39; tidak dikenal (yang ada: kantor)",
+        f"baris 6: NIP {ANI} sudah ada di baris 2",
+        f"baris 7: unit &#39;{BKPSDM}&#39; bukan unit Anda",
+    ], errors
+    assert 'id="apply"' not in r.text
+    assert c.count("select count(*) from employees") == 0
+    r = upload(op, "nomor,nama\n1,x\n")
+    assert r.status_code == 422 and "simpeg.csv baris 1: kolom nip, unit tidak ada" in r.text
+
+
+def test_an_import_reaches_the_units_kiosks_and_is_audited(sqlite_collector):
+    c = sqlite_collector
+    kominfo, bkpsdm = c.register("kiosk-kominfo", KOMINFO), c.register("kiosk-bkpsdm", BKPSDM)
+    admin = c.hr("admin")
+    # Windows-1252, semicolons, the personnel system's own headers and an extra column
+    r = upload(admin, ROSTER.replace("Cici Paramitha", "Cici Parámitha").encode("cp1252"))
+    assert r.status_code == 200, r.text
+    assert "3 baru, 0 berubah" in r.text and "Windows-1252" in r.text and "Keterangan" in r.text
+    assert c.count("select count(*) from employees") == 0  # a preview writes nothing
+    r = apply(admin, r)
+    assert r.status_code == 303 and r.headers["location"] == "/pegawai"
+    assert "3 pegawai baru" in admin.get("/pegawai").text
+    assert c.count("select count(*) from employees where nip = :n and jabatan = 'Kepala Bidang' "
+                   "and golongan = 'IV/a' and name = 'Cici Parámitha'", n=CICI) == 1
+    assert sorted(e["nip"] for e in pull(c, kominfo)["employees"]) == [BUDI, ANI]
+    assert [e["nip"] for e in pull(c, bkpsdm)["employees"]] == [CICI]
+    assert c.count("select count(*) from audit_log where action = 'employee_created'") == 3
+    assert c.count("select count(*) from audit_log where action = 'roster_imported'") == 1
+    version = pull(c, bkpsdm)["version"]
+    # the next export: Budi moved to BKPSDM, Ani's golongan changed, Cici unchanged
+    again = (ROSTER.replace(f"{BUDI};Budi Santoso;{KOMINFO}", f"{BUDI};Budi Santoso;{BKPSDM}")
+             .replace("III/c", "III/d").replace("Cici Paramitha", "Cici Parámitha"))
+    r = upload(admin, again)
+    assert "0 baru, 2 berubah" in r.text and "golongan: III/c &rarr; III/d" in r.text
+    assert f"unit: {KOMINFO} &rarr; {BKPSDM}" in r.text
+    assert apply(admin, r).status_code == 303
+    moved = pull(c, kominfo, 0)
+    assert any(e["nip"] == BUDI and not e["active"] for e in moved["employees"])  # the old unit forgets him
+    assert [e["nip"] for e in pull(c, bkpsdm, version)["employees"]] == [BUDI]
+    entry = c.count("select count(*) from audit_log where action = 'employee_changed' and target = :t "
+                    "and before like :b and after like :a", t=f"employee:{ANI}", b='%"III/c"%', a='%"III/d"%')
+    assert entry == 1
+    assert apply(admin, r).status_code == 422  # a staged file is applied once
+
+
+def test_an_operator_sees_and_changes_only_their_units(sqlite_collector):
+    c = sqlite_collector
+    admin = c.hr("admin")
+    assert apply(admin, upload(admin, ROSTER)).status_code == 303
+    op, viewer = c.hr("operator", [KOMINFO]), c.hr("viewer")
+    listing = op.get("/pegawai").text
+    assert ANI in listing and BUDI in listing and CICI not in listing
+    assert op.get(f"/pegawai/{CICI}").status_code == 404
+    r = op.submit(f"/pegawai/{CICI}", {"name": "Cici", "unit": KOMINFO})
+    assert r.status_code == 404 and "tidak ada di unit Anda" in r.text
+    r = op.submit(f"/pegawai/{ANI}", {"name": "Ani Rahmawati", "unit": BKPSDM})  # not their unit to move to
+    assert r.status_code == 422 and "bukan unit Anda" in r.text
+    r = op.submit(f"/pegawai/{ANI}", {"name": "Ani Rahmawati", "unit": KOMINFO, "schedule": "kantor",
+                                     "jabatan": "Pranata Komputer Ahli Madya", "golongan": "IV/a"})
+    assert r.status_code == 303
+    assert c.count("select count(*) from employees where nip = :n and schedule = 'kantor' and golongan = 'IV/a'",
+                   n=ANI) == 1
+    assert CICI in viewer.get("/pegawai").text
+    assert viewer.get("/pegawai/impor").status_code == 200  # the instructions; the form is not there
+    r = upload(viewer, ROSTER)
+    assert r.status_code == 403
+    r = viewer.submit(f"/pegawai/{ANI}/nonaktif")
+    assert r.status_code == 403
+    staged = upload(admin, ROSTER.replace("III/c", "III/b"))
+    r = apply(op, staged)  # another account's upload
+    assert r.status_code == 422 and "milik akun lain" in r.text
+
+
+def test_deactivation_removes_faces_from_the_kiosks_and_the_list_shows_who_has_faces(sqlite_collector):
+    c = sqlite_collector
+    token = c.register("kiosk-lobi", KOMINFO)
+    admin = c.hr("admin")
+    apply(admin, upload(admin, ROSTER))
+    enc = base64.b64encode(np.random.default_rng(1).normal(size=128).astype("<f4").tobytes()).decode()
+    body = {"templates": [{"uid": str(uuid.uuid4()), "nip": ANI, "encoding": enc, "model_version": "dlib-v1"}
+                          for _ in range(2)]}
+    r = requests.post(f"{c.url}/api/v1/roster", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert [t["status"] for t in r.json()["templates"]] == ["accepted", "accepted"]
+    listing = admin.get("/pegawai").text
+    assert "2 dari kiosk-lobi" in listing
+    assert BUDI in admin.get("/pegawai", params={"wajah": "belum"}).text
+    assert ANI not in admin.get("/pegawai", params={"wajah": "belum"}).text
+    assert ANI in admin.get("/pegawai", params={"q": "rahma"}).text and BUDI not in admin.get(
+        "/pegawai", params={"q": "rahma"}).text
+    since = pull(c, token)["version"]
+    r = admin.submit(f"/pegawai/{ANI}/nonaktif")
+    assert r.status_code == 303
+    later = pull(c, token, since)
+    assert later["employees"][0]["active"] is False and all(t["deleted"] for t in later["templates"])
+    page = admin.get(f"/pegawai/{ANI}").text
+    assert "nonaktif sejak" in page and "Belum ada data wajah" in page
+    assert ANI not in admin.get("/pegawai").text and ANI in admin.get("/pegawai", params={"status": "nonaktif"}).text
+    assert admin.submit(f"/pegawai/{ANI}/nonaktif").status_code == 422
+    assert admin.submit(f"/pegawai/{ANI}/aktif").status_code == 303
+    assert c.count("select count(*) from employees where nip = :n and active and deactivated_at is null", n=ANI) == 1
+
+
+def test_the_command_line_moves_and_deactivates_with_an_audit_entry(tmp_path):
+    from server_fixtures import Collector
+
+    db = tmp_path / "c.db"
+    c = Collector(f"sqlite:///{db}")
+    try:
+        admin = c.hr("admin")
+        apply(admin, upload(admin, ROSTER))
+    finally:
+        c.stop()
+    env = {**os.environ, "KIOSK_SERVER_DB": str(db)}
+
+    def server(*args):
+        return subprocess.run([sys.executable, "-m", "server", *args], capture_output=True, text=True, env=env,
+                              timeout=60)
+
+    r = server("move-employee", ANI, "--unit", BKPSDM)
+    assert r.returncode == 0 and f"from {KOMINFO} to {BKPSDM}" in r.stdout, r.stderr
+    r = server("deactivate-employee", BUDI)
+    assert r.returncode == 0, r.stderr
+    r = server("deactivate-employee", "000")
+    assert r.returncode == 2 and "pegawai 000 tidak ada" in r.stderr
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("select actor, action, target from audit_log where actor = 'cli' "
+                            "and target like 'employee:%' order by id").fetchall()
+    assert rows == [("cli", "employee_changed", f"employee:{ANI}"), ("cli", "employee_deactivated", f"employee:{BUDI}")]
+
+
+@pytest.mark.parametrize("header", ["NIP,Nama,Unit\n", "\ufeffnip;nama;opd\n"])
+def test_header_spellings_and_a_bom(sqlite_collector, header):
+    c = sqlite_collector
+    admin = c.hr("admin")
+    sep = ";" if ";" in header else ","
+    r = upload(admin, header + sep.join([ANI, "Ani", KOMINFO]) + "\n")
+    assert r.status_code == 200 and "1 baru" in r.text, r.text
