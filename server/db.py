@@ -193,6 +193,39 @@ staged_imports = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+leaves = Table(
+    # leave, permits and official travel: the days they cover are excused (attendance.day)
+    "leaves", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("nip", String(40), ForeignKey("employees.nip"), nullable=False),
+    Column("type", String(16), nullable=False),  # a [leave_types] code: CT, CS, DL, ITL ...
+    Column("first_date", String(10), nullable=False),
+    Column("last_date", String(10), nullable=False),
+    Column("document_no", String(100), nullable=False, server_default=""),
+    Column("note", String(500), nullable=False, server_default=""),
+    Column("status", String(12), nullable=False),  # approved | pending | rejected | cancelled
+    Column("created_by", Integer, ForeignKey("accounts.id")),  # null: the command line
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("decided_by", Integer, ForeignKey("accounts.id")),
+    Column("decided_at", DateTime(timezone=True)),
+    Index("ix_leaves_nip_first", "nip", "first_date"),
+    Index("ix_leaves_dates", "first_date", "last_date"),
+)
+
+periods = Table(
+    # a month HR closed (every kiosk had reported past its end): its leave and corrections are
+    # frozen and its recap is the snapshot taken when it was closed, until it is reopened
+    "periods", metadata,
+    Column("month", String(7), primary_key=True),  # YYYY-MM
+    Column("status", String(8), nullable=False),  # closed | open (reopened)
+    Column("closed_at", DateTime(timezone=True)),
+    Column("closed_by", Integer, ForeignKey("accounts.id")),
+    Column("reopened_at", DateTime(timezone=True)),
+    Column("reopened_by", Integer, ForeignKey("accounts.id")),
+    Column("note", String(500), nullable=False, server_default=""),  # why it was reopened
+    Column("snapshot", Text),  # the recap rows as JSON, taken at closing
+)
+
 counters = Table(
     "counters", metadata,
     Column("name", String(40), primary_key=True),

@@ -8,7 +8,7 @@ import pytest
 from kiosk.clock import Stamp
 from kiosk.config import ConfigError, load_config
 from kiosk.decision import decide
-from attendance.day import Punch, evaluate_day
+from attendance.day import Correction, Excuse, Punch, apply_corrections, evaluate_day
 from attendance.schedule import Calendar, schedules_from_config
 
 WIB = zoneinfo.ZoneInfo("Asia/Jakarta")
@@ -195,3 +195,78 @@ def test_bad_schedules_are_named(tmp_path):
     p.write_text('[attendance]\ntl_bands = [30, 20, 90]\n')
     with pytest.raises(ConfigError, match=rf"{p}:2: \[attendance\] tl_bands .*ascending"):
         load_config(p)
+
+
+# leave and permits, corrections (attendance.day): work date 2026-11-04, office hours 07:30-16:00
+CT = Excuse("CT", "C", "day", "Cuti tahunan")
+ITL, IPC = Excuse("ITL", "", "masuk", "Izin datang terlambat"), Excuse("IPC", "", "pulang", "Izin pulang cepat")
+EXCUSED = [
+    ("leave: no alpha, no cut", [], (CT,), dict(status="excused", excuse=CT, tl=None, psw=None, cut_percent=0.0)),
+    ("leave wins over punches", ["07:50", "15:00"], (CT,),
+     dict(status="excused", tl=None, psw=None, cut_percent=0.0, masuk=at("2026-11-04 07:50"))),
+    ("late with izin datang terlambat", ["09:40", "16:05"], (ITL,),
+     dict(status="present", late_minutes=130, tl=None, psw=None, cut_percent=0.0, half_excuses=(ITL,))),
+    ("no masuk with izin datang terlambat", ["16:05"], (ITL,), dict(tl=None, cut_percent=0.0)),
+    ("izin datang terlambat leaves the PSW", ["09:40", "15:00"], (ITL,), dict(tl=None, psw="PSW2", cut_percent=1.0)),
+    ("izin pulang cepat", ["07:20", "13:00"], (IPC,), dict(tl=None, psw=None, early_minutes=180, cut_percent=0.0)),
+    ("izin pulang cepat without pulang", ["07:20"], (IPC,), dict(psw=None, cut_percent=0.0)),
+    ("a half-day permit does not excuse absence", [], (ITL,), dict(status="alpha", cut_percent=3.0)),
+    ("both halves", ["10:00", "13:00"], (ITL, IPC), dict(status="present", tl=None, psw=None, cut_percent=0.0)),
+]
+
+
+@pytest.mark.parametrize("name, punches, excuses, expected", EXCUSED, ids=[e[0] for e in EXCUSED])
+def test_excused_days(setup, name, punches, excuses, expected):
+    cfg, schedules, cal = setup
+    ps = [Punch(at(f"2026-11-04 {p}"), "masuk") for p in punches]
+    r = evaluate_day("1", dt.date(2026, 11, 4), schedules["kantor"], cal, ps, cfg.values["attendance"],
+                     excuses=excuses)
+    for key, value in expected.items():
+        assert getattr(r, key) == value, (key, getattr(r, key), value)
+
+
+def test_leave_on_a_holiday_or_weekend_counts_as_that(setup):
+    cfg, schedules, cal = setup
+    for day, status in ((dt.date(2026, 12, 25), "holiday"), (dt.date(2026, 11, 7), "off")):
+        r = evaluate_day("1", day, schedules["kantor"], cal, [], cfg.values["attendance"], excuses=(CT,))
+        assert r.status == status and r.excuse is None
+
+
+def test_corrections_count_as_their_kind_and_mark_the_day(setup):
+    cfg, schedules, cal = setup
+    rules, k, d = cfg.values["attendance"], schedules["kantor"], dt.date(2026, 11, 4)
+    # forgot to punch at arrival; HR adds the masuk from the paper list
+    ps, applied = apply_corrections([Punch(at("2026-11-04 16:02"), "pulang", event_id="e1")],
+                                    [Correction("add", "masuk", at("2026-11-04 07:25"))])
+    r = evaluate_day("1", d, k, cal, ps, rules)
+    assert applied and r.corrected and (r.tl, r.psw, r.cut_percent, r.masuk) == (None, None, 0.0, at("2026-11-04 07:25"))
+    # left at 11:00 for a doctor: the kiosk took it as a second masuk (before mid-shift); re-labelled pulang
+    original = [Punch(at("2026-11-04 07:20"), "masuk", event_id="e1"), Punch(at("2026-11-04 11:00"), "masuk", event_id="e2")]
+    assert evaluate_day("1", d, k, cal, original, rules).psw == "PSW4"  # by the hour: no pulang at all
+    relabelled, _ = apply_corrections(original, [Correction("relabel", "pulang", event_id="e2")])
+    r = evaluate_day("1", d, k, cal, relabelled, rules)
+    assert (r.pulang, r.early_minutes, r.psw, r.corrected) == (at("2026-11-04 11:00"), 300, "PSW4", True)
+    assert original[1].kind == "masuk" and not original[1].corrected  # the kiosk's event itself is unchanged
+    outside, _ = apply_corrections([], [Correction("add", "masuk", at("2026-11-04 05:00"))])
+    assert evaluate_day("1", d, k, cal, outside, rules).status == "alpha"  # outside the window: not counted
+
+
+def test_the_monthly_recap_counts_leave_columns_and_corrected_days(setup):
+    from attendance.recap import EmployeeDay, monthly_rows, unit_rows
+
+    cfg, schedules, cal = setup
+    rules, k = cfg.values["attendance"], schedules["kantor"]
+    emp = {"nip": "1", "name": "Ani", "unit": "Dinas Kominfo", "jabatan": "Analis", "golongan": "III/a"}
+    sick = Excuse("S", "S", "day", "Sakit")
+    days = [EmployeeDay(emp, "kantor", evaluate_day("1", dt.date(2026, 11, d), k, cal, ps, rules, excuses=ex))
+            for d, ps, ex in ((2, [], (CT,)), (3, [], (sick,)), (4, [], ()),
+                              (5, [Punch(at("2026-11-05 07:10"), "masuk", fixed=True, corrected=True),
+                                   Punch(at("2026-11-05 16:10"), "pulang")], ()))]
+    employees, units = monthly_rows(days, "2026-11", ("C", "S", "I", "DL"))
+    row = employees[0]
+    assert {k: row[k] for k in ("hari_kerja", "hadir", "alpha", "C", "S", "I", "DL", "hari_dikoreksi",
+                                "potongan_persen", "jabatan", "golongan")} == {
+        "hari_kerja": 4, "hadir": 1, "alpha": 1, "C": 1, "S": 1, "I": 0, "DL": 0, "hari_dikoreksi": 1,
+        "potongan_persen": 3.0, "jabatan": "Analis", "golongan": "III/a"}
+    assert units == unit_rows(employees, "2026-11", ("C", "S", "I", "DL"))
+    assert (units[0]["pegawai"], units[0]["C"], units[0]["hari_dikoreksi"]) == (1, 1, 1)

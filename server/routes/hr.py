@@ -39,29 +39,6 @@ DateQuery = Annotated[str | None, Query(
     description="The day, YYYY-MM-DD (years 2000-2099); today in the rules' time zone when left out")]
 
 
-class RulesStore:
-    """What kiosk.report.compute_days reads, from the collector's tables."""
-
-    def __init__(self, conn):
-        self.conn = conn
-
-    def events(self, first: str | None = None, last: str | None = None) -> list[dict]:
-        q = select(events)
-        if first:
-            q = q.where(events.c.work_date >= first)
-        if last:
-            q = q.where(events.c.work_date <= last)
-        return [dict(r) for r in self.conn.execute(q.order_by(events.c.utc_at, events.c.monotonic_ns)).mappings()]
-
-    def employees(self) -> list[dict]:
-        rows = self.conn.execute(select(employees).order_by(employees.c.nip)).mappings()
-        return [{**dict(r), "active": int(r["active"]), "created_at": aware(r["created_at"]).isoformat()}
-                for r in rows]
-
-    def holidays(self) -> dict:
-        return {dt.date.fromisoformat(r.date): r.name for r in self.conn.execute(select(holidays))}
-
-
 def _day(request: Request, date: str | None) -> dt.date:
     if not date:
         return dt.datetime.now(request.app.state.cfg.tz).date()
@@ -72,14 +49,15 @@ def _day(request: Request, date: str | None) -> dt.date:
                        fields=[{"field": "date", "problem": "is not a real date"}]) from None
 
 
-def _daily(request: Request, conn, day: dt.date) -> list[dict]:
-    from attendance.schedule import ScheduleError
+def _daily(request: Request, conn, day: dt.date, actor) -> list[dict]:
+    from server import reports
 
-    cfg = request.app.state.cfg
+    settings = request.app.state.settings
     try:
-        return report.daily_rows(report.compute_days(RulesStore(conn), cfg, day, day, dt.datetime.now(cfg.tz)))
-    except ScheduleError as e:  # stored before kiosks' schedules were checked, or the rules file changed
-        raise ApiError(409, "rules_mismatch", f"the attendance rules (the configuration) cannot be applied: {e}") from None
+        return report.daily_rows(reports.compute(conn, settings, day, day, dt.datetime.now(settings.rules.tz),
+                                                 None if actor.all_units else sorted(actor.units)))
+    except reports.RulesMismatch as e:
+        raise ApiError(409, "rules_mismatch", str(e)) from None
 
 
 def _sync_state(request: Request, conn, day: dt.date) -> list[dict]:
@@ -105,7 +83,7 @@ def _incomplete(devices: list[dict]) -> list[str]:
 def dashboard(request: Request, session: Page, date: DateQuery = None):
     day = _day(request, date)
     with engine_of(request).connect() as conn:
-        rows = _daily(request, conn, day)
+        rows = _daily(request, conn, day, session.actor)
         devs = _sync_state(request, conn, day)
         n_events = service.event_count(conn)
     units: dict[str, dict] = {}
@@ -126,7 +104,7 @@ def dashboard(request: Request, session: Page, date: DateQuery = None):
 def export_daily(request: Request, session: Page, date: DateQuery = None):
     day = _day(request, date)
     with engine_of(request).connect() as conn:
-        rows = _daily(request, conn, day)
+        rows = _daily(request, conn, day, session.actor)
         incomplete = _incomplete(_sync_state(request, conn, day))
     if incomplete:
         note = "alpha belum final: belum sinkron " + ", ".join(incomplete)

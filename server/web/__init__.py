@@ -58,6 +58,6 @@ def redirect(path: str) -> RedirectResponse:
 
 
 def routers() -> list:
-    from server.web import accounts, assets, audit, employees, login
+    from server.web import accounts, assets, audit, employees, leave, login
 
-    return [assets.router, login.router, accounts.router, audit.router, employees.router]
+    return [assets.router, login.router, accounts.router, audit.router, employees.router, leave.router]
