@@ -212,6 +212,30 @@ leaves = Table(
     Index("ix_leaves_dates", "first_date", "last_date"),
 )
 
+corrections = Table(
+    # a punch corrected without touching the kiosk's event: `add` a masuk/pulang at local_time,
+    # or `relabel` the event event_id as `kind`; by HR (source hr) or by the employee at the kiosk
+    # (source kiosk, device_id)
+    "corrections", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("nip", String(40), ForeignKey("employees.nip"), nullable=False),
+    Column("work_date", String(10), nullable=False),
+    Column("action", String(8), nullable=False),  # add | relabel
+    Column("kind", String(24), nullable=False),  # masuk | pulang
+    Column("local_time", String(40)),  # add: RFC 3339 with the offset
+    Column("event_id", String(36)),  # relabel: the kiosk's event (no foreign key: it may arrive later)
+    Column("reason", String(500), nullable=False),
+    Column("source", String(8), nullable=False),  # hr | kiosk
+    Column("device_id", String(64), ForeignKey("devices.id")),
+    Column("status", String(12), nullable=False),  # approved | pending | rejected | cancelled
+    Column("created_by", Integer, ForeignKey("accounts.id")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("decided_by", Integer, ForeignKey("accounts.id")),
+    Column("decided_at", DateTime(timezone=True)),
+    Index("ix_corrections_date_nip", "work_date", "nip"),
+    Index("ix_corrections_event", "event_id"),
+)
+
 periods = Table(
     # a month HR closed (every kiosk had reported past its end): its leave and corrections are
     # frozen and its recap is the snapshot taken when it was closed, until it is reopened

@@ -3,7 +3,8 @@ monthly recap (page, CSV, XLSX) and the snapshot of a closed period all call `co
 hands the collector's tables to attendance.recap (the same rules code as the kiosk's reports).
 
 Read from the database: employees (of the units asked for), their kiosk events by work date,
-holidays and approved leave (server.leave.excuses).
+holidays, approved leave (server.leave.excuses) and approved corrections
+(server.corrections.approved).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy.engine import Connection
 from attendance.day import Punch
 from attendance.recap import EmployeeDay, compute_days
 from attendance.schedule import ScheduleError
-from server import leave
+from server import corrections, leave
 from server.config import ServerConfig
 from server.db import aware, employees, events, holidays
 
@@ -67,6 +68,7 @@ def compute(conn: Connection, settings: ServerConfig, first: dt.date, last: dt.d
     try:
         return compute_days(Source(conn, units), rules, first, last, now,
                             excuses=leave.excuses(conn, rules, first, last, units),
+                            corrections=corrections.approved(conn, first, last, units, rules.tz),
                             punches=punches(conn, first, last, units))
     except ScheduleError as e:  # stored before kiosks' schedules were checked, or the configuration changed
         raise RulesMismatch(f"aturan absensi (konfigurasi) tidak dapat diterapkan: {e}") from None

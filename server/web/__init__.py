@@ -58,6 +58,7 @@ def redirect(path: str) -> RedirectResponse:
 
 
 def routers() -> list:
-    from server.web import accounts, assets, audit, employees, leave, login
+    from server.web import accounts, assets, audit, corrections, employees, leave, login
 
-    return [assets.router, login.router, accounts.router, audit.router, employees.router, leave.router]
+    return [assets.router, login.router, accounts.router, audit.router, employees.router, leave.router,
+            corrections.router]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
@@ -62,7 +63,7 @@ def leave_create(request: Request, session: Writer, nip: FormText(40) = "", type
         return _page(request, session, message=str(e), code=422, form=form)
     flash(request, session, f"Cuti/izin no. {lid} dicatat" + (" dan menunggu persetujuan akun lain." if
                                                                _four_eyes(request) else "."))
-    return redirect(f"/cuti?nip={nip.strip()}")
+    return redirect("/cuti?" + urlencode({"nip": nip.strip()}))
 
 
 @router.post("/cuti/{record}/batal", response_class=HTMLResponse)

@@ -1,0 +1,209 @@
+"""Corrections of punches: a separate record for each, the kiosk's event never changed.
+
+* `add`: a masuk or pulang the kiosk did not record (the machine was down, the employee signed
+  the paper list), with its time and the reason;
+* `relabel`: a kiosk event counted as the other kind (masuk <-> pulang): by HR, or by the
+  employee on the kiosk's result card (source "kiosk", `kiosk_relabel`).
+
+An approved correction's punch counts as the kind it was given at any hour (attendance.day);
+the day is marked corrected in every report. With `[collector] four_eyes_corrections` a
+correction waits for another account's approval (server.approval). A closed month refuses new
+corrections; every change is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import and_, insert, select, update
+from sqlalchemy.engine import Connection
+
+from attendance.day import PUNCH_KINDS, Correction
+from attendance.schedule import Calendar, schedule_for, schedules_from_config
+from kiosk.fields import plain_text_problem
+from server import audit, periods
+from server.accounts import Actor
+from server.config import ServerConfig
+from server.db import corrections, employees, events, holidays, now
+from server.service import Device
+
+STATUS_ID = {"approved": "berlaku", "pending": "menunggu persetujuan", "rejected": "ditolak",
+             "cancelled": "dibatalkan"}
+LIVE = ("approved", "pending")
+ACTION_ID = {"add": "tambah", "relabel": "ubah jenis"}
+
+
+class CorrectionError(ValueError):
+    """A correction that cannot be made; the message (Indonesian) says why."""
+
+
+def snapshot(row) -> dict:
+    return {k: row[k] for k in ("nip", "work_date", "action", "kind", "local_time", "event_id", "reason", "source")}
+
+
+def _employee(conn: Connection, actor: Actor, nip: str):
+    emp = conn.execute(select(employees).where(employees.c.nip == nip)).mappings().first()
+    if emp is None or not actor.can_read(emp["unit"]):
+        raise CorrectionError(f"pegawai {nip} tidak ada" + ("" if actor.all_units else " di unit Anda"))
+    if not actor.can_write(emp["unit"]):
+        raise CorrectionError(f"pegawai {nip} ada di unit {emp['unit']}, yang tidak dapat Anda ubah")
+    return emp
+
+
+def _check_reason(reason: str) -> str:
+    reason = reason.strip()
+    problem = plain_text_problem(reason)
+    if problem or len(reason) < 5 or len(reason) > 500:
+        raise CorrectionError(f"alasan {problem or 'harus 5-500 karakter (mis. daftar hadir kertas, kiosk mati)'}")
+    return reason
+
+
+def _insert(conn: Connection, who: audit.Who, unit: str, row: dict, four_eyes: bool, created_by: int | None) -> int:
+    problems = periods.closed_problems(conn, *(dt.date.fromisoformat(row["work_date"]),) * 2)
+    if problems:
+        raise CorrectionError("; ".join(problems))
+    status = "pending" if four_eyes else "approved"
+    cid = conn.execute(insert(corrections).values(**row, status=status, created_by=created_by, created_at=now())
+                       ).inserted_primary_key[0]
+    audit.record(conn, who, "correction_created", f"correction:{cid}", unit, after={**row, "status": status})
+    return cid
+
+
+def add_punch(conn: Connection, who: audit.Who, actor: Actor, settings: ServerConfig, nip: str, kind: str,
+              at: dt.datetime, reason: str, four_eyes: bool) -> int:
+    """A masuk or pulang at local time `at` (naive: the server's zone); its work date is the
+    one whose punch window holds it on the employee's schedule."""
+    emp = _employee(conn, actor, nip)
+    if kind not in PUNCH_KINDS:
+        raise CorrectionError(f"jenis {kind!r} harus masuk atau pulang")
+    reason = _check_reason(reason)
+    rules = settings.rules
+    at = at.replace(tzinfo=rules.tz) if at.tzinfo is None else at.astimezone(rules.tz)
+    schedule = schedule_for(dict(emp), schedules_from_config(rules), rules.values["attendance"])
+    cal = Calendar.from_config(rules.values["attendance"],
+                               {dt.date.fromisoformat(d): n for d, n in conn.execute(select(holidays.c.date,
+                                                                                            holidays.c.name))})
+    work_date, shift = schedule.locate(at, cal)
+    if shift is None:
+        raise CorrectionError(f"{at:%d-%m-%Y %H:%M} di luar jendela absen jadwal {schedule.name} "
+                              f"({schedule.punch_from:%H:%M}-{schedule.punch_until:%H:%M}), atau bukan hari kerja")
+    duplicate = conn.execute(select(corrections.c.id).where(
+        corrections.c.nip == nip, corrections.c.action == "add", corrections.c.kind == kind,
+        corrections.c.local_time == at.isoformat(), corrections.c.status.in_(LIVE))).first()
+    if duplicate:
+        raise CorrectionError(f"koreksi yang sama sudah ada (no. {duplicate.id})")
+    row = {"nip": nip, "work_date": work_date.isoformat(), "action": "add", "kind": kind,
+           "local_time": at.isoformat(), "event_id": None, "reason": reason, "source": "hr", "device_id": None}
+    return _insert(conn, who, emp["unit"], row, four_eyes, actor.id or None)
+
+
+def _relabel_row(conn: Connection, nip: str, event_id: str, kind: str, reason: str) -> dict:
+    if kind not in PUNCH_KINDS:
+        raise CorrectionError(f"jenis {kind!r} harus masuk atau pulang")
+    ev = conn.execute(select(events.c.nip, events.c.work_date, events.c.kind).where(events.c.id == event_id)).first()
+    if ev is None or ev.nip != nip:
+        raise CorrectionError(f"catatan kiosk {event_id} milik pegawai {nip} tidak ada")
+    if ev.kind not in PUNCH_KINDS:
+        raise CorrectionError(f"catatan {event_id} adalah {ev.kind}; hanya masuk atau pulang yang dapat diubah jenisnya")
+    earlier = conn.execute(select(corrections.c.id).where(corrections.c.event_id == event_id,
+                                                          corrections.c.status.in_(LIVE))).first()
+    if earlier:
+        raise CorrectionError(f"catatan ini sudah dikoreksi (no. {earlier.id}); batalkan koreksi itu dulu")
+    return {"nip": nip, "work_date": ev.work_date, "action": "relabel", "kind": kind, "local_time": None,
+            "event_id": event_id, "reason": reason}
+
+
+def relabel(conn: Connection, who: audit.Who, actor: Actor, nip: str, event_id: str, kind: str, reason: str,
+            four_eyes: bool) -> int:
+    """HR counts the kiosk event `event_id` as `kind`."""
+    emp = _employee(conn, actor, nip)
+    row = _relabel_row(conn, nip, event_id, kind, _check_reason(reason))
+    return _insert(conn, who, emp["unit"], {**row, "source": "hr", "device_id": None}, four_eyes, actor.id or None)
+
+
+def kiosk_relabel(conn: Connection, device: Device, event_id: str, kind: str, four_eyes: bool) -> int:
+    """The employee switched MASUK <-> PULANG on the kiosk's result card: the same record as
+    HR's, with source "kiosk" and the device; only for an employee of the kiosk's units."""
+    ev = conn.execute(select(events.c.nip, events.c.device_id).where(events.c.id == event_id)).first()
+    if ev is None or ev.device_id != device.id:
+        raise CorrectionError(f"catatan {event_id} tidak direkam oleh kiosk {device.id}")
+    unit = conn.execute(select(employees.c.unit).where(employees.c.nip == ev.nip)).scalar()
+    if unit not in device.units:
+        raise CorrectionError(f"pegawai {ev.nip} bukan pegawai unit kiosk {device.id}")
+    row = _relabel_row(conn, ev.nip, event_id, kind, "dikoreksi pegawai di kiosk")
+    return _insert(conn, audit.Who(None, f"kiosk:{device.id}"), unit, {**row, "source": "kiosk",
+                                                                       "device_id": device.id}, four_eyes, None)
+
+
+def cancel(conn: Connection, who: audit.Who, actor: Actor, correction_id: int) -> None:
+    row = conn.execute(select(corrections, employees.c.unit).join(employees, employees.c.nip == corrections.c.nip)
+                       .where(corrections.c.id == correction_id)).mappings().first()
+    if row is None or not actor.can_read(row["unit"]):
+        raise CorrectionError(f"koreksi {correction_id} tidak ada")
+    if not actor.can_write(row["unit"]):
+        raise CorrectionError(f"pegawai {row['nip']} ada di unit {row['unit']}, yang tidak dapat Anda ubah")
+    if row["status"] not in LIVE:
+        raise CorrectionError(f"koreksi {correction_id} sudah {STATUS_ID[row['status']]}")
+    problems = periods.closed_problems(conn, *(dt.date.fromisoformat(row["work_date"]),) * 2)
+    if problems:
+        raise CorrectionError("; ".join(problems))
+    conn.execute(update(corrections).where(corrections.c.id == correction_id)
+                 .values(status="cancelled", decided_by=actor.id or None, decided_at=now()))
+    audit.record(conn, who, "correction_cancelled", f"correction:{correction_id}", row["unit"],
+                 before={**snapshot(row), "status": row["status"]}, after={"status": "cancelled"})
+
+
+@dataclass
+class DayEvents:
+    events: list[dict]
+    corrections: list[dict]
+
+
+def day_events(conn: Connection, actor: Actor, nip: str, work_date: dt.date) -> DayEvents:
+    """The kiosk events and the corrections of one employee's work date, for HR to correct."""
+    emp = conn.execute(select(employees.c.unit).where(employees.c.nip == nip)).first()
+    if emp is None or not actor.can_read(emp.unit):
+        raise CorrectionError(f"pegawai {nip} tidak ada" + ("" if actor.all_units else " di unit Anda"))
+    evs = [dict(r) for r in conn.execute(select(events.c.id, events.c.kind, events.c.local_time, events.c.device_id,
+                                                events.c.clock_synced, events.c.in_window)
+                                         .where(events.c.nip == nip, events.c.work_date == work_date.isoformat())
+                                         .order_by(events.c.utc_at)).mappings()]
+    cs = [dict(r) for r in conn.execute(select(corrections).where(
+        corrections.c.nip == nip, corrections.c.work_date == work_date.isoformat())
+        .order_by(corrections.c.id)).mappings()]
+    return DayEvents(evs, cs)
+
+
+def listing(conn: Connection, actor: Actor, nip: str = "", unit: str = "", first: dt.date | None = None,
+            last: dt.date | None = None, status: str = "", limit: int = 500) -> list[dict]:
+    conds = [actor.scope(employees.c.unit)]
+    if nip:
+        conds.append(corrections.c.nip == nip)
+    if unit:
+        conds.append(employees.c.unit == unit)
+    if first:
+        conds.append(corrections.c.work_date >= first.isoformat())
+    if last:
+        conds.append(corrections.c.work_date <= last.isoformat())
+    if status:
+        conds.append(corrections.c.status == status)
+    q = (select(corrections, employees.c.name, employees.c.unit).join(employees, employees.c.nip == corrections.c.nip)
+         .where(and_(*conds)).order_by(corrections.c.work_date.desc(), corrections.c.id.desc()).limit(limit))
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def approved(conn: Connection, first: dt.date, last: dt.date, units: list[str] | None,
+             tz) -> dict[tuple[str, str], list[Correction]]:
+    """{(nip, work_date ISO): [Correction]} approved between `first` and `last` (of `units`)."""
+    q = select(corrections.c.nip, corrections.c.work_date, corrections.c.action, corrections.c.kind,
+               corrections.c.local_time, corrections.c.event_id).where(
+        corrections.c.status == "approved", corrections.c.work_date >= first.isoformat(),
+        corrections.c.work_date <= last.isoformat())
+    if units is not None:
+        q = q.where(corrections.c.nip.in_(select(employees.c.nip).where(employees.c.unit.in_(units))))
+    out: dict[tuple[str, str], list[Correction]] = {}
+    for nip, work_date, action, kind, local_time, event_id in conn.execute(q):
+        at = dt.datetime.fromisoformat(local_time).astimezone(tz) if local_time else None
+        out.setdefault((nip, work_date), []).append(Correction(action, kind, at, event_id or ""))
+    return out

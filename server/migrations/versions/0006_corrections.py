@@ -1,0 +1,48 @@
+"""Corrections of punches, separate from the kiosks' events (which never change): a masuk or
+pulang added with its time and reason, or a kiosk event re-labelled masuk <-> pulang; entered by
+HR or (source kiosk) by the employee at the kiosk; pending until approved when the
+configuration asks for four eyes.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-01
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+TZ = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "corrections",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("nip", sa.String(40), sa.ForeignKey("employees.nip"), nullable=False),
+        sa.Column("work_date", sa.String(10), nullable=False),
+        sa.Column("action", sa.String(8), nullable=False),
+        sa.Column("kind", sa.String(24), nullable=False),
+        sa.Column("local_time", sa.String(40)),
+        sa.Column("event_id", sa.String(36)),
+        sa.Column("reason", sa.String(500), nullable=False),
+        sa.Column("source", sa.String(8), nullable=False),
+        sa.Column("device_id", sa.String(64), sa.ForeignKey("devices.id")),
+        sa.Column("status", sa.String(12), nullable=False),
+        sa.Column("created_by", sa.Integer, sa.ForeignKey("accounts.id")),
+        sa.Column("created_at", TZ, nullable=False),
+        sa.Column("decided_by", sa.Integer, sa.ForeignKey("accounts.id")),
+        sa.Column("decided_at", TZ),
+    )
+    op.create_index("ix_corrections_date_nip", "corrections", ["work_date", "nip"])
+    op.create_index("ix_corrections_event", "corrections", ["event_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_corrections_event", "corrections")
+    op.drop_index("ix_corrections_date_nip", "corrections")
+    op.drop_table("corrections")
