@@ -21,7 +21,9 @@ from server.config import ServerConfig
 from server.config import load as load_config
 from server.db import open_engine
 from server.limits import BodyLimitMiddleware
-from server.routes import events, health, heartbeat, hr, roster
+from server.routes import events, health, heartbeat, roster
+from server.web import kiosks
+from server.web.gate import SessionGateMiddleware
 from server.web.headers import SecurityHeadersMiddleware
 
 
@@ -36,10 +38,12 @@ def create_app(database: str | None = None, config: Path | None = None, engine: 
     # cfg: the attendance rules (attendance.config.RulesConfig), settings: the whole configuration
     app.state.engine, app.state.settings, app.state.cfg = engine, settings, settings.rules
     errors.install(app)
+    # from the socket in: body cap, device token (kiosk API), session (HR forms), page headers
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SessionGateMiddleware, admin_only={kiosks.UPLOAD_PATH})
     app.add_middleware(DeviceTokenMiddleware)
-    app.add_middleware(BodyLimitMiddleware)  # added last: the outermost
-    for router in [m.router for m in (health, events, heartbeat, roster, hr)] + web.routers():
+    app.add_middleware(BodyLimitMiddleware, overrides={kiosks.UPLOAD_PATH: kiosks.MAX_KIOSK_DB})  # the outermost
+    for router in [m.router for m in (health, events, heartbeat, roster)] + web.routers():
         app.include_router(router)
 
     def openapi() -> dict:

@@ -41,6 +41,9 @@ devices = Table(
     Column("clock_offset_s", Float),  # server time minus the kiosk's clock at the heartbeat
     Column("free_disk_bytes", BigInteger),
     Column("roster_version", BigInteger),
+    # the server time of the last heartbeat that reported nothing pending: every event the kiosk
+    # recorded before then has arrived (a period closes when every kiosk is past its end)
+    Column("synced_until", DateTime(timezone=True)),
 )
 
 events = Table(
@@ -234,6 +237,21 @@ corrections = Table(
     Column("decided_at", DateTime(timezone=True)),
     Index("ix_corrections_date_nip", "work_date", "nip"),
     Index("ix_corrections_event", "event_id"),
+)
+
+kiosk_imports = Table(
+    # a kiosk's database file imported as its events (a replaced kiosk's SD card): once per file
+    "kiosk_imports", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("filename", String(200), nullable=False, server_default=""),
+    Column("devices", String(500), nullable=False, server_default=""),
+    Column("events_total", Integer, nullable=False),
+    Column("events_new", Integer, nullable=False),
+    Column("first_date", String(10)),
+    Column("last_date", String(10)),
+    Column("imported_by", Integer, ForeignKey("accounts.id")),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
 )
 
 periods = Table(

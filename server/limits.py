@@ -17,8 +17,8 @@ from server.schemas import MAX_BODY
 CLOSE = {"Connection": "close"}
 
 
-def too_large() -> ApiError:
-    return ApiError(413, "too_large", f"the request body is over {MAX_BODY} bytes; send smaller batches", CLOSE)
+def too_large(cap: int = MAX_BODY) -> ApiError:
+    return ApiError(413, "too_large", f"the request body is over {cap} bytes; send smaller batches", CLOSE)
 
 
 class BodyTooLarge(HTTPException):
@@ -29,22 +29,27 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY):
+    """`overrides`: a larger cap for a few paths (an administrator's upload of a kiosk database;
+    server.web.gate checks the session before any of it is read)."""
+
+    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY, overrides: dict[str, int] | None = None):
         self.app = app
         self.max_body = max_body
+        self.overrides = overrides or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        cap = self.overrides.get(scope.get("path", ""), self.max_body)
         for k, v in scope.get("headers", []):
             if k == b"content-length":
                 try:
                     declared = int(v)
                 except ValueError:
                     declared = None  # uvicorn refuses a bad Content-Length before we are called
-                if declared is not None and declared > self.max_body:
-                    await error_response(too_large())(scope, receive, send)
+                if declared is not None and declared > cap:
+                    await error_response(too_large(cap))(scope, receive, send)
                     return
         seen = 0
 
@@ -53,7 +58,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body:
+                if seen > cap:
                     raise BodyTooLarge()
             return message
 

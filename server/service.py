@@ -176,7 +176,7 @@ def list_devices(conn: Connection) -> list[dict]:
 
 # --- events ---------------------------------------------------------------------------------
 
-def _event_row(e: Event, batch_id: str | None, received: dt.datetime) -> dict:
+def event_row(e: Event, batch_id: str | None, received: dt.datetime) -> dict:
     return {"id": e.id, "device_id": e.device_id, "nip": e.nip, "kind": e.kind, "local_time": e.local_time,
             "utc_at": e.utc_at, "local_date": e.local_date, "work_date": e.work_date,
             "in_window": bool(e.in_window), "monotonic_ns": e.monotonic_ns, "boot_id": e.boot_id,
@@ -194,7 +194,7 @@ def _insert_ignore(conn: Connection, table, rows: list[dict], key: str) -> set:
     return {v for (v,) in conn.execute(stmt, rows)}
 
 
-def _insert_events(conn: Connection, rows: list[dict]) -> tuple[set, dict[str, str]]:
+def insert_events(conn: Connection, rows: list[dict]) -> tuple[set, dict[str, str]]:
     """(ids inserted, id -> why the database refused it). The batch goes in as one statement;
     should the database refuse it although every event passed the schema, each event is tried
     on its own so that one refusal costs only that event."""
@@ -232,9 +232,9 @@ def ingest(conn: Connection, device: Device, batch_id: str | None, checked: list
         elif e.id in valid:
             results.append({"index": i, "id": e.id, "status": "duplicate", "reason": "repeated in this batch"})
         else:
-            valid[e.id] = _event_row(e, batch_id, received)
+            valid[e.id] = event_row(e, batch_id, received)
             results.append({"index": i, "id": e.id, "status": None})
-    inserted, refused = _insert_events(conn, list(valid.values()))
+    inserted, refused = insert_events(conn, list(valid.values()))
     for r in results:
         if r["status"] is None:
             if r["id"] in refused:
@@ -259,6 +259,8 @@ def heartbeat(conn: Connection, device: Device, values: dict) -> dict:
         from server.schemas import parse_time
 
         offset = (t - parse_time(sent_at)).total_seconds()
+    if values.get("pending") == 0:  # everything recorded before now has arrived
+        values["synced_until"] = t
     conn.execute(update(devices).where(devices.c.id == device.id)
                  .values(**values, clock_offset_s=offset, last_heartbeat_at=t, last_seen_at=t))
     return {"server_time": t.isoformat(timespec="milliseconds"), "roster_version": roster_version(conn)}

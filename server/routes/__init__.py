@@ -1,5 +1,5 @@
-"""The collector's routes, one module per resource: protocol v1 for kiosks (health, events,
-heartbeat, roster) and the HR pages (dashboard and exports)."""
+"""The kiosk protocol's routes (v1), one module per resource: health, events, heartbeat,
+roster. The HR pages are server/web."""
 
 from fastapi import Request
 from sqlalchemy.engine import Engine

@@ -58,7 +58,7 @@ def redirect(path: str) -> RedirectResponse:
 
 
 def routers() -> list:
-    from server.web import accounts, assets, audit, corrections, employees, leave, login
+    from server.web import accounts, assets, audit, corrections, daily, employees, kiosks, leave, login, monthly, periods
 
-    return [assets.router, login.router, accounts.router, audit.router, employees.router, leave.router,
-            corrections.router]
+    return [assets.router, login.router, daily.router, monthly.router, periods.router, employees.router, leave.router,
+            corrections.router, kiosks.router, accounts.router, audit.router]

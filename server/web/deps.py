@@ -48,6 +48,9 @@ def client_ip(request: Request) -> str:
 
 
 def optional_session(request: Request) -> Session | None:
+    gated = getattr(request.state, "session", None)  # looked up already by the gate (server.web.gate)
+    if gated is not None:
+        return gated
     c = request.app.state.settings.collector
     with request.app.state.engine.begin() as conn:
         return sessions.load(conn, request.cookies.get(cookie_name(request)), c["session_idle_minutes"],
