@@ -53,6 +53,12 @@ def units_for(session, unit: str) -> list[str] | None:
     return None if a.all_units else sorted(a.units)
 
 
+def known_units(conn, actor) -> list[str]:
+    """The units of the employees an account may see (for the unit filters)."""
+    q = select(employees.c.unit).where(actor.scope(employees.c.unit)).distinct()
+    return sorted(u for (u,) in conn.execute(q) if u)
+
+
 def _view(request: Request, session, day: dt.date, unit: str) -> reports.DailyView:
     with request.app.state.engine.connect() as conn:
         try:
@@ -65,8 +71,7 @@ def _view(request: Request, session, day: dt.date, unit: str) -> reports.DailyVi
 def daily_page(request: Request, session: Page, date: DateQuery = None, unit: QueryText(200) = ""):
     day = _view(request, session, _day(request, date), unit)
     with request.app.state.engine.connect() as conn:
-        q = select(employees.c.unit).where(session.actor.scope(employees.c.unit)).distinct()
-        all_units = sorted(u for (u,) in conn.execute(q) if u)
+        all_units = known_units(conn, session.actor)
     return render(request, "daily.html", session, v=day, unit=unit, units=all_units,
                   full=len(day.rows) <= FULL_TABLE or bool(unit), columns=[c for c, _ in DAILY_COLUMNS])
 

@@ -86,6 +86,7 @@ def _employee_page(request: Request, session, nip: str, message: str = "", statu
         faces = employees.templates_by_kiosk(conn, [nip]).get(nip, [])
         history, _ = audit.entries(conn, None, target=f"employee:{nip}", limit=20)
     return render(request, "employee.html", session, status=status, e=row, faces=faces, history=history,
+                  actions=audit.ACTIONS,
                   schedules=sorted(_schedules(request)), message=message,
                   can_write=session.actor.can_write(row["unit"]))
 

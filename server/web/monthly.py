@@ -13,7 +13,7 @@ from attendance.csvfile import to_csv
 from server import audit, monthly, periods, reports
 from server.errors import ApiError
 from server.web import render
-from server.web.daily import CSVResponse, units_for
+from server.web.daily import CSVResponse, known_units, units_for
 from server.web.deps import MONTH_PATTERN, Page, QueryText, client_ip
 
 router = APIRouter(include_in_schema=False)
@@ -54,7 +54,8 @@ def monthly_page(request: Request, session: Page, bulan: MonthQuery = "", unit: 
     r = _recap(request, session, month, unit)
     with request.app.state.engine.connect() as conn:
         period = periods.get(conn, month)
-    return render(request, "monthly.html", session, r=r, unit=unit, period=period, month=month,
+        units = known_units(conn, session.actor)
+    return render(request, "monthly.html", session, r=r, unit=unit, period=period, month=month, units=units,
                   full=len(r.employees) <= FULL_TABLE or bool(unit),
                   labels=request.app.state.settings.rules.values["leave"]["columns"])
 
