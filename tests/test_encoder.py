@@ -138,6 +138,20 @@ def test_kiosk_falls_back_to_dlib_with_a_log_line_when_the_graph_cannot_be_trust
     assert not (models_dir / GRAPH).exists()
 
 
+def test_kiosk_falls_back_to_dlib_when_the_runtime_crashes_at_import(tmp_path, monkeypatch, caplog):
+    """ONNX Runtime aborts the process (no Python exception) where it cannot read the CPU
+    list; the kiosk finds that out in a child process and keeps running on dlib."""
+    from kiosk.recognition import encoder
+
+    (tmp_path / "onnxruntime.py").write_text("import os\nos.abort()\n")  # what the C++ terminate does
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setattr(encoder, "_probed", {})
+    with caplog.at_level(logging.WARNING):
+        enc = load_encoder("onnxruntime", 1)
+    assert isinstance(enc, DlibEncoder)
+    assert "using dlib instead of onnxruntime" in caplog.text and "importing onnxruntime failed (exit -6)" in caplog.text
+
+
 def test_kiosk_falls_back_to_dlib_when_the_runtime_is_missing(monkeypatch, caplog):
     import builtins
 
@@ -151,7 +165,7 @@ def test_kiosk_falls_back_to_dlib_when_the_runtime_is_missing(monkeypatch, caplo
     monkeypatch.setattr(builtins, "__import__", no_onnxruntime)
     with caplog.at_level(logging.WARNING):
         enc = load_encoder("onnxruntime", 1)
-    assert isinstance(enc, DlibEncoder) and "onnxruntime is not installed" in caplog.text
+    assert isinstance(enc, DlibEncoder) and "onnxruntime cannot be used here" in caplog.text
 
 
 def test_opencv_runtime_loads_the_same_graph():

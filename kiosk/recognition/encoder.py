@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +89,9 @@ class OnnxRuntimeEncoder(Encoder):
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # fusions (Conv+Add+Relu ...) but not the x86 NCHWc re-layout: that one was about 1.3x
+        # faster here but kept a second copy of the weights, +44 MiB of RSS (docs/encoder.md)
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
         # idle threads sleep instead of spinning: a spinning pool burns the core the window needs
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         so.log_severity_level = 3
@@ -112,6 +117,27 @@ class OpenCVEncoder(Encoder):
         return np.asarray(self.net.forward(), dtype=np.float32).reshape(len(x), 128)
 
 
+_probed: dict[str, str | None] = {}
+
+
+def import_problem(module: str) -> str | None:
+    """Why `module` cannot be imported here, found in a child process (once per process).
+
+    ONNX Runtime's CPU detection aborts the whole process (C++ terminate, no Python exception)
+    on some ARM systems whose /sys does not list the processors: imported straight into the
+    recognition worker, that would crash it at every restart and leave the kiosk without
+    recognition, instead of falling back to dlib."""
+    if module not in _probed:
+        try:
+            p = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True,
+                               timeout=120)
+            tail = " ".join(p.stderr.strip().splitlines()[-2:])
+            _probed[module] = None if p.returncode == 0 else f"importing {module} failed (exit {p.returncode}): {tail}"
+        except (OSError, subprocess.TimeoutExpired) as e:
+            _probed[module] = f"importing {module} failed: {e}"
+    return _probed[module]
+
+
 def load_encoder(runtime: str = DEFAULT_RUNTIME, threads: int = 0) -> Encoder:
     """The encoder for `runtime` (one of RUNTIMES) with `threads` intra-op threads (0: half the
     cores); dlib, with a warning naming the reason, when the converted graph cannot be used."""
@@ -128,13 +154,16 @@ def load_encoder(runtime: str = DEFAULT_RUNTIME, threads: int = 0) -> Encoder:
 
     try:
         graph = ensure_graph()
+        problem = import_problem("onnxruntime") if runtime == "onnxruntime" else None
+        if problem:
+            raise ImportError(problem)
         enc = (OnnxRuntimeEncoder if runtime == "onnxruntime" else OpenCVEncoder)(graph, threads)
         log.info("encoder: %s on %s", enc.describe(), graph)
         return enc
     except ModelError as e:
         reason = str(e)
     except ImportError as e:
-        reason = f"{runtime} is not installed ({e}); pip install the version pinned in requirements.txt"
+        reason = f"{runtime} cannot be used here ({e}); it is pinned in requirements.txt"
     except Exception as e:  # the runtime refused the graph: never leave the kiosk without an encoder
         reason = f"{runtime} cannot load the encoder graph: {type(e).__name__}: {e}"
     log.warning("encoder: using dlib instead of %s (same templates, about 10x slower): %s", runtime, reason)
