@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 
 import numpy as np
 import pytest
@@ -18,7 +17,6 @@ from kiosk.recognition.faces import models
 from kiosk_models import ModelError, model_path
 from kiosk_models.convert import convert, derived, ensure_graph
 from kiosk_models.dlib_dnn import DlibFormatError, read_network
-from kiosk_models.loader import read_manifest
 
 # docs/encoder.md: the largest difference seen over lfw-dev and the clips is about 5e-7 per
 # component (float32 sums in another order); 1e-4 is the bound the kiosk relies on.
@@ -89,18 +87,13 @@ def test_every_runtime_gives_dlibs_descriptor_on_real_faces(chips, runtime):
 
 
 @pytest.fixture
-def models_dir(tmp_path, monkeypatch):
-    """A models folder of links to the real files (no graph yet) and an empty cache folder."""
-    d = tmp_path / "models"
-    d.mkdir()
-    for m in read_manifest():
-        os.symlink(m.path, d / m.path.name)
-    monkeypatch.setenv("KIOSK_MODELS_DIR", str(d))
-    monkeypatch.setenv("KIOSK_MODELS_CACHE", str(tmp_path / "cache"))
+def models_dir(models_copy, tmp_path, monkeypatch):
+    """The model files in a folder of their own (no graph yet) and an empty cache folder."""
     from kiosk_models import loader
 
-    loader._verified.cache_clear()
-    yield d
+    monkeypatch.setenv("KIOSK_MODELS_CACHE", str(tmp_path / "cache"))
+    loader._verified.cache_clear()  # model paths are looked up once per process
+    yield models_copy
     loader._verified.cache_clear()
 
 
