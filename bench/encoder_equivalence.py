@@ -182,7 +182,7 @@ def rates(p: dict) -> str:
     hits = sum(1 for v in mated if v[1] == v[0])
     wrong = sum(1 for v in mated if v[1] is not None and v[1] != v[0])
     fp = sum(1 for v in non if v[1] is not None)
-    why = Counter(v[2] for v in mated if v[1] != v[0])
+    why = Counter(v[2] or "wrong_person" for v in mated if v[1] != v[0])
     return (f"{len(set(n for n, _ in p['enrolled']))} people enrolled ({len(p['enrolled'])} templates, "
             f"{len(p['duplicates'])} refused as duplicates); {len(mated)} mated probes: FNIR "
             f"{100 * (1 - hits / max(1, len(mated))):.1f} %, {wrong} wrong person; {len(non)} non-mated: "

@@ -472,8 +472,8 @@ def encode_runtimes(ctx: Ctx, stage, frame, face) -> None:
     """The encode stage with every converted-graph runtime, one thread and all cores."""
     import cv2
 
-    from kiosk.recognition.encoder import RUNTIMES
-    from kiosk.recognition.faces import FaceModels
+    from kiosk.recognition.encoder import RUNTIMES, to_nchw
+    from kiosk.recognition.faces import FaceModels, models
 
     cv_threads = cv2.getNumThreads()
     for rt in (r for r in RUNTIMES if r != "dlib"):
@@ -486,6 +486,18 @@ def encode_runtimes(ctx: Ctx, stage, frame, face) -> None:
                   + (" (all cores)" if n == os.cpu_count() and n > 1 else ""),
                   lambda: fm.encode(frame, face), 20 if ctx.quick else 150, base="encode")
     cv2.setNumThreads(cv_threads)
+    # the ONNX Runtime optimisation level the kiosk does not use (docs/encoder.md: +44 MiB of RSS)
+    import onnxruntime as ort
+
+    from kiosk_models.convert import INPUT, ensure_graph
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads, so.graph_optimization_level = 1, ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    full = ort.InferenceSession(str(ensure_graph()), so, providers=["CPUExecutionProvider"])
+    fm = models("onnxruntime", 1)
+    stage("encode_ort_all", "  onnxruntime, 1 thread, ORT_ENABLE_ALL (x86 NCHWc re-layout; not used)",
+          lambda: full.run(None, {INPUT: to_nchw(fm.chip(frame, face))}), 20 if ctx.quick else 150, base="encode")
 
 
 # --- b) decision latency ------------------------------------------------------------------
