@@ -5,8 +5,9 @@
   face on this 2-core x86 VM, several hundred ms on a Pi.
 * ``onnxruntime`` (default) or ``opencv``: the same network, converted from the same verified
   ``.dat`` into an ONNX graph (models/convert.py), run by ONNX Runtime or by OpenCV's DNN module.
-  Same templates to float precision (largest difference from dlib's descriptor about 4e-7 per
-  component; docs/encoder.md), about 0.09x (onnxruntime) and 0.13x (opencv) of dlib's time here.
+  Same templates to float precision (largest difference from dlib's descriptor 5.4e-7 per
+  component over lfw-dev and the clips; docs/encoder.md), about 0.13x (onnxruntime) and 0.15x
+  (opencv) of dlib's time here.
 
 Every runtime takes the same input: the face chip dlib's ``get_face_chip`` cuts from the frame
 with the 5 landmarks (150 px, padding 0.25), which is what dlib's ``compute_face_descriptor``
@@ -166,5 +167,5 @@ def load_encoder(runtime: str = DEFAULT_RUNTIME, threads: int = 0) -> Encoder:
         reason = f"{runtime} cannot be used here ({e}); it is pinned in requirements.txt"
     except Exception as e:  # the runtime refused the graph: never leave the kiosk without an encoder
         reason = f"{runtime} cannot load the encoder graph: {type(e).__name__}: {e}"
-    log.warning("encoder: using dlib instead of %s (same templates, about 10x slower): %s", runtime, reason)
+    log.warning("encoder: using dlib instead of %s (same templates, about 7x slower): %s", runtime, reason)
     return DlibEncoder(dat)
