@@ -190,8 +190,8 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 lo=0.2, hi=30.0),
         Setting("encoder", "onnxruntime",
                 "What runs the 128-d face encoder (the same dlib network and weights, the same "
-                "templates: docs/encoder.md): onnxruntime (about 0.13x dlib's time) | opencv "
-                "(OpenCV's DNN module, about 0.15x) | dlib (the reference). Falls back to dlib, "
+                "templates: docs/encoder.md): onnxruntime (about 0.12x dlib's time) | opencv "
+                "(OpenCV's DNN module, about 0.13x) | dlib (the reference). Falls back to dlib, "
                 "with a warning in the log, if the converted graph or the runtime is missing.",
                 choices=("onnxruntime", "opencv", "dlib")),
         Setting("encoder_threads", 0,

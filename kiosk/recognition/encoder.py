@@ -6,7 +6,7 @@
 * ``onnxruntime`` (default) or ``opencv``: the same network, converted from the same verified
   ``.dat`` into an ONNX graph (models/convert.py), run by ONNX Runtime or by OpenCV's DNN module.
   Same templates to float precision (largest difference from dlib's descriptor 5.4e-7 per
-  component over lfw-dev and the clips; docs/encoder.md), about 0.13x (onnxruntime) and 0.15x
+  component over lfw-dev and the clips; docs/encoder.md), about 0.12x (onnxruntime) and 0.13x
   (opencv) of dlib's time here.
 
 Every runtime takes the same input: the face chip dlib's ``get_face_chip`` cuts from the frame
