@@ -1,7 +1,8 @@
 """The `kiosk` command: run, identify, enroll, templates, self-test, config.
 
 Configuration: --config FILE, else $KIOSK_CONFIG, else ./config.toml if present, else the
-built-in defaults; then the per-device override file (see kiosk/config.py).
+image's /etc/kiosk/config.toml if present, else the built-in defaults; then the per-device
+override file, read the same way as the service reads it (kiosk.config.default_override).
 Exit status: 0 done, 1 done with refusals or a runtime failure, 2 bad input or configuration.
 """
 
@@ -24,6 +25,7 @@ from kiosk.store import Store, StoreError
 from kiosk_models import ModelError
 
 log = logging.getLogger("kiosk")
+IMAGE_CONFIG = Path("/etc/kiosk/config.toml")  # on an imaged kiosk (the service's KIOSK_CONFIG)
 
 
 
@@ -40,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kiosk", description="Face-recognition attendance kiosk.")
     p.add_argument("--version", action="version", version=f"kiosk {__version__}")
     p.add_argument("--config", type=Path, help="main configuration file (TOML)")
-    p.add_argument("--override", type=Path, help="per-device override file (default: /boot/firmware/kiosk.toml)")
+    p.add_argument("--override", type=Path, help="per-device override file (default: $KIOSK_OVERRIDE, else "
+                   "/run/kiosk/kiosk.toml, else /boot/firmware/kiosk.toml)")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -107,8 +110,10 @@ def resolve_config_path(arg: Path | None) -> Path | None:
     env = os.environ.get("KIOSK_CONFIG")
     if env:
         return Path(env)
-    local = Path("config.toml")
-    return local if local.is_file() else None
+    for candidate in (Path("config.toml"), IMAGE_CONFIG):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

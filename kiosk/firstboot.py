@@ -29,6 +29,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kiosk.config import device_file_text, section_spans as _section_spans
 from kiosk.fileio import write_atomic
 
 BOOT_FILE = Path("/boot/firmware/kiosk.toml")
@@ -50,18 +51,6 @@ class Result:
     actions: list[str] = field(default_factory=list)
 
 
-def _section_spans(lines: list[str]) -> list[tuple[str | None, int, int]]:
-    """(section name, first line index, end index) for the preamble and each [section]."""
-    spans, name, start = [], None, 0
-    for i, line in enumerate(lines):
-        m = re.fullmatch(r"\s*\[\s*([A-Za-z0-9_.-]+)\s*\]\s*(#.*)?", line.rstrip("\r\n"))
-        if m:
-            spans.append((name, start, i))
-            name, start = m.group(1), i
-    spans.append((name, start, len(lines)))
-    return spans
-
-
 def _key_line(lines: list[str], spans, section: str, key: str) -> int | None:
     for name, a, b in spans:
         if name == section:
@@ -74,25 +63,15 @@ def _key_line(lines: list[str], spans, section: str, key: str) -> int | None:
 def split(text: str) -> tuple[dict, str]:
     """Parse the boot file: (its values, the text for the kiosk program).
 
-    The kiosk program's text has `[server] token` and the `[wifi]` table commented out, line for
-    line, so its messages name the same lines as the technician's file.
+    The kiosk program's text has the image's lines (`[server] token`, `[admin] pin`, the `[wifi]`
+    table) commented out, line for line (kiosk.config.device_file_text, which the `kiosk` CLI uses
+    too), so its messages name the same lines as the technician's file.
     """
     try:
         values = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise FirstbootError(f"not valid TOML: {e}") from None
-    lines = text.splitlines(keepends=True)
-    spans = _section_spans(lines)
-    blank = set()
-    i = _key_line(lines, spans, "server", "token")
-    if i is not None:
-        blank.add(i)
-    for name, a, b in spans:
-        if name == "wifi" or (name or "").startswith("wifi."):
-            blank.update(range(a, b))
-    out = ["# (kiosk-firstboot: line used by the image)\n" if n in blank else line
-           for n, line in enumerate(lines)]
-    return values, "".join(out)
+    return values, device_file_text(text)
 
 
 def check_wifi(wifi: object) -> str | None:
