@@ -150,7 +150,6 @@ def _print_json(obj: dict) -> None:
 
 def cmd_run(args, cfg, open_store) -> int:
     from kiosk.camera import open_source
-    from kiosk.loop import KioskLoop
 
     spec = args.camera or cfg.camera.source
 
@@ -166,34 +165,66 @@ def cmd_run(args, cfg, open_store) -> int:
 
         return run_window(cfg, make_source, windowed=args.windowed or not cfg.display.fullscreen,
                           max_seconds=args.max_seconds, screenshot=args.screenshot)
-    source = make_source()
+    return run_headless(cfg, make_source, spec, args.max_seconds, lossless=args.no_realtime)
+
+
+HEADLESS_TYPES = ("attendance", "unknown", "spoof", "unverified", "liveness", "error", "gallery", "correction")
+
+
+def run_headless(cfg, make_source, spec: str, max_seconds: float | None, lossless: bool = False) -> int:
+    """The kiosk without a window: the same App as the window; each decision, liveness prompt,
+    gallery reload and problem as one JSON line on stdout."""
+    import time
+
+    from kiosk import systemd
+    from kiosk.app import App
+
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    from kiosk.upload import Uploader
-
-    uploader = Uploader(cfg)
-    uploader.start()
+    printed_ready = threading.Event()
 
     def emit(msg: dict) -> None:
-        _print_json(msg)
-        if msg.get("type") == "attendance" and msg.get("status") == "recorded":
-            uploader.notify()
+        kind = msg.get("type")
+        if kind == "ready":
+            _print_json({"type": "ready", "device": cfg.device.id, "employees": msg.get("employees"),
+                         "templates": msg.get("templates"), "camera": spec, "pid": msg.get("pid")})
+            if not printed_ready.is_set():
+                printed_ready.set()
+                systemd.ready(f"{cfg.device.id}: headless, {msg.get('templates')} templates")
+        elif kind == "state":
+            if msg.get("camera") == "error":
+                _print_json({"type": "error", "error": "camera", "message": app.state["camera_message"]})
+            elif msg.get("camera") == "ended":
+                _print_json({"type": "camera", "state": "ended", "message": app.state["camera_message"]})
+            if msg.get("recognition") in ("restarting", "fatal"):
+                _print_json({"type": "error", "error": "recognition", "state": msg["recognition"],
+                             "message": app.state["recognition_message"]})
+        elif kind in HEADLESS_TYPES:
+            _print_json(msg)
 
-    with open_store() as store:
-        loop = KioskLoop(cfg, store)
-        loop.analyzer.m.load_all()
-        _print_json({"type": "ready", "device": cfg.device.id, "employees": loop.gallery.employee_count,
-                     "templates": len(loop.gallery), "camera": spec})
-        from kiosk import systemd
-
-        systemd.ready(f"{cfg.device.id}: headless, {len(loop.gallery)} templates")
-        loop.on_frame = systemd.watchdog  # fed once per camera frame (and retry pause)
-        try:
-            loop.run(source, emit, stop=stop, max_seconds=args.max_seconds)
-        finally:
-            uploader.stop()
-        _print_json({"type": "stopped", "frames": loop.frames, "encodings": loop.encodings,
-                     "pending_upload": store.pending_uploads(), "upload": uploader.status()["state"]})
+    app = App(cfg, make_source, on_message=emit, lossless=lossless)
+    app.on_tick = systemd.watchdog
+    started = time.monotonic()
+    app.start()
+    ended_at = None
+    try:
+        while not stop.is_set():
+            if max_seconds is not None and time.monotonic() - started > max_seconds:
+                break
+            if app.state["camera"] == "ended":
+                ended_at = ended_at or time.monotonic()
+                # every frame analysed (or the worker gone), or 60 s for the last answers
+                if app.drained() or time.monotonic() - ended_at > 60:
+                    break
+            stop.wait(0.05)
+    finally:
+        systemd.stopping()
+        pending = app.store.pending_uploads() if app.store is not None else None
+        upload = app.uploader.status()["state"] if app.uploader is not None else None
+        frames, encodings, restarts = app.frames, app.encodings, app.restarts
+        app.stop()
+    _print_json({"type": "stopped", "frames": frames, "encodings": encodings, "pending_upload": pending,
+                 "upload": upload, "worker_restarts": restarts})
     return 0
 
 

@@ -193,6 +193,10 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 "A face that matched nobody for a full vote window is encoded again only this often "
                 "(in case it was a bad angle of an employee): detection, liveness and the preview keep "
                 "their frame rate meanwhile (bench/visit.py).", lo=0.0, hi=30.0),
+        Setting("worker_timeout_s", 15.0,
+                "The recognition process says something at least once a second; silent this long "
+                "(hung), it is killed and started again (so is a dead one), after 1, 2, 4 ... 30 s.",
+                lo=2.0, hi=600.0),
         Setting("reverify_s", 1.0,
                 "An identified face that stays in front of the kiosk is re-checked this often; "
                 "if it is now someone else (the next person in a queue), a new track starts.",

@@ -90,8 +90,9 @@ class KioskLoop:
         # identified but liveness still pending: landmarks only, no encoding; a face that matched
         # nobody for a full vote window is re-encoded only every unknown_reencode_s (an encoding
         # costs 10-20x the detection: encoding a stranger on every frame starved liveness and
-        # the preview of a loaded machine), in case it was a bad angle of an employee
-        encode = not track.done and (not track.unknown_reported
+        # the preview of a loaded machine), in case it was a bad angle of an employee or the next
+        # person stepped in; once a re-encoding matches, every frame is encoded again
+        encode = not track.done and (not track.unknown_reported or (track.votes and track.votes[-1] is not None)
                                      or frame.ts - track.encoded_ts >= self.rc.unknown_reencode_s)
         self.analyzer.finish(frame.image, a, encode=encode)
         self.last_reason = a.reason

@@ -113,8 +113,7 @@ def main(out: Path) -> None:
 def liveness_shots(app, win, face: dict, card: dict, out: Path) -> None:
     """What a recognised employee sees while liveness waits for a blink, and a refusal (the
     camera is stopped first, so no new frame changes the picture in between)."""
-    win.camera.requestInterruption()
-    win.camera.wait(3000)
+    win.app.stop_camera()
     end = time.monotonic() + 1.5
     while time.monotonic() < end:  # the worker's answers to the last frames arrive first
         app.processEvents()
@@ -138,10 +137,7 @@ def admin_shots(app, win, tmp: Path, out: Path) -> None:
     from kiosk.camera import open_source
 
     frames = kiosk_frames(fetch(), tmp / "frames")
-    win.camera.requestInterruption()
-    win.camera.wait(3000)
-    win.camera.make_source = lambda: open_source(f"replay:{frames}", fps=8, hold_s=1.5, loop=True)
-    win.camera.start()
+    win.app.restart_camera(lambda: open_source(f"replay:{frames}", fps=8, hold_s=1.5, loop=True))
     win.resize(1024, 600)
 
     def shot(name):

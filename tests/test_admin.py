@@ -151,10 +151,7 @@ def test_a_face_of_another_employee_is_flagged(admin_window, qtbot, faces, tmp_p
     biden = tmp_path / "biden"
     biden.mkdir()
     Image.open(faces / "biden.jpg").convert("RGB").crop((235, 88, 955, 628)).resize((640, 480)).save(biden / "1.jpg")
-    win.camera.make_source = lambda: open_source(f"replay:{biden}", fps=8, hold_s=1.0, loop=True)
-    win.camera.requestInterruption()
-    win.camera.wait(3000)
-    win.camera.start()
+    win.app.restart_camera(lambda: open_source(f"replay:{biden}", fps=8, hold_s=1.0, loop=True))
     win.open_admin()
     panel = win.admin
     type_keys(qtbot, panel.pin_page, "864209")

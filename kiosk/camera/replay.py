@@ -3,7 +3,7 @@
 For demos, tests and benchmarks. In real time (the default) it behaves like a camera: frames
 are due at `fps`, and a reader that falls behind gets the newest due frame, the ones in between
 are dropped (as a live camera's would be). With ``realtime=False`` every frame is handed out
-in order, as fast as it is read, for deterministic tests. A still image is shown for `hold_s`
+in order, as fast as it is read, stamped as if they came at `fps`, for deterministic tests. A still image is shown for `hold_s`
 seconds (fps * hold_s frames), long enough for the k-of-n vote.
 
 A video's frame count in its header is only a hint: many files report 0, a negative number
@@ -63,6 +63,8 @@ class ReplaySource:
             self._total = None
             self._video_pos = -1
         self._t0 = time.monotonic()
+        if not hasattr(self, "_vstart"):
+            self._vstart = self._t0
         self._index = -1
 
     def _rewind(self) -> None:
@@ -103,8 +105,10 @@ class ReplaySource:
                 self.dropped += max(0, index - self._index - 1)
                 self._index = index
                 self.played += 1
-                # in real time a frame is stamped when it was due, as a live camera stamps its arrival
-                ts = self._t0 + index / self.fps if self.realtime else time.monotonic()
+                # in real time a frame is stamped when it was due, as a live camera stamps its arrival;
+                # otherwise on a virtual clock at `fps` (tracks, votes and liveness see the camera's
+                # timing however fast or slowly the frames are read)
+                ts = self._t0 + index / self.fps if self.realtime else self._vstart + (self.played - 1) / self.fps
                 return Frame(image=image, ts=ts, seq=self.passes * 10**7 + index, label=label)
             if not self._total:
                 raise self._ended("no frame could be decoded")

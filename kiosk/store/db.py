@@ -190,6 +190,11 @@ class Store:
                 nips.append(nip)
         return mat[: len(nips)], nips
 
+    def gallery_version(self) -> int:
+        """Bumped by every change of templates or employees (triggers, migration m006)."""
+        with self._errors("read the gallery version"):
+            return self.db.execute("select version from gallery_version where id = 1").fetchone()[0]
+
     def template_rows(self, nip: str | None = None) -> list[dict]:
         sql = "select id, nip, encoding, model_version, quality, source, created_at from face_templates"
         params = []

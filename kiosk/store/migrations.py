@@ -119,3 +119,20 @@ def m004_upload(db):
 def m005_liveness(db):
     """The liveness verdict of each event (state, reason, the signals' scores), as JSON."""
     db["attendance_events"].add_column("liveness", str)
+
+
+@migrations()
+def m006_gallery_version(db):
+    """A counter that every change of the gallery bumps - templates added or removed, employees
+    added, renamed, (de)activated - whoever makes it (roster pull, HR at the kiosk, the CLI):
+    the running recognition worker reloads its gallery when it changes."""
+    db.execute("create table gallery_version (id integer primary key check (id = 1), version integer not null)")
+    db.execute("insert into gallery_version (id, version) values (1, 0)")
+    bump = "begin update gallery_version set version = version + 1 where id = 1; end"
+    db.execute(f"create trigger gallery_template_added after insert on face_templates {bump}")
+    db.execute(f"create trigger gallery_template_removed after delete on face_templates {bump}")
+    db.execute(f"create trigger gallery_employee_added after insert on employees {bump}")
+    db.execute(f"create trigger gallery_employee_removed after delete on employees {bump}")
+    db.execute("create trigger gallery_employee_changed after update of name, active, unit, schedule on employees "
+               "when old.name is not new.name or old.active is not new.active or old.unit is not new.unit "
+               f"or old.schedule is not new.schedule {bump}")

@@ -42,6 +42,8 @@ TEXT = {
     "prompt_turn_left": QT_TRANSLATE_NOOP("Kiosk", "Turn your head to the left"),
     "prompt_turn_right": QT_TRANSLATE_NOOP("Kiosk", "Turn your head to the right"),
     "prompt_wait": QT_TRANSLATE_NOOP("Kiosk", "Hold on, checking"),
+    "unverified": QT_TRANSLATE_NOOP("Kiosk", "Not verified yet"),
+    "unverified_detail": QT_TRANSLATE_NOOP("Kiosk", "Please try again and blink when asked"),
     "spoof": QT_TRANSLATE_NOOP("Kiosk", "Face check failed"),
     "spoof_detail": QT_TRANSLATE_NOOP("Kiosk", "Use your own face, not a photo or a screen. Contact HR if this is wrong."),
     # status line
@@ -111,6 +113,8 @@ def card_lines(msg: dict) -> tuple[str, str, str, str]:
         return "unknown", t("unknown"), t("unknown_detail"), ""
     if msg["type"] == "spoof":
         return "unknown", t("spoof"), t("spoof_detail"), ""
+    if msg["type"] == "unverified":
+        return "retry", t("unverified"), t("unverified_detail"), ""
     if msg.get("status") == "already_recorded":
         return "repeat", t("repeat", (msg.get("recorded_at") or "")[11:16]), "", person
     kind = msg.get("kind")

@@ -1,9 +1,9 @@
 """The kiosk window: header (unit, kiosk, clock, date), the live camera with hints and decision
 cards, and a status line (camera, recognition, clock sync, events waiting for upload).
 
-Threads and processes: the camera is read in a CameraThread; recognition and the attendance
-decision run in the worker process (kiosk/worker.py), whose messages arrive through a
-QSocketNotifier on the pipe, so the UI thread only paints, formats and reads one count.
+Threads and processes belong to kiosk.app.App (camera reader, recognition worker process,
+uploader, the supervisor that restarts a dead or hung worker); its callbacks reach the UI
+thread through Qt signals, so the UI thread only paints, formats and reads one count.
 """
 
 from __future__ import annotations
@@ -11,24 +11,30 @@ from __future__ import annotations
 import logging
 import time
 
-from PySide6.QtCore import QDateTime, QEvent, QSocketNotifier, Qt, QTimer
+from PySide6.QtCore import QDateTime, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QApplication, QBoxLayout, QFrame, QLabel, QSizePolicy, QStackedWidget,
                                QVBoxLayout, QWidget)
 
 from kiosk.clock import Clock
 from kiosk.fileio import purge_older_than
-from kiosk.store import Store, StoreError
+from kiosk.app import App
+from kiosk.store import StoreError
 from kiosk.ui import text
-from kiosk.ui.camera_thread import CameraThread
-from kiosk.ui.camera_view import CameraView
+from kiosk.ui.camera_view import CameraView, to_qimage
 from kiosk.ui.sound import Sounds
-from kiosk.worker import FrameRing, RecognitionProcess
 
 log = logging.getLogger(__name__)
 
-CARD_COLOURS = {"ok": "#1e8449", "late": "#b9770e", "repeat": "#1f618d", "unknown": "#922b21"}
-SOUND_FOR = {"ok": "ok", "late": "late", "repeat": "repeat", "unknown": "unknown"}
+CARD_COLOURS = {"ok": "#1e8449", "late": "#b9770e", "repeat": "#1f618d", "unknown": "#922b21", "retry": "#6c3483"}
+SOUND_FOR = {"ok": "ok", "late": "late", "repeat": "repeat", "unknown": "unknown", "retry": "repeat"}
+
+
+class _Bridge(QObject):
+    """The App calls back from its threads; these signals bring each call to the Qt thread."""
+
+    message = Signal(object)
+    frame = Signal(QImage, int, float)
 
 
 class KioskWindow(QWidget):
@@ -40,41 +46,53 @@ class KioskWindow(QWidget):
         self.allow_close = False
         self.sounds = sounds or Sounds(cfg.display.sound)
         self.clock = Clock(cfg.tz)
-        self.state = {"camera": "starting", "recognition": "starting", "store": "ok"}
-        try:
-            self.store: Store | None = Store(cfg.db_path, device_id=cfg.device.id)
-        except StoreError as e:  # corrupt, locked, unwritable: say so on screen, keep the preview
-            log.error("%s", e)
-            self.store = None
-            self.state["store"] = "error"
         # kept enrollment photos and liveness snapshots are personal data: keep them no longer
         # than [enroll] photo_retention_days
         for sub in ("photos", "liveness"):
             purge_older_than(cfg.data_dir / sub, cfg.enroll.photo_retention_days)
         self.pending = 0
         self.last_face_ts = 0.0
-        self.fatal_message = ""
+        self.last_event: dict | None = None  # the recorded event the card offers to correct
         self._build()
         self.setWindowTitle(f"Kiosk {cfg.device.id}")
         self.setCursor(Qt.CursorShape.BlankCursor)
 
-        self.ring = FrameRing(max_h=max(cfg.camera.height, 1080), max_w=max(cfg.camera.width, 1920))
-        self.worker = RecognitionProcess(cfg, self.ring)
-        self.notifier: QSocketNotifier | None = None
-        from kiosk.upload import Uploader
-
-        self.uploader = Uploader(cfg)  # a thread of its own: network waits never touch the UI
-        self.uploader.start()
-        self.camera = CameraThread(make_source, self.ring, self)
-        self.camera.frame.connect(self.on_frame)
-        self.camera.state.connect(self.on_camera_state)
-
-        self.worker_enabled = start_worker
+        self.bridge = _Bridge(self)
+        self.bridge.message.connect(self.handle)
+        self.bridge.frame.connect(self.on_frame)
+        self.app = App(cfg, make_source, on_message=self.bridge.message.emit,
+                       on_frame=lambda image, seq, ts: self.bridge.frame.emit(to_qimage(image), seq, ts),
+                       start_worker=start_worker)
+        self.app.start()
         self.card_timer = QTimer(self, singleShot=True, timeout=self.hide_card)
         self.tick = QTimer(self, interval=1000, timeout=self.on_tick)
         self.tick.start()
-        self.on_tick()  # starts the worker too
-        self.camera.start()
+        self.on_tick()
+
+    # the long-lived parts belong to the App; the admin panel and tests reach them through these
+    @property
+    def store(self):
+        return self.app.store
+
+    @property
+    def worker(self):
+        return self.app.worker
+
+    @property
+    def uploader(self):
+        return self.app.uploader
+
+    @property
+    def ring(self):
+        return self.app.ring
+
+    @property
+    def state(self) -> dict:
+        return self.app.state
+
+    @property
+    def fatal_message(self) -> str:
+        return self.app.state["recognition_message"]
 
     # --- layout ----------------------------------------------------------------------
 
@@ -218,50 +236,9 @@ class KioskWindow(QWidget):
             self.view.set_image(image)
 
     def on_camera_state(self, state: str, message: str) -> None:
-        self.state["camera"] = state
-        if state == "error":
-            log.warning("camera: %s", message)
-        self.refresh_status()
+        self.app.set_state(camera=state, camera_message=message)
 
-    # --- recognition worker ----------------------------------------------------------
-
-    def start_worker(self) -> None:
-        self.fatal_message = ""
-        self.worker.start()
-        self.notifier = QSocketNotifier(self.worker.conn.fileno(), QSocketNotifier.Type.Read, self)
-        self.notifier.activated.connect(self.on_worker_readable)
-        self.state["recognition"] = "starting"
-        self.refresh_status()
-
-    def on_worker_readable(self) -> None:
-        try:
-            while self.worker.conn is not None and self.worker.conn.poll():
-                self.handle(self.worker.conn.recv())
-        except (EOFError, OSError):
-            self.on_worker_died()
-
-    def watch_worker(self) -> None:
-        """Notice a dead worker (crash, kill, out of memory) and start a new one after a pause."""
-        if not self.worker_enabled:
-            return
-        if self.worker.proc is not None and not self.worker.alive():
-            self.on_worker_died()
-        if self.worker.proc is None and time.monotonic() >= self.worker.next_start:
-            self.start_worker()
-
-    def on_worker_died(self) -> None:
-        if self.notifier is not None:
-            self.notifier.setEnabled(False)
-            self.notifier.deleteLater()
-            self.notifier = None
-        if self.worker.proc is not None:
-            self.worker.stop(timeout=0.5)
-            pause = self.worker.schedule_restart()
-            log.error("recognition process stopped; restarting in %.0f s", pause)
-        if self.state["recognition"] != "fatal":
-            self.state["recognition"] = "restarting"
-        self.view.set_face(None, False)
-        self.refresh_status()
+    # --- what the worker and the app say ---------------------------------------------
 
     def handle(self, msg: dict) -> None:
         kind = msg.get("type")
@@ -274,28 +251,21 @@ class KioskWindow(QWidget):
                 self.show_hint(text.hint(msg.get("reason")) if msg.get("box") and not msg.get("identified") else "")
         elif kind == "liveness":
             self.show_hint(text.prompt(msg.get("prompt")))
-        elif kind in ("attendance", "unknown", "spoof"):
+        elif kind in ("attendance", "unknown", "spoof", "unverified"):
             self.show_card(msg)
-            if msg.get("status") == "recorded":
-                self.uploader.notify()
-            self.state["store"] = "ok"
             self.refresh_status()
         elif kind in ("capture", "test"):
             if self.admin is not None:
                 self.admin.on_message(msg)
         elif kind == "ready":
-            self.state["recognition"] = "ok"
-            self.worker.restarts = 0
             if self.admin is not None and self.stack.currentWidget() is self.admin:
                 self.admin.worker_ready()
             self.refresh_status()
-        elif kind == "error" and msg.get("error") == "store":
-            self.state["store"] = "error"
-            self.refresh_status()
-        elif kind == "fatal":
-            self.state["recognition"] = "fatal"
-            self.fatal_message = msg.get("message", "")
-            log.error("recognition cannot start: %s", self.fatal_message)
+        elif kind == "state":
+            if msg.get("camera") == "error":
+                log.warning("camera: %s", self.state["camera_message"])
+            if msg.get("recognition") == "restarting":
+                self.view.set_face(None, False)
             self.refresh_status()
 
     # --- what the employee sees ------------------------------------------------------
@@ -333,7 +303,6 @@ class KioskWindow(QWidget):
         self.date.setText(text.long_date(now.date(), self.lang))
         if self.last_face_ts and time.monotonic() - self.last_face_ts > 1.0:
             self.show_hint("")
-        self.watch_worker()
         if int(time.monotonic()) % 5 == 0:
             self.refresh_pending()
         self.refresh_status()
@@ -345,13 +314,13 @@ class KioskWindow(QWidget):
             self.pending = self.store.pending_uploads()
         except StoreError as e:
             log.error("%s", e)
-            self.state["store"] = "error"
+            self.app.set_state(store="error")
 
     def refresh_status(self) -> None:
         t = text.t
         line = [t(f"camera_{self.state['camera']}"), t(f"recognition_{self.state['recognition']}"),
                 t("clock_synced" if self.clock.synced() else "clock_unsynced"),
-                t(f"upload_{self.uploader.status()['state']}"), t("pending", self.pending)]
+                t(f"upload_{self.uploader.status()['state'] if self.uploader else 'not_configured'}"), t("pending", self.pending)]
         self.status.setText(" | ".join(line))
         problems = []
         if self.state["camera"] == "error":
@@ -380,15 +349,7 @@ class KioskWindow(QWidget):
 
         systemd.stopping()
         self.tick.stop()
-        self.camera.requestInterruption()
-        self.camera.wait(3000)
-        if self.notifier is not None:
-            self.notifier.setEnabled(False)
-        self.worker.stop()
-        self.uploader.stop(timeout=3)
-        self.ring.close(unlink=True)
-        if self.store is not None:
-            self.store.close()
+        self.app.stop()
 
     def upload_status(self) -> dict:
         return self.uploader.status()

@@ -12,7 +12,7 @@
       <translation>Posisikan wajah di tengah</translation>
     </message>
     <message>
-      <location filename="../../work/main/kiosk/ui/text.py" line="161" />
+      <location filename="../../work/wt15/kiosk/ui/text.py" line="165" />
       <source>Look straight at the camera</source>
       <translation>Hadapkan wajah ke kamera</translation>
     </message>
@@ -95,6 +95,14 @@
     <message>
       <source>Hold on, checking</source>
       <translation>Tahan sebentar, sedang memeriksa</translation>
+    </message>
+    <message>
+      <source>Not verified yet</source>
+      <translation>Wajah belum terverifikasi</translation>
+    </message>
+    <message>
+      <source>Please try again and blink when asked</source>
+      <translation>Silakan coba lagi, kedipkan mata saat diminta</translation>
     </message>
     <message>
       <source>Face check failed</source>
