@@ -238,6 +238,33 @@ class App:
             self.camera.halt.set()
             self.camera.join(3)
 
+    def correct(self, event_id: str, source: str = "employee") -> dict:
+        """The employee pressed "switch to PULANG/MASUK" on the card: a correction event (the
+        original stays), uploaded like any event; returns the card's new message."""
+        import datetime as dt
+
+        from kiosk.decision import shown_minutes
+        from kiosk.rules.schedule import Calendar, schedule_for, schedules_from_config
+
+        if self.store is None:
+            raise StoreError("the database is not available; nothing was corrected")
+        ev = self.store.record_correction(event_id, source, actor=f"{source}:{event_id[:8]}")
+        self.notify_upload()
+        employee = self.store.employee(ev["nip"]) or {"nip": ev["nip"]}
+        rules = self.cfg.values["attendance"]
+        at = dt.datetime.fromisoformat(ev["local_time"])
+        try:
+            schedule = schedule_for(employee, schedules_from_config(self.cfg), rules)
+            shift = schedule.locate(at, Calendar.from_config(rules, self.store.holidays()))[1]
+        except Exception:  # a schedule problem must not hide the corrected card
+            log.exception("correction: no schedule for %s", ev["nip"])
+            shift = None
+        log.info("event %s corrected to %s by the %s (%s)", event_id, ev["kind"], source, ev["id"])
+        return {"type": "attendance", "status": "recorded", "kind": ev["kind"], "employee_id": ev["nip"],
+                "name": employee.get("name", ""), "local_time": ev["local_time"], "event_id": ev["id"],
+                "corrects": event_id, "note": "" if ev["in_window"] else "outside_window",
+                **shown_minutes(ev["kind"], at, shift, rules)}
+
     def send(self, cmd) -> None:
         if self.worker is not None:
             self.worker.send(cmd)

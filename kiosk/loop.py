@@ -18,6 +18,7 @@ from kiosk.camera import CameraError, Frame, FrameSource
 from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.decision import decide
+from kiosk.rules.day import current
 from kiosk.liveness import LivenessConfig, LivenessTracker
 from kiosk.recognition.gallery import Gallery
 from kiosk.recognition.pipeline import FaceAnalyzer
@@ -191,7 +192,7 @@ class KioskLoop:
             schedule = schedule_for(employee, self.schedules, self.rules)
             cal = Calendar.from_config(self.rules, self.store.holidays())
             work_date, _ = schedule.locate(stamp.local, cal)
-            d = decide(nip, stamp, schedule, cal, self.store.day_events(nip, [work_date.isoformat()]),
+            d = decide(nip, stamp, schedule, cal, current(self.store.day_events(nip, [work_date.isoformat()])),
                        self.rules, device_id=self.cfg.device.id, boot_id=self.clock.boot_id,
                        distance=distance, margin=margin)
             if d.event is not None:

@@ -13,7 +13,7 @@ import datetime as dt
 import io
 from dataclasses import dataclass, field
 
-from kiosk.rules.day import DayResult, Punch, evaluate_day
+from kiosk.rules.day import DayResult, Punch, current, evaluate_day
 from kiosk.rules.schedule import Calendar, schedule_for, schedules_from_config
 
 STATUS_ID = {"present": "hadir", "alpha": "alpha", "holiday": "libur", "off": "libur akhir pekan",
@@ -50,7 +50,7 @@ def compute_days(store, cfg, first: dt.date, last: dt.date, now: dt.datetime) ->
     schedules = schedules_from_config(cfg)
     cal = Calendar.from_config(rules, store.holidays())
     by_nip: dict[tuple[str, str], list[Punch]] = {}
-    for row in store.events(first.isoformat(), last.isoformat()):
+    for row in current(store.events(first.isoformat(), last.isoformat())):
         by_nip.setdefault((row["nip"], row["work_date"]), []).append(Punch.from_row(row))
     today = now.astimezone(cfg.tz).date()
     out = []

@@ -466,7 +466,8 @@ def _int(v) -> int | None:
 
 
 WIRE_FIELDS = ("id", "nip", "kind", "local_time", "utc_at", "local_date", "work_date", "in_window",
-               "monotonic_ns", "boot_id", "clock_synced", "distance", "margin", "device_id")
+               "monotonic_ns", "boot_id", "clock_synced", "distance", "margin", "device_id",
+               "corrects", "correction_source")  # the last two: null unless the event corrects another
 
 
 def _wire(row: dict) -> dict:

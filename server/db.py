@@ -59,6 +59,8 @@ events = Table(
     Column("margin", Float),
     Column("batch_id", String(36)),
     Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("corrects", String(36)),  # the event this one corrects (an employee's MASUK <-> PULANG switch)
+    Column("correction_source", String(24)),
     Index("ix_events_work_date_nip", "work_date", "nip"),
     Index("ix_events_device_utc", "device_id", "utc_at"),
 )

@@ -148,6 +148,30 @@ def check_event(e, device_id: str) -> str | None:
         return "monotonic_ns must be a non-negative integer"
     if e.get("boot_id") is not None and (not isinstance(e["boot_id"], str) or len(e["boot_id"]) > 64):
         return "boot_id must be a string of at most 64 characters"
+    return _check_correction(e)
+
+
+CORRECTION_SOURCES = ("employee",)
+
+
+def _check_correction(e: dict) -> str | None:
+    """`corrects` (the UUID of the event this one replaces) and `correction_source` come
+    together or not at all; the original event stays stored, reports use the newest."""
+    corrects, source = e.get("corrects"), e.get("correction_source")
+    if corrects is None and source is None:
+        return None
+    try:
+        ok = isinstance(corrects, str) and len(corrects) == 36 and str(uuid.UUID(corrects)) == corrects
+    except ValueError:
+        ok = False
+    if not ok:
+        return "corrects must be the UUID of the corrected event"
+    if corrects == e.get("id"):
+        return "an event cannot correct itself"
+    if source not in CORRECTION_SOURCES:
+        return f"correction_source must be one of {', '.join(CORRECTION_SOURCES)}"
+    if e["kind"] not in ("masuk", "pulang"):
+        return "only a masuk or a pulang can be a correction"
     return None
 
 
@@ -157,7 +181,8 @@ def _event_row(e: dict, batch_id: str | None, received: dt.datetime) -> dict:
             "work_date": e["work_date"], "in_window": bool(e.get("in_window", 1)),
             "monotonic_ns": e.get("monotonic_ns"), "boot_id": e.get("boot_id"),
             "clock_synced": bool(e["clock_synced"]), "distance": e.get("distance"), "margin": e.get("margin"),
-            "batch_id": batch_id, "received_at": received}
+            "batch_id": batch_id, "received_at": received,
+            "corrects": e.get("corrects"), "correction_source": e.get("correction_source")}
 
 
 def _insert_ignore(conn: Connection, table, rows: list[dict], key: str) -> set:

@@ -141,7 +141,7 @@ def test_first_pin_then_full_enrollment_then_test_recognition(admin_window, qtbo
     press(qtbot, panel.menu_page, "Keluar dari mode admin")
     assert win.stack.currentWidget() is win.kiosk_page
     # the kiosk now recognises the new employee (the worker reloaded the gallery)
-    qtbot.waitUntil(lambda: win.card.isVisible() and NEW_NIP in win.card_person.text(), timeout=60000)
+    qtbot.waitUntil(lambda: win.card.isVisible() and NEW_NIP == win.card_nip.text(), timeout=60000)
 
 
 def test_a_face_of_another_employee_is_flagged(admin_window, qtbot, faces, tmp_path):

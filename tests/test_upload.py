@@ -228,3 +228,54 @@ def test_kiosk_sync_once_and_status(sqlite_collector, tmp_path):
     (tmp_path / "device.token").unlink()
     rc, out = _sync(cfg_path, "--once")
     assert rc == 2 and "device.token" in out["error"] and "cannot be read" in out["error"]
+
+
+def test_a_correction_reaches_the_collector_which_counts_the_corrected_kind(sqlite_collector, tmp_path):
+    """An employee's switch MASUK -> PULANG on the card goes up as its own event naming the one it
+    corrects; the collector keeps both and its daily report counts the correction."""
+    import datetime as dt
+
+    from kiosk import report
+    from kiosk.config import load_config
+    from server.app import RulesStore
+
+    c = sqlite_collector
+    token = write_token(tmp_path / "token", c.register("kiosk-01", unit="Dinas Kominfo"))
+    with Store(tmp_path / "k.db", device_id="kiosk-01") as store:
+        (original,) = fill_events(store, 1, "kiosk-01", start_ns=380)  # a masuk at 13:20
+        fixed = store.record_correction(original, "employee", actor="employee")
+        assert [e["kind"] for e in store.events()] == ["masuk", "pulang"]
+        up = uploader(store.path, fast_settings(c.url, token))
+        assert up.round(store) == "ok" and store.outbox_counts()["done"] == 2
+    assert c.count("select count(*) from events where corrects = :o and correction_source = 'employee' "
+                   "and kind = 'pulang' and id = :f", o=original, f=fixed["id"]) == 1
+    assert c.count("select count(*) from events where id = :o and kind = 'masuk'", o=original) == 1  # kept
+    cfg = load_config(None, Path("/dev/null"))
+    from server import service
+
+    with c.engine.begin() as conn:
+        service.upsert_employee(conn, {"nip": NIP, "name": "Pegawai", "unit": "Dinas Kominfo"})
+        conn.execute(service.update(service.employees).values(created_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)))
+    with c.engine.connect() as conn:
+        days = report.compute_days(RulesStore(conn), cfg, dt.date(2026, 11, 24), dt.date(2026, 11, 24),
+                                   dt.datetime(2026, 11, 24, 20, 0, tzinfo=cfg.tz))
+    (day,) = [d.result for d in days if d.result.nip == NIP]
+    assert day.masuk is None and day.pulang.strftime("%H:%M") == "13:20"
+
+
+@pytest.mark.parametrize("bad, reason", [
+    ({"corrects": "not-a-uuid", "correction_source": "employee"}, "corrects must be the UUID"),
+    ({"corrects": str(uuid.uuid4()), "correction_source": "robot"}, "correction_source must be one of employee"),
+    ({"correction_source": "employee"}, "corrects must be the UUID"),
+])
+def test_the_collector_rejects_a_malformed_correction_by_name(sqlite_collector, tmp_path, bad, reason):
+    c = sqlite_collector
+    token = write_token(tmp_path / "token", c.register("kiosk-01"))
+    with Store(tmp_path / "k.db", device_id="kiosk-01") as store:
+        (eid,) = fill_events(store, 1, "kiosk-01")
+        store.db.execute("update attendance_events set corrects = ?, correction_source = ? where id = ?",
+                         [bad.get("corrects"), bad.get("correction_source"), eid])
+        up = uploader(store.path, fast_settings(c.url, token))
+        assert up.round(store) == "ok"
+        (row,) = store.outbox_rejected()
+        assert reason in row["last_error"]

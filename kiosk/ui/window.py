@@ -12,9 +12,9 @@ import logging
 import time
 
 from PySide6.QtCore import QDateTime, QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QImage, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QApplication, QBoxLayout, QFrame, QLabel, QSizePolicy, QStackedWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtGui import QFontMetrics, QImage, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QApplication, QBoxLayout, QFrame, QLabel, QPushButton, QSizePolicy,
+                               QStackedWidget, QVBoxLayout, QWidget)
 
 from kiosk.clock import Clock
 from kiosk.fileio import purge_older_than
@@ -120,13 +120,24 @@ class KioskWindow(QWidget):
         self.banner = QLabel(self.view, objectName="banner", alignment=Qt.AlignmentFlag.AlignCenter)
         self.banner.setWordWrap(True)
         self.card = QFrame(self.view, objectName="card")
-        self.card_head = QLabel(self.card, objectName="cardHead", alignment=Qt.AlignmentFlag.AlignCenter)
-        self.card_detail = QLabel(self.card, objectName="cardDetail", alignment=Qt.AlignmentFlag.AlignCenter)
-        self.card_person = QLabel(self.card, objectName="cardPerson", alignment=Qt.AlignmentFlag.AlignCenter)
+        center = Qt.AlignmentFlag.AlignCenter
+        self.card_head = QLabel(self.card, objectName="cardHead", alignment=center)
+        self.card_detail = QLabel(self.card, objectName="cardDetail", alignment=center)
+        # the name: at most two lines, elided after; the NIP on its own line, always shown
+        self.card_person = QLabel(self.card, objectName="cardPerson", alignment=center)
+        self.card_nip = QLabel(self.card, objectName="cardNip", alignment=center)
+        self.card_switch = QPushButton(self.card, objectName="cardSwitch")
+        self.card_switch.clicked.connect(self.switch_kind)
+        self.card_switch.setCursor(Qt.CursorShape.PointingHandCursor)
         card_layout = QVBoxLayout(self.card)
-        for w in (self.card_person, self.card_head, self.card_detail):
+        for w in (self.card_person, self.card_nip, self.card_head, self.card_detail):
             w.setWordWrap(True)
+            w.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             card_layout.addWidget(w)
+        card_layout.addWidget(self.card_switch)
+        self.card_name = ""
+        self.card_msg: dict | None = None
+        self.switch_timer = QTimer(self, singleShot=True, timeout=self.card_switch.hide)
         self.card.hide()
         self.hint.hide()
         self.banner.hide()
@@ -153,11 +164,15 @@ class KioskWindow(QWidget):
             w.installEventFilter(self)
         QShortcut(QKeySequence("Ctrl+Alt+A"), self, activated=self.open_admin)
         self.admin = None
+        self.view.installEventFilter(self)  # the overlays follow the view's own size
 
     # --- admin mode ----------------------------------------------------------------------
 
     def eventFilter(self, obj, event) -> bool:
         kind = event.type()
+        if obj is self.view and kind == QEvent.Type.Resize:
+            self._place_overlays()  # the view's size now, not the window's before its layout ran
+            return False
         if obj in (self.time, self.date):
             if kind in (QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin):
                 self.press_timer.start()
@@ -210,9 +225,12 @@ class KioskWindow(QWidget):
             #hint {{ font-size: {int(base * 1.2)}px; font-weight: bold; background: rgba(0,0,0,170);
                      border-radius: 10px; padding: 6px 16px; color: #ffeb3b; }}
             #banner {{ font-size: {int(base * 0.9)}px; font-weight: bold; background: #922b21; padding: 10px; }}
-            #cardHead {{ font-size: {int(base * 2.0)}px; font-weight: bold; }}
-            #cardDetail {{ font-size: {int(base * 1.1)}px; }}
-            #cardPerson {{ font-size: {int(base * 1.2)}px; font-weight: bold; }}
+            #cardHead {{ font-size: {int(base * 1.9)}px; font-weight: bold; }}
+            #cardDetail {{ font-size: {int(base * 1.05)}px; }}
+            #cardPerson {{ font-size: {int(base * 1.15)}px; font-weight: bold; }}
+            #cardNip {{ font-size: {int(base * 0.95)}px; color: #eaf2f8; }}
+            #cardSwitch {{ font-size: {int(base * 1.05)}px; font-weight: bold; color: #fff; background: rgba(0,0,0,90);
+                           border: 3px solid #fff; border-radius: 14px; padding: {int(base * 0.45)}px {int(base)}px; }}
         """)
         self.header.setDirection(QBoxLayout.Direction.TopToBottom if portrait else QBoxLayout.Direction.LeftToRight)
         align = Qt.AlignmentFlag.AlignLeft if portrait else Qt.AlignmentFlag.AlignRight
@@ -221,8 +239,17 @@ class KioskWindow(QWidget):
         self._place_overlays()
 
     def _place_overlays(self) -> None:
+        """Card, hint and banner placed from the view's current size: the card centred, as
+        wide as a landscape or portrait screen allows, as tall as its text needs."""
         w, h = self.view.width(), self.view.height()
-        self.card.setGeometry(int(w * 0.06), int(h * 0.42), int(w * 0.88), int(h * 0.54))
+        card_w = int(min(w * (0.92 if h > w else 0.72), 1100)) if w > 0 else 0
+        self.card.setFixedWidth(max(card_w, 1))
+        self._fit_name(card_w)
+        lay = self.card.layout()
+        card_h = lay.totalHeightForWidth(card_w) if lay.hasHeightForWidth() else lay.totalSizeHint().height()
+        card_h = min(max(card_h, 1), int(h * 0.96))
+        self.card.setFixedHeight(max(card_h, 1))
+        self.card.move((w - card_w) // 2, max(0, (h - card_h) // 2))
         self.hint.adjustSize()
         self.hint.move((w - self.hint.width()) // 2, int(h * 0.04))
         self.banner.setGeometry(0, 0, w, max(40, int(h * 0.2)))
@@ -277,23 +304,61 @@ class KioskWindow(QWidget):
         self.hint.setVisible(bool(s) and not self.card.isVisible())
         self._place_overlays()
 
+    def _fit_name(self, card_w: int) -> None:
+        """The name in at most two lines of the card's width, the second elided if need be."""
+        m = self.card.layout().contentsMargins()
+        self.card_person.ensurePolished()
+        self.card_person.setText(text.two_lines(self.card_name, QFontMetrics(self.card_person.font()),
+                                                max(40, card_w - m.left() - m.right() - 8)))
+
     def show_card(self, msg: dict) -> None:
-        style, head, detail, person = text.card_lines(msg)
+        style, head, detail, name, nip = text.card_lines(msg)
+        self.card_msg = msg
         self.card.setStyleSheet(f"#card {{ background: {CARD_COLOURS[style]}; border-radius: 18px; }}")
         self.card_head.setText(head)
         self.card_detail.setText(detail)
         self.card_detail.setVisible(bool(detail))
-        self.card_person.setText(person)
-        self.card_person.setVisible(bool(person))
+        self.card_name = name
+        self.card_person.setVisible(bool(name))
+        self.card_nip.setText(nip)
+        self.card_nip.setVisible(bool(nip))
+        seconds = self.display.card_seconds
+        switch = text.switch_label(msg)
+        correct_s = self.cfg.attendance.correction_seconds
+        if switch and correct_s > 0 and self.store is not None:
+            # a few seconds to fix an obvious mistake on the spot (MASUK <-> PULANG)
+            self.card_switch.setText(switch)
+            self.card_switch.show()
+            self.switch_timer.start(int(correct_s * 1000))
+            seconds = max(seconds, correct_s)
+        else:
+            self.card_switch.hide()
+            self.switch_timer.stop()
         self.hint.hide()
+        self._place_overlays()
         self.card.show()
         self.card.raise_()
         self.sounds.play(SOUND_FOR[style])
-        self.card_timer.start(int(self.display.card_seconds * 1000))
+        self.card_timer.start(int(seconds * 1000))
         self.refresh_pending()
+
+    def switch_kind(self) -> None:
+        """The employee pressed the card's button: record the correction, show the new card."""
+        msg = self.card_msg or {}
+        if not msg.get("event_id"):
+            return
+        try:
+            corrected = self.app.correct(msg["event_id"], source="employee")
+        except StoreError as e:
+            log.error("%s", e)
+            self.app.set_state(store="error")
+            self.refresh_status()
+            return
+        self.show_card(corrected)
 
     def hide_card(self) -> None:
         self.card.hide()
+        self.card_switch.hide()
 
     def on_tick(self) -> None:
         # the kiosk's own clock (a staged one in a rehearsal), so the screen shows what is recorded

@@ -12,7 +12,7 @@
       <translation>Posisikan wajah di tengah</translation>
     </message>
     <message>
-      <location filename="../../work/wt15/kiosk/ui/text.py" line="165" />
+      <location filename="../../work/wt15/kiosk/ui/text.py" line="197" />
       <source>Look straight at the camera</source>
       <translation>Hadapkan wajah ke kamera</translation>
     </message>
@@ -41,8 +41,32 @@
       <translation>Silakan coba lagi, atau hubungi bagian kepegawaian</translation>
     </message>
     <message>
-      <source>Already recorded at %1</source>
-      <translation>Sudah tercatat pukul %1</translation>
+      <source>Already recorded: %1 at %2</source>
+      <translation>Sudah tercatat: %1 pukul %2</translation>
+    </message>
+    <message>
+      <source>IN</source>
+      <translation>MASUK</translation>
+    </message>
+    <message>
+      <source>OUT</source>
+      <translation>PULANG</translation>
+    </message>
+    <message>
+      <source>BREAK</source>
+      <translation>ISTIRAHAT</translation>
+    </message>
+    <message>
+      <source>BACK</source>
+      <translation>KEMBALI</translation>
+    </message>
+    <message>
+      <source>Wrong? Change to IN</source>
+      <translation>Salah? Ganti ke MASUK</translation>
+    </message>
+    <message>
+      <source>Wrong? Change to OUT</source>
+      <translation>Salah? Ganti ke PULANG</translation>
     </message>
     <message>
       <source>IN %1</source>
