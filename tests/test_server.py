@@ -162,7 +162,7 @@ def test_cli_migrate_register_prints_token_once_stored_hashed(tmp_path):
                               timeout=60)
 
     r = server("migrate")
-    assert r.returncode == 0 and "revision 0001" in r.stdout
+    assert r.returncode == 0 and "revision 0002" in r.stdout
     r = server("register-device", "kiosk-sragen-07", "--unit", "Dinas Kominfo")
     assert r.returncode == 0, r.stderr
     token = r.stdout.strip()
