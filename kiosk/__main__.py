@@ -93,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     adsub = ad.add_subparsers(dest="action", required=True)
     hp = adsub.add_parser("hash-pin", help="read a PIN (twice) and print its hash for [admin] pin_hash")
     hp.set_defaults(func=cmd_hash_pin)
+    rs = adsub.add_parser("reset-pin", help="remove an HR account's PIN (all with --all); audited. "
+                          "The next time admin mode opens, HR chooses a new one")
+    who = rs.add_mutually_exclusive_group(required=True)
+    who.add_argument("--account", help="the account's name (see `kiosk admin accounts`)")
+    who.add_argument("--all", action="store_true", help="every account, and the wrong-PIN lock")
+    rs.set_defaults(func=cmd_reset_pin)
+    ac = adsub.add_parser("accounts", help="list the HR accounts of this kiosk")
+    ac.set_defaults(func=cmd_accounts)
 
     s = sub.add_parser("self-test", help="check models, database and recognition; exit 0 if all pass")
     s.add_argument("--photo", type=Path, help="a photo with one face, to run a real recognition")
@@ -339,6 +347,34 @@ def cmd_hash_pin(args, cfg, open_store) -> int:
         print(hash_pin(pin))
     except PinError as e:
         raise UsageError(str(e)) from None
+    return 0
+
+
+def cmd_reset_pin(args, cfg, open_store) -> int:
+    import getpass
+
+    from kiosk.admin import AccountError, AdminAuth
+
+    with open_store(create=False) as store:
+        auth = AdminAuth(store, cfg.admin.pin_hash)
+        try:
+            gone = auth.reset(f"technician:{getpass.getuser()}", None if args.all else args.account)
+        except AccountError as e:
+            raise UsageError(str(e)) from None
+        left = auth.accounts()
+    print(f"removed: {', '.join(gone) or 'no account'}; the wrong-PIN lock is cleared")
+    if not left:
+        print("no PIN left: admin mode asks for a new account and PIN when it opens"
+              + (" (the [admin] pin_hash preset applies until then)" if cfg.admin.pin_hash else ""))
+    return 0
+
+
+def cmd_accounts(args, cfg, open_store) -> int:
+    from kiosk.admin import AdminAuth
+
+    with open_store(create=False) as store:
+        for name in AdminAuth(store, cfg.admin.pin_hash).accounts():
+            print(name)
     return 0
 
 

@@ -104,9 +104,17 @@ def nm_profile(ssid: str, password: str) -> str:
             f"[ipv4]\nmethod=auto\n\n[ipv6]\nmethod=auto\n")
 
 
-def _rewrite_boot(text: str, token_file: Path, moved_token: bool, moved_password: bool) -> str:
+def _rewrite_boot(text: str, token_file: Path, moved_token: bool, moved_password: bool,
+                  pin_hash: str | None = None) -> str:
     lines = text.splitlines(keepends=True)
     spans = _section_spans(lines)
+    if pin_hash:
+        i = _key_line(lines, spans, "admin", "pin")
+        j = _key_line(lines, spans, "admin", "pin_hash")
+        nl = "\n" if lines[i].endswith("\n") else ""
+        lines[i] = f'pin_hash = "{pin_hash}"  # the PIN was replaced by its hash' + nl
+        if j is not None:
+            lines[j] = "# pin_hash: replaced by the PIN's hash above" + ("\n" if lines[j].endswith("\n") else "")
     if moved_token:
         i = _key_line(lines, spans, "server", "token")
         has_file = _key_line(lines, spans, "server", "token_file") is not None
@@ -181,8 +189,29 @@ def apply(boot_file: Path, data: Path, run_dir: Path, main_config: Path | None,
         if etc is not None and wifi.get("country"):
             res.actions.append(f"Wi-Fi country {wifi['country']}")
 
-    if moved_token or moved_password:
-        write_atomic(boot_file, _rewrite_boot(text, token_file, moved_token, moved_password).encode(), 0o644)
+    admin = values.get("admin", {}) if isinstance(values.get("admin"), dict) else {}
+    pin_hash = None
+    if "pin" in admin:
+        from kiosk.admin import PinError, hash_pin
+
+        try:
+            pin_hash = hash_pin(str(admin["pin"]) if isinstance(admin["pin"], (str, int)) else "")
+        except PinError:
+            res.errors.append(f"{boot_file}: [admin] pin must be 6 to 12 digits in double quotes")
+        else:
+            # the kiosk program reads the hash, on the PIN's line; the boot file keeps only the hash
+            lines = app_text.splitlines(keepends=True)
+            orig = text.splitlines(keepends=True)
+            i = _key_line(orig, _section_spans(orig), "admin", "pin")
+            j = _key_line(orig, _section_spans(orig), "admin", "pin_hash")
+            if j is not None:
+                lines[j] = "# (kiosk-firstboot: line used by the image)\n"
+            lines[i] = f'pin_hash = "{pin_hash}"\n'
+            app_text = "".join(lines)
+            res.actions.append("admin PIN preset (stored as a hash)")
+
+    if moved_token or moved_password or pin_hash:
+        write_atomic(boot_file, _rewrite_boot(text, token_file, moved_token, moved_password, pin_hash).encode(), 0o644)
         res.actions.append(f"secrets removed from {boot_file}")
 
     res.app_text = app_text

@@ -12,7 +12,7 @@
       <translation>Posisikan wajah di tengah</translation>
     </message>
     <message>
-      <location filename="../../work/wt15/kiosk/ui/text.py" line="197" />
+      <location filename="../../work/wt15/kiosk/ui/text.py" line="205" />
       <source>Look straight at the camera</source>
       <translation>Hadapkan wajah ke kamera</translation>
     </message>
@@ -239,6 +239,38 @@
     <message>
       <source>Too many wrong PINs. Try again in %1 seconds.</source>
       <translation>Terlalu banyak PIN salah. Coba lagi dalam %1 detik.</translation>
+    </message>
+    <message>
+      <source>Another account has this PIN. Choose a different one.</source>
+      <translation>PIN ini sudah dipakai akun lain. Pilih PIN lain.</translation>
+    </message>
+    <message>
+      <source>HR accounts</source>
+      <translation>Akun HR</translation>
+    </message>
+    <message>
+      <source>Accounts: %1</source>
+      <translation>Akun: %1</translation>
+    </message>
+    <message>
+      <source>First start: your name for the HR account</source>
+      <translation>Pertama kali: nama Anda untuk akun HR</translation>
+    </message>
+    <message>
+      <source>New HR account: the person's name</source>
+      <translation>Akun HR baru: nama petugas</translation>
+    </message>
+    <message>
+      <source>Enter a name (at most 40 characters).</source>
+      <translation>Masukkan nama (paling banyak 40 huruf).</translation>
+    </message>
+    <message>
+      <source>There is already an account named %1.</source>
+      <translation>Sudah ada akun bernama %1.</translation>
+    </message>
+    <message>
+      <source>Account %1 added.</source>
+      <translation>Akun %1 ditambahkan.</translation>
     </message>
     <message>
       <source>OK</source>
