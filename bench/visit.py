@@ -1,0 +1,227 @@
+"""Visit benchmark: how long a genuine visit takes to be recorded, and what an unknown face costs.
+
+Run from the repository root (it reads the real clips outside the repository):
+
+    python bench/visit.py [--videos ../shared/videos] [--seconds 20]
+
+Not a test. Two parts, each printed as a table:
+
+a) time-to-record: every clip replayed as a live camera at its own frame rate (frames scaled to
+   640 px wide, as the kiosk's camera gives them), a visit starting every 4 s; each visit runs
+   the real KioskLoop (detection, gates, encoding, vote, liveness in its DEFAULT mode,
+   decision, SQLite) on a virtual clock: after a frame that took c seconds of CPU here, the
+   next frame is the newest one due by then (a live camera drops the rest). Time-to-record =
+   from the first frame in which the face was found to the end of the frame whose processing
+   recorded the event. The person is enrolled from 3 frames of another clip of the same person
+   (person A) or from the last part of the same clip (the others). A recorded clip cannot
+   answer "Kedipkan mata": a visit that liveness does not pass passively ends unrecorded
+   (counted, not timed). CPU is this machine's (a 2-core x86); a Pi 4 is slower.
+b) an unknown face in front of the kiosk: the real App (camera reader thread, recognition worker
+   process) replaying a clip of someone not enrolled at 30 frames/s for --seconds, with
+   `unknown_reencode_s = 0` (encode every frame: before issue 15) and with the default: frames
+   per second handed to the preview by the camera reader, and analysed by the worker (each
+   analysed frame also feeds liveness), measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("KIOSK_OVERRIDE", os.devnull)
+
+# the person in each clip, and where their templates come from (another clip of the same person
+# when there is one: a kiosk never enrolls from the visit it then recognises)
+ENROLL_FROM = {
+    "person-a_cap12.mp4": ("person-a_capture4.mp4", (0.3, 0.6, 0.9)),
+    "person-a_capture4.mp4": ("person-a_cap12.mp4", (0.2, 0.5, 0.8)),
+    "liveportrait_d3.mp4": ("liveportrait_d3.mp4", (0.85, 0.9, 0.95)),
+    "liveportrait_d9.mp4": ("liveportrait_d9.mp4", (0.85, 0.9, 0.95)),
+    "liveportrait_d18.mp4": ("liveportrait_d18.mp4", (0.85, 0.9, 0.95)),
+    "person-i_testvideo.avi": ("person-i_testvideo.avi", (0.6, 0.8, 0.95)),
+}
+NIP = "199001012015031001"
+WIDTH = 640
+
+
+def read_clip(path: Path) -> tuple[list[np.ndarray], float]:
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    frames = []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        h, w = bgr.shape[:2]
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        frames.append(np.ascontiguousarray(cv2.resize(rgb, (WIDTH, round(h * WIDTH / w)), interpolation=cv2.INTER_LINEAR)))
+    cap.release()
+    return frames, fps
+
+
+def config(tmp: Path, extra: str = ""):
+    from kiosk.config import load_config
+
+    (tmp / "config.toml").write_text('[store]\ndata_dir = "data"\n[display]\nsound = false\n' + extra)
+    return load_config(tmp / "config.toml")
+
+
+def enroll(store, cfg, analyzer, videos: Path, clip: str) -> int:
+    from kiosk.store.db import TemplateRow
+    from kiosk_models import ENCODER_VERSION
+
+    source, where = ENROLL_FROM[clip]
+    frames, _ = read_clip(videos / source)
+    rows = []
+    for f in where:
+        a = analyzer.analyze(frames[min(len(frames) - 1, int(f * len(frames)))], single=True)
+        if a.encoding is not None:
+            rows.append(TemplateRow(NIP, a.encoding, a.quality.sharpness, f"{source}@{f}", ENCODER_VERSION))
+    with store.transaction("enroll for the benchmark") as db:
+        db.execute("delete from face_templates")
+        store.upsert_employees([{"nip": NIP, "name": "Pegawai Uji", "unit": "Dinas"}], db=db)
+        store.add_templates(rows, db)
+    return len(rows)
+
+
+def visit(cfg, store, analyzer, frames, fps: float, start: int, limit_s: float) -> dict:
+    """One visit on a virtual clock; returns what happened and when."""
+    from kiosk.camera.base import Frame
+    from kiosk.loop import KioskLoop
+
+    with store.transaction("forget the previous visit") as db:
+        db.execute("delete from outbox")
+        db.execute("delete from attendance_events")
+    loop = KioskLoop(cfg, store, analyzer=analyzer)
+    i, t0 = start, start / fps
+    face_t = None
+    out = {"recorded": False, "ttr": None, "frames": 0, "outcome": "pending"}
+    while i < len(frames):
+        ts = i / fps
+        if ts - t0 > limit_s:
+            break
+        c0 = time.perf_counter()
+        msgs = loop._safe_process(Frame(frames[i], ts, i))
+        cost = time.perf_counter() - c0
+        out["frames"] += 1
+        if face_t is None and loop.last_box is not None:
+            face_t = ts
+        for m in msgs:
+            if m["type"] == "attendance" and m["status"] == "recorded":
+                out.update(recorded=True, ttr=ts + cost - face_t, outcome="recorded")
+            elif m["type"] in ("unverified", "spoof", "unknown"):
+                out["outcome"] = m["type"]
+        if out["recorded"]:
+            break
+        # the newest frame due once this one is done (a live camera drops the ones in between)
+        i = max(i + 1, math.floor((ts + max(cost, 1 / fps)) * fps + 1e-9))
+    out["analysed_fps"] = out["frames"] / max(1e-9, (i - start) / fps)
+    return out
+
+
+def part_a(videos: Path, step_s: float, limit_s: float) -> None:
+    from kiosk.recognition.pipeline import FaceAnalyzer
+    from kiosk.store import Store
+
+    tmp = Path(tempfile.mkdtemp(prefix="kiosk-visit-"))
+    cfg = config(tmp)
+    analyzer = FaceAnalyzer(cfg.recognition)
+    analyzer.m.load_all()
+    print(f"a) time-to-record, liveness mode {cfg.liveness.mode!r} (passive {cfg.liveness.passive_s:g} s, "
+          f"then {cfg.liveness.challenge_tries} x {cfg.liveness.challenge_s:g} s challenges, max "
+          f"{cfg.liveness.max_seconds:g} s); a visit every {step_s:g} s of each clip, up to {limit_s:g} s each")
+    print(f"   {'clip':<24} {'fps':>5} {'tmpl':>4} {'visits':>6} {'recorded':>8} {'median s':>8} {'p90 s':>6} "
+          f"{'analysed/s':>10}  not recorded")
+    all_ttr, total, recorded = [], 0, 0
+    with Store(cfg.db_path) as store:
+        for clip in ENROLL_FROM:
+            frames, fps = read_clip(videos / clip)
+            n_tmpl = enroll(store, cfg, analyzer, videos, clip)
+            starts = [round(s * fps) for s in np.arange(0.0, max(0.01, len(frames) / fps - 6.0), step_s)]
+            results = [visit(cfg, store, analyzer, frames, fps, s, limit_s) for s in starts]
+            ttr = [r["ttr"] for r in results if r["recorded"]]
+            all_ttr += ttr
+            total += len(results)
+            recorded += len(ttr)
+            others = {}
+            for r in results:
+                if not r["recorded"]:
+                    others[r["outcome"]] = others.get(r["outcome"], 0) + 1
+            print(f"   {clip:<24} {fps:>5.1f} {n_tmpl:>4} {len(results):>6} {len(ttr):>8} "
+                  f"{_q(ttr, 50):>8} {_q(ttr, 90):>6} {statistics.median(r['analysed_fps'] for r in results):>10.1f}  "
+                  f"{others or ''}")
+    print(f"   {'ALL':<24} {'':>5} {'':>4} {total:>6} {recorded:>8} {_q(all_ttr, 50):>8} {_q(all_ttr, 90):>6}")
+    print("   time-to-record: first frame with the face -> the event stored; 'not recorded' by the last\n"
+          "   message of the visit (unverified = liveness asked for a blink the clip did not give in time;\n"
+          "   pending = the clip ended first; unknown = not matched)")
+
+
+def _q(xs: list[float], q: int) -> str:
+    if not xs:
+        return "-"
+    return f"{float(np.percentile(xs, q)):.2f}"
+
+
+def part_b(videos: Path, clip: str, seconds: float) -> None:
+    from kiosk.app import App
+    from kiosk.camera import open_source
+
+    print(f"\nb) an unknown face in front of the kiosk: {clip} replayed at 30 frames/s for {seconds:g} s, "
+          f"nobody enrolled; {os.cpu_count()} cores")
+    print(f"   {'variant':<34} {'preview frames/s':>16} {'analysed (liveness) frames/s':>28} {'encodings/s':>11}")
+    rows = []
+    for name, extra in (("encode every frame (before)", "[recognition]\nunknown_reencode_s = 0.0\n"),
+                        ("re-encode every 1 s (default)", "")):
+        tmp = Path(tempfile.mkdtemp(prefix="kiosk-visit-b-"))
+        cfg = config(tmp, extra)
+        shown = [0]
+        app = App(cfg, lambda: open_source(f"replay:{videos / clip}", fps=30, realtime=True, loop=True),
+                  on_frame=lambda image, seq, ts: shown.__setitem__(0, shown[0] + 1))
+        app.start()
+        try:
+            end = time.monotonic() + 90
+            while not app.ready and time.monotonic() < end:
+                time.sleep(0.1)
+            time.sleep(2.0)  # warm
+            s0, f0, e0, t0 = shown[0], app.frames, app.encodings, time.monotonic()
+            time.sleep(seconds)
+            el = time.monotonic() - t0
+            row = (name, (shown[0] - s0) / el, (app.frames - f0) / el, (app.encodings - e0) / el)
+        finally:
+            app.stop()
+        rows.append(row)
+        print(f"   {row[0]:<34} {row[1]:>16.1f} {row[2]:>28.1f} {row[3]:>11.1f}")
+    (_, p0, a0, _), (_, p1, a1, _) = rows
+    print(f"   after / before: preview {p1 / p0:.2f}x, analysed {a1 / a0:.2f}x")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--videos", type=Path, default=ROOT.parent / "shared" / "videos")
+    ap.add_argument("--seconds", type=float, default=20.0, help="b): seconds measured per variant")
+    ap.add_argument("--step", type=float, default=4.0, help="a): seconds between visit starts")
+    ap.add_argument("--limit", type=float, default=14.0, help="a): longest visit (s)")
+    ap.add_argument("--unknown-clip", default="person-a_cap12.mp4")
+    ap.add_argument("--only", choices=("a", "b"))
+    args = ap.parse_args()
+    os.environ.setdefault("KIOSK_CLOCK_START", "2026-11-24T07:20:00+07:00")  # a working morning
+    if args.only != "b":
+        part_a(args.videos, args.step, args.limit)
+    if args.only != "a":
+        part_b(args.videos, args.unknown_clip, args.seconds)
+
+
+if __name__ == "__main__":
+    main()
