@@ -38,6 +38,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("KIOSK_OVERRIDE", os.devnull)
 
 # the person in each clip, and where their templates come from (another clip of the same person
@@ -55,20 +56,14 @@ WIDTH = 640
 
 
 def read_clip(path: Path) -> tuple[list[np.ndarray], float]:
+    """The clip's frames scaled to the kiosk camera's width, and its frame rate."""
     import cv2
 
-    cap = cv2.VideoCapture(str(path))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    frames = []
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        h, w = bgr.shape[:2]
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        frames.append(np.ascontiguousarray(cv2.resize(rgb, (WIDTH, round(h * WIDTH / w)), interpolation=cv2.INTER_LINEAR)))
-    cap.release()
-    return frames, fps
+    from liveness import read_clip as read_all
+
+    frames, fps = read_all(path)
+    return [np.ascontiguousarray(cv2.resize(f, (WIDTH, round(f.shape[0] * WIDTH / f.shape[1])),
+                                            interpolation=cv2.INTER_LINEAR)) for f in frames], fps
 
 
 def config(tmp: Path, extra: str = ""):

@@ -16,20 +16,20 @@ The supervisor thread reads the worker's pipe and watches it: the worker speaks 
 second (a face message per frame, else a heartbeat). A worker that is dead, or silent for
 ``[recognition] worker_timeout_s`` (hung: a deadlock, a stuck camera driver call, SIGSTOP), is
 killed and started again after a pause that grows 1, 2, 4 ... 30 s and starts over once a
-worker has run for a minute. The worker's log records come to this process's log through a
-queue (QueueHandler in the worker, QueueListener here).
+worker has run for a minute. The worker's log records come to this process's log: a
+QueueHandler in the worker whose "queue" is its pipe, and the supervisor, as the listener,
+hands each record to the logger of the same name here. (An mp.Queue shared across restarts was
+tried first: a worker killed in the middle of a write left it unreadable and stop() hung.)
 
-Start order: store, ring, log listener, worker, uploader, camera, supervisor; stop is the
-reverse, each part given a bounded time.
+Start order: store, ring, worker, uploader, camera, supervisor; stop is the reverse, each part
+given a bounded time.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import threading
 import time
-from logging.handlers import QueueListener
 from typing import Callable
 
 import numpy as np
@@ -54,17 +54,12 @@ def fit(rgb: np.ndarray, max_h: int, max_w: int) -> np.ndarray:
     return cv2.resize(rgb, (int(w * f), int(h * f)), interpolation=cv2.INTER_AREA)
 
 
-class _ToLoggers(logging.Handler):
-    """Hands a record from the worker to the logger of the same name here."""
-
-    def handle(self, record: logging.LogRecord) -> bool:
+def _log_here(record) -> None:
+    """A record from the worker, handed to the logger of the same name in this process."""
+    if isinstance(record, logging.LogRecord):
         logger = logging.getLogger(record.name)
         if logger.isEnabledFor(record.levelno):
             logger.handle(record)
-        return True
-
-    def emit(self, record: logging.LogRecord) -> None:  # pragma: no cover - handle() does it
-        pass
 
 
 class CameraReader(threading.Thread):
@@ -152,7 +147,6 @@ class App:
         self.worker: RecognitionProcess | None = None
         self.uploader = uploader
         self.camera: CameraReader | None = None
-        self.listener: QueueListener | None = None
         self._supervisor: threading.Thread | None = None
         self.worker_timeout_s = float(cfg.recognition.worker_timeout_s)
         self.last_heard = 0.0
@@ -185,11 +179,7 @@ class App:
             log.error("%s", e)
             self.set_state(store="error")
         self.ring = FrameRing(max_h=max(cfg.camera.height, 1080), max_w=max(cfg.camera.width, 1920))
-        ctx = mp.get_context("spawn")
-        self.log_queue = ctx.Queue()
-        self.listener = QueueListener(self.log_queue, _ToLoggers())
-        self.listener.start()
-        self.worker = RecognitionProcess(cfg, self.ring, self.log_queue)
+        self.worker = RecognitionProcess(cfg, self.ring)
         if self.worker_enabled:
             self._start_worker()
         if self.uploader is None:
@@ -214,10 +204,6 @@ class App:
             self.uploader.stop(timeout=3)
         if self.worker is not None:
             self.worker.stop()
-        if self.listener is not None:
-            self.listener.stop()
-            self.listener = None
-            self.log_queue.close()
         if self.ring is not None:
             self.ring.close(unlink=True)
             self.ring = None
@@ -304,6 +290,9 @@ class App:
 
     def _handle(self, msg: dict) -> None:
         kind = msg.get("type")
+        if kind == "log":
+            _log_here(msg.get("record"))
+            return
         if kind in ("face", "heartbeat"):
             base_f, base_e = self._counts_base
             if "frames" in msg:

@@ -14,6 +14,7 @@ import logging
 import multiprocessing as mp
 import os
 import signal
+import threading
 import time
 from multiprocessing import shared_memory
 
@@ -102,21 +103,42 @@ HEARTBEAT_S = 1.0  # the worker says something at least this often (the app's wa
 GALLERY_CHECK_S = 1.0  # how often the worker looks at the gallery version in the database
 
 
-def _worker_logging(log_queue, level: int) -> None:
-    """Send this process's log records to the app's QueueListener (the parent's log)."""
-    if log_queue is None:
-        return
+class _Sender:
+    """The worker's end of the pipe, shared by its main loop and its log handler: one message at
+    a time. Log records travel on the same pipe as everything else (``put_nowait`` makes it a
+    queue for logging's QueueHandler): a worker killed or stopped mid-write can only break its
+    own pipe, which the app replaces with the worker, never a queue shared across restarts."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.lock = threading.Lock()
+
+    def send(self, obj) -> None:
+        with self.lock:
+            self.conn.send(obj)
+
+    def put_nowait(self, record: logging.LogRecord) -> None:
+        try:
+            self.send({"type": "log", "record": record})
+        except (OSError, EOFError, ValueError):
+            pass  # the app is gone: nobody to tell
+
+
+def _worker_logging(out: _Sender, level: int) -> None:
+    """Send this process's log records to the app (QueueHandler over the pipe)."""
     from logging.handlers import QueueHandler
 
     root = logging.getLogger()
-    root.handlers[:] = [QueueHandler(log_queue)]
+    root.handlers[:] = [QueueHandler(out)]
     root.setLevel(level)
 
 
-def worker_main(cfg, ring_args, conn, stop, log_queue=None, log_level: int = logging.INFO) -> None:
+def worker_main(cfg, ring_args, conn, stop, log_level: int = logging.INFO) -> None:
     """Entry point of the spawned recognition process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the window process decides when to stop
-    _worker_logging(log_queue, log_level)
+    pipe = conn
+    conn = _Sender(pipe)
+    _worker_logging(conn, log_level)
     from kiosk.loop import KioskLoop
     from kiosk.store import Store, StoreError
 
@@ -138,8 +160,8 @@ def worker_main(cfg, ring_args, conn, stop, log_queue=None, log_level: int = log
     last_sent = last_check = time.monotonic()
     try:
         while not stop.is_set():
-            while conn.poll():
-                cmd = conn.recv()
+            while pipe.poll():
+                cmd = pipe.recv()
                 if cmd == "reload" or (isinstance(cmd, dict) and cmd.get("cmd") == "reload"):
                     loop.reload()
                 elif isinstance(cmd, dict) and cmd.get("cmd") == "mode":
@@ -250,8 +272,8 @@ class RecognitionProcess:
     """The worker process: start, send, is it alive, stop (kill if it does not stop). The policy -
     when a silent or dead worker is restarted, with which pause - is kiosk.app.App's."""
 
-    def __init__(self, cfg, ring: FrameRing, log_queue=None):
-        self.cfg, self.ring, self.log_queue = cfg, ring, log_queue
+    def __init__(self, cfg, ring: FrameRing):
+        self.cfg, self.ring = cfg, ring
         self.ctx = mp.get_context("spawn")
         self.proc = None
         self.conn = None
@@ -269,7 +291,7 @@ class RecognitionProcess:
         level = logging.getLogger().getEffectiveLevel()
         self.proc = self.ctx.Process(target=worker_main, name="kiosk-recognition",
                                      args=(self.cfg, self.ring.attach_args(), child, self.stop_event,
-                                           self.log_queue, min(level, logging.INFO)),
+                                           min(level, logging.INFO)),
                                      daemon=True)
         self.proc.start()
         child.close()

@@ -58,7 +58,7 @@ class KioskWindow(QWidget):
         self.setCursor(Qt.CursorShape.BlankCursor)
 
         self.bridge = _Bridge(self)
-        self.bridge.message.connect(self.handle)
+        self.bridge.message.connect(lambda msg: self.handle(msg))  # late-bound: tools may wrap handle
         self.bridge.frame.connect(self.on_frame)
         self.app = App(cfg, make_source, on_message=self.bridge.message.emit,
                        on_frame=lambda image, seq, ts: self.bridge.frame.emit(to_qimage(image), seq, ts),
