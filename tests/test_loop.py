@@ -112,3 +112,17 @@ def test_an_unknown_face_is_encoded_only_now_and_then_and_is_no_fraud_case(cfg, 
     assert not [r for r in enrolled.audit_rows() if r["action"].startswith("liveness")]
     assert enrolled.events() == []
 
+
+
+def test_a_print_of_someone_not_enrolled_is_no_hr_case(cfg, faces, tmp_path):
+    """Flat motion (a print) of a face that matches nobody: liveness may well see the print, but
+    nobody was held up - nothing goes to HR's audit log as suspected fraud."""
+    from kiosk.store import Store
+
+    cfg.values["liveness"]["mode"] = "passive_then_challenge"
+    with Store(tmp_path / "empty.db") as store:  # nobody enrolled
+        loop = KioskLoop(cfg, store)
+        out = run(loop, print_attack(faces))
+        assert not [o for o in out if o["type"] in ("attendance", "spoof")]
+        assert [o["type"] for o in out if o["type"] == "unknown"]
+        assert not [r for r in store.audit_rows() if r["action"].startswith("liveness")]
