@@ -16,11 +16,11 @@ a) time-to-record: every clip replayed as a live camera at its own frame rate (f
    (person A) or from the last part of the same clip (the others). A recorded clip cannot
    answer "Kedipkan mata": a visit that liveness does not pass passively ends unrecorded
    (counted, not timed). CPU is this machine's (a 2-core x86); a Pi 4 is slower.
-b) an unknown face in front of the kiosk: the real App (camera reader thread, recognition worker
-   process) replaying a clip of someone not enrolled at 30 frames/s for --seconds, with
-   `unknown_reencode_s = 0` (encode every frame: before issue 15) and with the default: frames
-   per second handed to the preview by the camera reader, and analysed by the worker (each
-   analysed frame also feeds liveness), measured in the same run.
+b) an unknown face in front of the kiosk: the real window (offscreen) with its App (camera
+   reader thread, recognition worker process) replaying a clip of someone not enrolled at 30
+   frames/s for --seconds, with `unknown_reencode_s = 0` (encode every frame: before issue 15)
+   and with the default: frames per second painted by the preview, and analysed by the worker
+   (each analysed frame also feeds liveness), measured in the same run.
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ def visit(cfg, store, analyzer, frames, fps: float, start: int, limit_s: float) 
     with store.transaction("forget the previous visit") as db:
         db.execute("delete from outbox")
         db.execute("delete from attendance_events")
+        db.execute("delete from audit_log")
     loop = KioskLoop(cfg, store, analyzer=analyzer)
     i, t0 = start, start / fps
     face_t = None
@@ -117,12 +118,14 @@ def visit(cfg, store, analyzer, frames, fps: float, start: int, limit_s: float) 
             if m["type"] == "attendance" and m["status"] == "recorded":
                 out.update(recorded=True, ttr=ts + cost - face_t, outcome="recorded")
             elif m["type"] in ("unverified", "spoof", "unknown"):
-                out["outcome"] = m["type"]
+                out["outcome"] = f"{m['type']}:{m['reason']}" if m.get("reason") and m["type"] != "unknown" else m["type"]
         if out["recorded"]:
             break
         # the newest frame due once this one is done (a live camera drops the ones in between)
         i = max(i + 1, math.floor((ts + max(cost, 1 / fps)) * fps + 1e-9))
     out["analysed_fps"] = out["frames"] / max(1e-9, (i - start) / fps)
+    # what HR's audit log shows as a suspected attack (liveness_failed) after this genuine visit
+    out["fraud_cases"] = sum(r["action"] == "liveness_failed" for r in store.audit_rows())
     return out
 
 
@@ -138,8 +141,8 @@ def part_a(videos: Path, step_s: float, limit_s: float) -> None:
           f"then {cfg.liveness.challenge_tries} x {cfg.liveness.challenge_s:g} s challenges, max "
           f"{cfg.liveness.max_seconds:g} s); a visit every {step_s:g} s of each clip, up to {limit_s:g} s each")
     print(f"   {'clip':<24} {'fps':>5} {'tmpl':>4} {'visits':>6} {'recorded':>8} {'median s':>8} {'p90 s':>6} "
-          f"{'analysed/s':>10}  not recorded")
-    all_ttr, total, recorded = [], 0, 0
+          f"{'analysed/s':>10} {'HR fraud':>8}  not recorded")
+    all_ttr, total, recorded, fraud = [], 0, 0, 0
     with Store(cfg.db_path) as store:
         for clip in ENROLL_FROM:
             frames, fps = read_clip(videos / clip)
@@ -147,6 +150,8 @@ def part_a(videos: Path, step_s: float, limit_s: float) -> None:
             starts = [round(s * fps) for s in np.arange(0.0, max(0.01, len(frames) / fps - 6.0), step_s)]
             results = [visit(cfg, store, analyzer, frames, fps, s, limit_s) for s in starts]
             ttr = [r["ttr"] for r in results if r["recorded"]]
+            cases = sum(r["fraud_cases"] for r in results)
+            fraud += cases
             all_ttr += ttr
             total += len(results)
             recorded += len(ttr)
@@ -155,12 +160,14 @@ def part_a(videos: Path, step_s: float, limit_s: float) -> None:
                 if not r["recorded"]:
                     others[r["outcome"]] = others.get(r["outcome"], 0) + 1
             print(f"   {clip:<24} {fps:>5.1f} {n_tmpl:>4} {len(results):>6} {len(ttr):>8} "
-                  f"{_q(ttr, 50):>8} {_q(ttr, 90):>6} {statistics.median(r['analysed_fps'] for r in results):>10.1f}  "
-                  f"{others or ''}")
-    print(f"   {'ALL':<24} {'':>5} {'':>4} {total:>6} {recorded:>8} {_q(all_ttr, 50):>8} {_q(all_ttr, 90):>6}")
-    print("   time-to-record: first frame with the face -> the event stored; 'not recorded' by the last\n"
-          "   message of the visit (unverified = liveness asked for a blink the clip did not give in time;\n"
-          "   pending = the clip ended first; unknown = not matched)")
+                  f"{_q(ttr, 50):>8} {_q(ttr, 90):>6} {statistics.median(r['analysed_fps'] for r in results):>10.1f} "
+                  f"{cases:>8}  {others or ''}")
+    print(f"   {'ALL':<24} {'':>5} {'':>4} {total:>6} {recorded:>8} {_q(all_ttr, 50):>8} {_q(all_ttr, 90):>6} "
+          f"{'':>10} {fraud:>8}")
+    print("   time-to-record: first frame with the face -> the event stored; 'HR fraud' = liveness_failed rows\n"
+          "   the genuine visits left in HR's audit log; 'not recorded' by the last message of the visit\n"
+          "   (unverified = liveness asked for a blink the clip did not give in time, a retry hint;\n"
+          "   spoof:reason = refused; pending = the clip ended first; unknown = not matched)")
 
 
 def _q(xs: list[float], q: int) -> str:
@@ -169,37 +176,63 @@ def _q(xs: list[float], q: int) -> str:
     return f"{float(np.percentile(xs, q)):.2f}"
 
 
-def part_b(videos: Path, clip: str, seconds: float) -> None:
-    from kiosk.app import App
-    from kiosk.camera import open_source
+VARIANTS = {"before": ("encode every frame (before)", "[recognition]\nunknown_reencode_s = 0.0\n"),
+            "after": ("re-encode every 1 s (default)", "")}
 
-    print(f"\nb) an unknown face in front of the kiosk: {clip} replayed at 30 frames/s for {seconds:g} s, "
-          f"nobody enrolled; {os.cpu_count()} cores")
+
+def run_variant(variant: str, videos: Path, clip: str, seconds: float) -> dict:
+    """In its own process: the real kiosk window (offscreen) with the real App, one variant."""
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PySide6.QtWidgets import QApplication
+
+    from kiosk.camera import open_source
+    from kiosk.ui.window import KioskWindow
+
+    tmp = Path(tempfile.mkdtemp(prefix="kiosk-visit-b-"))
+    cfg = config(tmp, VARIANTS[variant][1])
+    qt = QApplication.instance() or QApplication([])
+    win = KioskWindow(cfg, lambda: open_source(f"replay:{videos / clip}", fps=30, realtime=True, loop=True))
+    win.resize(1024, 600)
+    win.show()
+
+    def pump(until: float) -> None:
+        while time.monotonic() < until:
+            qt.processEvents()
+            time.sleep(0.001)
+
+    end = time.monotonic() + 90
+    while not win.app.ready and time.monotonic() < end:
+        pump(time.monotonic() + 0.1)
+    pump(time.monotonic() + 2.0)  # warm
+    s0, f0, e0, t0 = win.view.shown, win.app.frames, win.app.encodings, time.monotonic()
+    pump(t0 + seconds)
+    el = time.monotonic() - t0
+    out = {"variant": variant, "shown": (win.view.shown - s0) / el, "analysed": (win.app.frames - f0) / el,
+           "encodings": (win.app.encodings - e0) / el}
+    win.request_quit()
+    return out
+
+
+def part_b(videos: Path, clip: str, seconds: float) -> None:
+    import json
+    import subprocess
+
+    print(f"\nb) an unknown face in front of the kiosk: {clip} replayed at 30 frames/s for {seconds:g} s per "
+          f"variant, nobody enrolled, the real window (offscreen) and worker; {os.cpu_count()} cores")
     print(f"   {'variant':<34} {'preview frames/s':>16} {'analysed (liveness) frames/s':>28} {'encodings/s':>11}")
     rows = []
-    for name, extra in (("encode every frame (before)", "[recognition]\nunknown_reencode_s = 0.0\n"),
-                        ("re-encode every 1 s (default)", "")):
-        tmp = Path(tempfile.mkdtemp(prefix="kiosk-visit-b-"))
-        cfg = config(tmp, extra)
-        shown = [0]
-        app = App(cfg, lambda: open_source(f"replay:{videos / clip}", fps=30, realtime=True, loop=True),
-                  on_frame=lambda image, seq, ts: shown.__setitem__(0, shown[0] + 1))
-        app.start()
-        try:
-            end = time.monotonic() + 90
-            while not app.ready and time.monotonic() < end:
-                time.sleep(0.1)
-            time.sleep(2.0)  # warm
-            s0, f0, e0, t0 = shown[0], app.frames, app.encodings, time.monotonic()
-            time.sleep(seconds)
-            el = time.monotonic() - t0
-            row = (name, (shown[0] - s0) / el, (app.frames - f0) / el, (app.encodings - e0) / el)
-        finally:
-            app.stop()
+    for variant in VARIANTS:
+        r = subprocess.run([sys.executable, __file__, "--variant", variant, "--videos", str(videos),
+                            "--unknown-clip", clip, "--seconds", str(seconds)],
+                           capture_output=True, text=True, timeout=600)
+        line = [x for x in r.stdout.splitlines() if x.startswith("{")]
+        if r.returncode or not line:
+            sys.exit(f"{variant} failed:\n{r.stderr[-3000:]}")
+        row = json.loads(line[-1])
         rows.append(row)
-        print(f"   {row[0]:<34} {row[1]:>16.1f} {row[2]:>28.1f} {row[3]:>11.1f}")
-    (_, p0, a0, _), (_, p1, a1, _) = rows
-    print(f"   after / before: preview {p1 / p0:.2f}x, analysed {a1 / a0:.2f}x")
+        print(f"   {VARIANTS[variant][0]:<34} {row['shown']:>16.1f} {row['analysed']:>28.1f} {row['encodings']:>11.1f}")
+    b, a = rows
+    print(f"   after / before: preview {a['shown'] / b['shown']:.2f}x, analysed {a['analysed'] / b['analysed']:.2f}x")
 
 
 def main() -> None:
@@ -210,8 +243,21 @@ def main() -> None:
     ap.add_argument("--limit", type=float, default=14.0, help="a): longest visit (s)")
     ap.add_argument("--unknown-clip", default="person-a_cap12.mp4")
     ap.add_argument("--only", choices=("a", "b"))
+    ap.add_argument("--code", type=Path, help="a): run another checkout's kiosk package (e.g. main, for a "
+                    "before/after comparison); this script's own parts stay the same")
+    ap.add_argument("--variant", choices=tuple(VARIANTS), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.variant:
+        import json
+
+        print(json.dumps(run_variant(args.variant, args.videos, args.unknown_clip, args.seconds)), flush=True)
+        os._exit(0)  # skip interpreter teardown (PySide6 can crash there, after the work is done)
     os.environ.setdefault("KIOSK_CLOCK_START", "2026-11-24T07:20:00+07:00")  # a working morning
+    if args.code:
+        sys.path.insert(0, str(args.code.resolve()))
+        import kiosk
+
+        print(f"kiosk package: {Path(kiosk.__file__).parent}")
     if args.only != "b":
         part_a(args.videos, args.step, args.limit)
     if args.only != "a":
