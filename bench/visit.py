@@ -125,11 +125,15 @@ def visit(cfg, store, analyzer, frames, fps: float, start: int, limit_s: float) 
         i = max(i + 1, math.floor((ts + max(cost, 1 / fps)) * fps + 1e-9))
     out["analysed_fps"] = out["frames"] / max(1e-9, (i - start) / fps)
     # what HR's audit log shows as a suspected attack (liveness_failed) after this genuine visit
-    out["fraud_cases"] = sum(r["action"] == "liveness_failed" for r in store.audit_rows())
+    import json
+
+    cases = [json.loads(r["detail"]) for r in store.audit_rows() if r["action"] == "liveness_failed"]
+    out["fraud_cases"] = len(cases)
+    out["fraud_at"] = [c.get("elapsed") for c in cases]  # seconds into the face's track
     return out
 
 
-def part_a(videos: Path, step_s: float, limit_s: float) -> None:
+def part_a(videos: Path, step_s: float, limit_s: float, clips: list[str] | None = None) -> None:
     from kiosk.recognition.pipeline import FaceAnalyzer
     from kiosk.store import Store
 
@@ -142,15 +146,16 @@ def part_a(videos: Path, step_s: float, limit_s: float) -> None:
           f"{cfg.liveness.max_seconds:g} s); a visit every {step_s:g} s of each clip, up to {limit_s:g} s each")
     print(f"   {'clip':<24} {'fps':>5} {'tmpl':>4} {'visits':>6} {'recorded':>8} {'median s':>8} {'p90 s':>6} "
           f"{'analysed/s':>10} {'HR fraud':>8}  not recorded")
-    all_ttr, total, recorded, fraud = [], 0, 0, 0
+    all_ttr, total, recorded, fraud, fraud_at = [], 0, 0, 0, []
     with Store(cfg.db_path) as store:
-        for clip in ENROLL_FROM:
+        for clip in clips or ENROLL_FROM:
             frames, fps = read_clip(videos / clip)
             n_tmpl = enroll(store, cfg, analyzer, videos, clip)
             starts = [round(s * fps) for s in np.arange(0.0, max(0.01, len(frames) / fps - 6.0), step_s)]
             results = [visit(cfg, store, analyzer, frames, fps, s, limit_s) for s in starts]
             ttr = [r["ttr"] for r in results if r["recorded"]]
             cases = sum(r["fraud_cases"] for r in results)
+            fraud_at += [x for r in results for x in r["fraud_at"]]
             fraud += cases
             all_ttr += ttr
             total += len(results)
@@ -164,6 +169,7 @@ def part_a(videos: Path, step_s: float, limit_s: float) -> None:
                   f"{cases:>8}  {others or ''}")
     print(f"   {'ALL':<24} {'':>5} {'':>4} {total:>6} {recorded:>8} {_q(all_ttr, 50):>8} {_q(all_ttr, 90):>6} "
           f"{'':>10} {fraud:>8}")
+    print(f"   HR fraud cases at (s into the track): {sorted(fraud_at)}")
     print("   time-to-record: first frame with the face -> the event stored; 'HR fraud' = liveness_failed rows\n"
           "   the genuine visits left in HR's audit log; 'not recorded' by the last message of the visit\n"
           "   (unverified = liveness asked for a blink the clip did not give in time, a retry hint;\n"
@@ -243,6 +249,7 @@ def main() -> None:
     ap.add_argument("--limit", type=float, default=14.0, help="a): longest visit (s)")
     ap.add_argument("--unknown-clip", default="person-a_cap12.mp4")
     ap.add_argument("--only", choices=("a", "b"))
+    ap.add_argument("--clips", nargs="+", choices=tuple(ENROLL_FROM), help="a): only these clips")
     ap.add_argument("--code", type=Path, help="a): run another checkout's kiosk package (e.g. main, for a "
                     "before/after comparison); this script's own parts stay the same")
     ap.add_argument("--variant", choices=tuple(VARIANTS), help=argparse.SUPPRESS)
@@ -259,7 +266,7 @@ def main() -> None:
 
         print(f"kiosk package: {Path(kiosk.__file__).parent}")
     if args.only != "b":
-        part_a(args.videos, args.step, args.limit)
+        part_a(args.videos, args.step, args.limit, args.clips)
     if args.only != "a":
         part_b(args.videos, args.unknown_clip, args.seconds)
 
