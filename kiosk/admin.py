@@ -32,8 +32,13 @@ class PinError(ValueError):
 
 def hash_pin(pin: str) -> str:
     check_pin_format(pin)
+    return hash_secret(pin)
+
+
+def hash_secret(secret: str) -> str:
+    """A salted scrypt hash of a PIN or password (also the collector's HR password)."""
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(pin.encode(), salt=salt, dklen=32, **SCRYPT)
+    digest = hashlib.scrypt(secret.encode(), salt=salt, dklen=32, **SCRYPT)
     params = ",".join(f"{k}={v}" for k, v in SCRYPT.items())
     return f"scrypt${params}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
