@@ -234,7 +234,7 @@ class App:
 
         if self.store is None:
             raise StoreError("the database is not available; nothing was corrected")
-        ev = self.store.record_correction(event_id, source, actor=f"{source}:{event_id[:8]}")
+        ev = self.store.record_correction(event_id, source)  # audited as "employee:<NIP>"
         self.notify_upload()
         employee = self.store.employee(ev["nip"]) or {"nip": ev["nip"]}
         rules = self.cfg.values["attendance"]

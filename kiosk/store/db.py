@@ -229,7 +229,7 @@ class Store:
             db["outbox"].insert({"event_id": event["id"], "state": "pending", "attempts": 0,
                                  "queued_at": utc_now()})
 
-    def record_correction(self, event_id: str, source: str, actor: str) -> dict:
+    def record_correction(self, event_id: str, source: str, actor: str | None = None) -> dict:
         """Switch a stored masuk/pulang to the other kind: a new event (with its outbox row)
         naming the one it corrects, and an audit entry, in one transaction. The original row
         is never changed. Correcting an event that was already corrected corrects the newest
@@ -251,7 +251,7 @@ class Store:
             db["outbox"].insert({"event_id": event["id"], "state": "pending", "attempts": 0, "queued_at": utc_now()})
             self.audit("attendance_corrected", {"event": event_id, "correction": event["id"], "nip": event["nip"],
                                                 "from": rows[0]["kind"], "to": event["kind"], "source": source},
-                       actor, db=db)
+                       actor or f"{source}:{event['nip']}", db=db)
         return event
 
     def day_events(self, nip: str, work_dates: list[str]) -> list[dict]:
