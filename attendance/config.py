@@ -92,6 +92,12 @@ ATTENDANCE = Section("Attendance rules: masuk/pulang, late (TL) and early-leave 
     Setting("repeat_minutes", 5,
             "A recognition within this many minutes of the same employee's last record "
             "is 'sudah tercatat' and records nothing.", lo=1, hi=720),
+    Setting("first_punch_pulang_minutes", 60,
+            "The first punch of a work date is MASUK (terlambat N menit if late), also after "
+            "mid-shift, unless it comes this close to the shift's end or after it: then PULANG. "
+            "The employee can switch it on the card (docs/rules.md).", lo=0, hi=720),
+    Setting("correction_seconds", 8.0,
+            "How long the card offers the button that switches MASUK <-> PULANG.", lo=0.0, hi=60.0),
     Setting("default_schedule", "kantor", "Schedule of employees whose unit has none below."),
     Setting("unit_schedules", {},
             "Unit name -> schedule name, e.g. { \"Puskesmas Sragen\" = \"puskesmas\" }. "

@@ -2,20 +2,26 @@
 
 Every punch is kept in the database; this decides which ones count. Inside the shift's punch
 window, the first punch before mid-shift is masuk and the last punch from mid-shift on is
-pulang (ANRI 18/2016: first for arrival, last for departure). Break punches (istirahat) and
-punches outside the window or on a day off are listed but never counted. A working day
+pulang (ANRI 18/2016: first for arrival, last for departure); the kind recorded at the kiosk
+(kiosk/decision.py, possibly switched by the employee: a correction event supersedes the
+original, ``current``) decides two cases the clock cannot: a first punch after mid-shift
+recorded as masuk is a (late) arrival, a punch before mid-shift recorded as pulang a departure.
+Break punches (istirahat) and punches outside the window or on a day off are listed but never
+counted. A working day
 without any counted punch is alpha; a missing masuk or pulang falls in the configured band
 (TL4 / PSW4 by default). Events recorded while the clock was not synchronised are flagged.
 
-Two kinds of records change the verdict without touching a kiosk's event:
+Besides the employee's own switch at the kiosk, two kinds of records change the verdict
+without touching a kiosk's event:
 
 * **Excuses** (leave, permits, official travel): a full-day excuse makes a working day
   "excused" - no alpha, no TL/PSW, no cut, counted in its own recap column (C, S, I, DL ...);
   a half-day permit excuses only the arrival band (izin datang terlambat, part "masuk") or the
   departure band (izin pulang cepat, part "pulang").
-* **Corrections**: a punch added by HR (kind and time given) or a kiosk event re-labelled
-  (masuk <-> pulang, by HR or by the employee at the kiosk). Such a punch counts as the kind it
-  was given, whatever the time of day, and the day is marked corrected in every report.
+* **Corrections by HR**: a punch added (kind and time given) or a kiosk event re-labelled
+  (masuk <-> pulang). Such a punch counts as the kind it was given, whatever the time of day.
+A day with any correction (HR's or the employee's at the kiosk) is marked corrected in every
+report.
 """
 
 from __future__ import annotations
@@ -40,8 +46,9 @@ class Punch:
 
     @classmethod
     def from_row(cls, row: dict) -> "Punch":
+        """A stored kiosk event; one that corrects another (the employee's switch) marks its day."""
         return cls(dt.datetime.fromisoformat(row["local_time"]), row["kind"], bool(row["clock_synced"]),
-                   row.get("id", ""))
+                   row.get("id", ""), corrected=bool(row.get("corrects")))
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,13 @@ class DayResult:
     corrected: bool = False  # a correction added or re-labelled a punch of this day
 
 
+def current(rows: list[dict]) -> list[dict]:
+    """The events that count: those no other event corrects (a correction names the event it
+    replaces in ``corrects``; both stay stored)."""
+    replaced = {r.get("corrects") for r in rows if r.get("corrects")}
+    return [r for r in rows if r["id"] not in replaced]
+
+
 def band(minutes: int, bands: list[int], prefix: str) -> str | None:
     """0 -> None; 1..b1 -> X1; ..b2 -> X2; ..b3 -> X3; more -> X4."""
     if minutes <= 0:
@@ -119,8 +133,15 @@ def apply_corrections(punches: list[Punch], corrections: list[Correction]) -> tu
     return out, applied
 
 
-def _is_arrival(p: Punch, shift: Shift) -> bool:
-    return p.kind == "masuk" if p.fixed else p.at < shift.split
+def _arrivals(counted: list[Punch], shift: Shift) -> list[Punch]:
+    """By the clock, as recorded: before mid-shift an arrival, from it on a departure - except a
+    first punch after mid-shift recorded as masuk (a late arrival: kiosk/decision.py) and a
+    punch recorded as pulang before it (an early departure the employee confirmed). A punch whose
+    kind an HR correction set counts as that kind."""
+    first = counted[0] if counted else None
+    late_arrival = first if first and first.kind == "masuk" and first.at >= shift.split else None
+    return [p for p in counted if (p.kind == "masuk" if p.fixed else
+                                   (p.at < shift.split and p.kind != "pulang") or p is late_arrival)]
 
 
 def evaluate_day(nip: str, work_date: dt.date, schedule: Schedule, cal: Calendar, punches: list[Punch],
@@ -150,8 +171,8 @@ def evaluate_day(nip: str, work_date: dt.date, schedule: Schedule, cal: Calendar
             r.ignored.append(p)
         else:
             counted.append(p)
-    arrivals = [p for p in counted if _is_arrival(p, shift)]
-    departures = [p for p in counted if not _is_arrival(p, shift)]
+    arrivals = _arrivals(counted, shift)
+    departures = [p for p in counted if not any(p is a for a in arrivals)]
     if arrivals:
         r.masuk = arrivals[0].at
     if departures:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from attendance.day import Correction, DayResult, Excuse, Punch, apply_corrections, evaluate_day
+from attendance.day import Correction, DayResult, Excuse, Punch, apply_corrections, current, evaluate_day
 from attendance.schedule import Calendar, schedule_for, schedules_from_config
 
 STATUS_ID = {"present": "hadir", "alpha": "alpha", "holiday": "libur", "off": "libur akhir pekan",
@@ -64,7 +64,7 @@ def compute_days(store, cfg, first: dt.date, last: dt.date, now: dt.datetime,
 
     `store` gives `employees()` (nip, name, unit, active, schedule, created_at, and optionally
     deactivated_at), `holidays()` ({date: name}) and, unless `punches` ({(nip, work_date ISO):
-    [Punch]}) is given, `events(first, last)` rows. `excuses` {(nip, date): (Excuse, ...)} and
+    [Punch]}) is given, `events(first, last)` rows (those another event corrects are left out). `excuses` {(nip, date): (Excuse, ...)} and
     `corrections` {(nip, work_date ISO): [Correction]} hold only approved records. `cfg` has
     `values["attendance"]`, `values["schedules"]` and `tz` (the kiosk's Config or the
     collector's rules)."""
@@ -74,7 +74,7 @@ def compute_days(store, cfg, first: dt.date, last: dt.date, now: dt.datetime,
     excuses, corrections = excuses or {}, corrections or {}
     if punches is None:
         punches = {}
-        for row in store.events(first.isoformat(), last.isoformat()):
+        for row in current(store.events(first.isoformat(), last.isoformat())):
             punches.setdefault((row["nip"], row["work_date"]), []).append(Punch.from_row(row))
     today = now.astimezone(cfg.tz).date()
     dates = []

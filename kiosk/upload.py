@@ -37,6 +37,7 @@ from pathlib import Path
 import requests
 
 from kiosk import __version__
+from kiosk.config import section_defaults
 
 log = logging.getLogger("kiosk.upload")
 
@@ -69,25 +70,30 @@ class Refused(UploadError):
         self.fields = fields
 
 
+_S = section_defaults("server")  # the one copy of the defaults: kiosk/config.py's schema
+
+
 @dataclass(frozen=True)
 class Settings:
-    url: str = ""
-    token_file: str = ""
-    ca_file: str = ""
-    batch_size: int = 200
-    connect_timeout_s: float = 5.0
-    timeout_s: float = 30.0
-    interval_s: float = 10.0
-    heartbeat_s: float = 60.0
-    roster_s: float = 300.0
-    backoff_base_s: float = 0.05
-    backoff_max_s: float = 300.0
-    retry_after_max_s: float = 3600.0
+    """The ``[server]`` settings (meaning and defaults: kiosk/config.py), paths made absolute."""
+
+    url: str = _S["url"]
+    token_file: str = _S["token_file"]
+    ca_file: str = _S["ca_file"]
+    batch_size: int = _S["batch_size"]
+    connect_timeout_s: float = _S["connect_timeout_s"]
+    timeout_s: float = _S["timeout_s"]
+    interval_s: float = _S["interval_s"]
+    heartbeat_s: float = _S["heartbeat_s"]
+    roster_s: float = _S["roster_s"]
+    backoff_base_s: float = _S["backoff_base_s"]
+    backoff_max_s: float = _S["backoff_max_s"]
+    retry_after_max_s: float = _S["retry_after_max_s"]
 
     @classmethod
     def from_config(cls, cfg, base_dir: Path | None = None) -> "Settings":
-        """[server] settings; the ones the schema does not list yet fall back to the defaults."""
-        s = cfg.server
+        """Every [server] setting; token_file and ca_file relative to the config file's folder."""
+        s = dict(cfg.values["server"])
         base = base_dir or getattr(cfg, "base_dir", Path.cwd())
 
         def path(p: str) -> str:
@@ -96,11 +102,8 @@ class Settings:
             q = Path(p).expanduser()
             return str(q if q.is_absolute() else Path(base) / q)
 
-        return cls(url=s.url.rstrip("/"), token_file=path(s.token_file), ca_file=path(s.ca_file),
-                   batch_size=s.batch_size,
-                   **{f: type(getattr(cls, f))(getattr(s, f)) for f in (
-                       "connect_timeout_s", "timeout_s", "interval_s", "heartbeat_s", "roster_s",
-                       "backoff_base_s", "backoff_max_s", "retry_after_max_s") if hasattr(s, f)})
+        s.update(url=s["url"].rstrip("/"), token_file=path(s["token_file"]), ca_file=path(s["ca_file"]))
+        return cls(**s)
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -139,13 +142,14 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 
 def backoff_delay(failures: int, base: float, cap: float, retry_after: float | None = None,
-                  rng: random.Random = random) -> float:
+                  rng: random.Random = random, retry_after_max: float = float("inf")) -> float:
     """Exponential backoff with jitter: half of min(cap, base * 2^(n-1)) plus a random part up
     to the other half (never zero: a server coming back is not hit by every kiosk at once), and
-    never shorter than the server's Retry-After."""
+    never shorter than the server's Retry-After - of which at most `retry_after_max` is honoured
+    (a misconfigured server asking for a day must not silence the kiosk for a day)."""
     d = min(cap, base * 2 ** max(0, failures - 1))
     delay = d / 2 + rng.uniform(0, d / 2)
-    return max(delay, retry_after or 0.0)
+    return max(delay, min(retry_after or 0.0, retry_after_max))
 
 
 def _utc_now() -> str:
@@ -309,13 +313,18 @@ class Uploader:
             elif result == "failed":
                 self.failures += 1
                 retry_after, self._retry_after = self._retry_after, None
-                delay = backoff_delay(self.failures, self.settings.backoff_base_s, self.settings.backoff_max_s,
-                                      retry_after, self._rng)
+                delay = self.next_delay(retry_after)
                 self._stop.wait(delay)  # not woken by notify(): backoff is kept
             else:  # revoked / not configured: look at the token file again now and then
                 self._sleep(max(30.0, self.settings.interval_s))
         if store is not None:
             store.close()
+
+    def next_delay(self, retry_after: float | None = None) -> float:
+        """The pause after the current run of failures (backoff, Retry-After up to its cap)."""
+        s = self.settings
+        return backoff_delay(self.failures, s.backoff_base_s, s.backoff_max_s, retry_after, self._rng,
+                             retry_after_max=s.retry_after_max_s)
 
     # --- one round ------------------------------------------------------------------------
 
@@ -529,7 +538,8 @@ def _int(v) -> int | None:
 
 
 WIRE_FIELDS = ("id", "nip", "kind", "local_time", "utc_at", "local_date", "work_date", "in_window",
-               "monotonic_ns", "boot_id", "clock_synced", "distance", "margin", "device_id")
+               "monotonic_ns", "boot_id", "clock_synced", "distance", "margin", "device_id",
+               "corrects", "correction_source")  # the last two: null unless the event corrects another
 
 
 def _wire(row: dict) -> dict:

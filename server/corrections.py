@@ -1,13 +1,14 @@
-"""Corrections of punches: a separate record for each, the kiosk's event never changed.
+"""HR's corrections of punches: a separate record for each, the kiosk's event never changed.
 
 * `add`: a masuk or pulang the kiosk did not record (the machine was down, the employee signed
   the paper list), with its time and the reason;
-* `relabel`: a kiosk event counted as the other kind (masuk <-> pulang): by HR, or by the
-  employee on the kiosk's result card (source "kiosk", `kiosk_relabel`).
+* `relabel`: a kiosk event counted as the other kind (masuk <-> pulang).
 
 An approved correction's punch counts as the kind it was given at any hour (attendance.day);
-the day is marked corrected in every report. With `[collector] four_eyes_corrections` a
-correction waits for another account's approval (server.approval). A closed month refuses new
+the day is marked corrected in every report. The employee's own switch on the kiosk's card is
+not one of these records: it arrives as an event naming the one it corrects (events.corrects,
+issue 15), counts at once, marks the day too, and is listed here beside HR's (`listing`). With `[collector] four_eyes_corrections` a
+correction waits for another account's approval (server.records). A closed month refuses new
 corrections; every change is audited.
 """
 
@@ -23,14 +24,11 @@ from attendance.day import PUNCH_KINDS, Correction
 from attendance.schedule import Calendar, schedule_for, schedules_from_config
 from kiosk.fields import plain_text_problem
 from server import audit, periods
+from server.records import LIVE, Kind, conditions
 from server.accounts import Actor
 from server.config import ServerConfig
 from server.db import corrections, employees, events, holidays, now
-from server.service import Device
 
-STATUS_ID = {"approved": "berlaku", "pending": "menunggu persetujuan", "rejected": "ditolak",
-             "cancelled": "dibatalkan"}
-LIVE = ("approved", "pending")
 ACTION_ID = {"add": "tambah", "relabel": "ubah jenis"}
 
 
@@ -39,7 +37,10 @@ class CorrectionError(ValueError):
 
 
 def snapshot(row) -> dict:
-    return {k: row[k] for k in ("nip", "work_date", "action", "kind", "local_time", "event_id", "reason", "source")}
+    return {k: row[k] for k in ("nip", "work_date", "action", "kind", "local_time", "event_id", "reason")}
+
+
+KIND = Kind(corrections, "koreksi", "correction", snapshot, lambda r: (dt.date.fromisoformat(r["work_date"]),) * 2)
 
 
 def _employee(conn: Connection, actor: Actor, nip: str):
@@ -94,7 +95,7 @@ def add_punch(conn: Connection, who: audit.Who, actor: Actor, settings: ServerCo
     if duplicate:
         raise CorrectionError(f"koreksi yang sama sudah ada (no. {duplicate.id})")
     row = {"nip": nip, "work_date": work_date.isoformat(), "action": "add", "kind": kind,
-           "local_time": at.isoformat(), "event_id": None, "reason": reason, "source": "hr", "device_id": None}
+           "local_time": at.isoformat(), "event_id": None, "reason": reason}
     return _insert(conn, who, emp["unit"], row, four_eyes, actor.id or None)
 
 
@@ -104,6 +105,10 @@ def _relabel_row(conn: Connection, nip: str, event_id: str, kind: str, reason: s
     ev = conn.execute(select(events.c.nip, events.c.work_date, events.c.kind).where(events.c.id == event_id)).first()
     if ev is None or ev.nip != nip:
         raise CorrectionError(f"catatan kiosk {event_id} milik pegawai {nip} tidak ada")
+    by_employee = conn.execute(select(events.c.id).where(events.c.corrects == event_id)).first()
+    if by_employee:
+        raise CorrectionError(f"catatan ini sudah diganti pegawai di kiosk (catatan {by_employee.id}); koreksilah "
+                              "catatan penggantinya")
     if ev.kind not in PUNCH_KINDS:
         raise CorrectionError(f"catatan {event_id} adalah {ev.kind}; hanya masuk atau pulang yang dapat diubah jenisnya")
     earlier = conn.execute(select(corrections.c.id).where(corrections.c.event_id == event_id,
@@ -119,39 +124,7 @@ def relabel(conn: Connection, who: audit.Who, actor: Actor, nip: str, event_id: 
     """HR counts the kiosk event `event_id` as `kind`."""
     emp = _employee(conn, actor, nip)
     row = _relabel_row(conn, nip, event_id, kind, _check_reason(reason))
-    return _insert(conn, who, emp["unit"], {**row, "source": "hr", "device_id": None}, four_eyes, actor.id or None)
-
-
-def kiosk_relabel(conn: Connection, device: Device, event_id: str, kind: str, four_eyes: bool) -> int:
-    """The employee switched MASUK <-> PULANG on the kiosk's result card: the same record as
-    HR's, with source "kiosk" and the device; only for an employee of the kiosk's units."""
-    ev = conn.execute(select(events.c.nip, events.c.device_id).where(events.c.id == event_id)).first()
-    if ev is None or ev.device_id != device.id:
-        raise CorrectionError(f"catatan {event_id} tidak direkam oleh kiosk {device.id}")
-    unit = conn.execute(select(employees.c.unit).where(employees.c.nip == ev.nip)).scalar()
-    if unit not in device.units:
-        raise CorrectionError(f"pegawai {ev.nip} bukan pegawai unit kiosk {device.id}")
-    row = _relabel_row(conn, ev.nip, event_id, kind, "dikoreksi pegawai di kiosk")
-    return _insert(conn, audit.Who(None, f"kiosk:{device.id}"), unit, {**row, "source": "kiosk",
-                                                                       "device_id": device.id}, four_eyes, None)
-
-
-def cancel(conn: Connection, who: audit.Who, actor: Actor, correction_id: int) -> None:
-    row = conn.execute(select(corrections, employees.c.unit).join(employees, employees.c.nip == corrections.c.nip)
-                       .where(corrections.c.id == correction_id)).mappings().first()
-    if row is None or not actor.can_read(row["unit"]):
-        raise CorrectionError(f"koreksi {correction_id} tidak ada")
-    if not actor.can_write(row["unit"]):
-        raise CorrectionError(f"pegawai {row['nip']} ada di unit {row['unit']}, yang tidak dapat Anda ubah")
-    if row["status"] not in LIVE:
-        raise CorrectionError(f"koreksi {correction_id} sudah {STATUS_ID[row['status']]}")
-    problems = periods.closed_problems(conn, *(dt.date.fromisoformat(row["work_date"]),) * 2)
-    if problems:
-        raise CorrectionError("; ".join(problems))
-    conn.execute(update(corrections).where(corrections.c.id == correction_id)
-                 .values(status="cancelled", decided_by=actor.id or None, decided_at=now()))
-    audit.record(conn, who, "correction_cancelled", f"correction:{correction_id}", row["unit"],
-                 before={**snapshot(row), "status": row["status"]}, after={"status": "cancelled"})
+    return _insert(conn, who, emp["unit"], row, four_eyes, actor.id or None)
 
 
 @dataclass
@@ -166,9 +139,12 @@ def day_events(conn: Connection, actor: Actor, nip: str, work_date: dt.date) -> 
     if emp is None or not actor.can_read(emp.unit):
         raise CorrectionError(f"pegawai {nip} tidak ada" + ("" if actor.all_units else " di unit Anda"))
     evs = [dict(r) for r in conn.execute(select(events.c.id, events.c.kind, events.c.local_time, events.c.device_id,
-                                                events.c.clock_synced, events.c.in_window)
+                                                events.c.clock_synced, events.c.in_window, events.c.corrects)
                                          .where(events.c.nip == nip, events.c.work_date == work_date.isoformat())
-                                         .order_by(events.c.utc_at)).mappings()]
+                                         .order_by(events.c.utc_at, events.c.received_at)).mappings()]
+    replaced = {e["corrects"]: e["id"] for e in evs if e["corrects"]}
+    for e in evs:
+        e["replaced_by"] = replaced.get(e["id"])
     cs = [dict(r) for r in conn.execute(select(corrections).where(
         corrections.c.nip == nip, corrections.c.work_date == work_date.isoformat())
         .order_by(corrections.c.id)).mappings()]
@@ -177,20 +153,27 @@ def day_events(conn: Connection, actor: Actor, nip: str, work_date: dt.date) -> 
 
 def listing(conn: Connection, actor: Actor, nip: str = "", unit: str = "", first: dt.date | None = None,
             last: dt.date | None = None, status: str = "", limit: int = 500) -> list[dict]:
-    conds = [actor.scope(employees.c.unit)]
-    if nip:
-        conds.append(corrections.c.nip == nip)
-    if unit:
-        conds.append(employees.c.unit == unit)
-    if first:
-        conds.append(corrections.c.work_date >= first.isoformat())
-    if last:
-        conds.append(corrections.c.work_date <= last.isoformat())
+    """HR's corrections and the employees' own switches at the kiosks (events naming the one they
+    correct: in force at once), newest first."""
+    conds = conditions(actor, corrections.c.nip, nip, unit, corrections.c.work_date, None, first, last)
     if status:
         conds.append(corrections.c.status == status)
     q = (select(corrections, employees.c.name, employees.c.unit).join(employees, employees.c.nip == corrections.c.nip)
          .where(and_(*conds)).order_by(corrections.c.work_date.desc(), corrections.c.id.desc()).limit(limit))
-    return [dict(r) for r in conn.execute(q).mappings()]
+    rows = [{**dict(r), "source": "hr"} for r in conn.execute(q).mappings()]
+    if status in ("", "approved"):
+        conds = conditions(actor, events.c.nip, nip, unit, events.c.work_date, None, first, last)
+        conds.append(events.c.corrects.is_not(None))
+        q = (select(events.c.id, events.c.nip, events.c.work_date, events.c.kind, events.c.local_time,
+                    events.c.corrects, events.c.device_id, employees.c.name, employees.c.unit)
+             .join(employees, employees.c.nip == events.c.nip).where(and_(*conds))
+             .order_by(events.c.work_date.desc()).limit(limit))
+        rows += [{"id": None, "nip": r.nip, "work_date": r.work_date, "action": "relabel", "kind": r.kind,
+                  "local_time": r.local_time, "event_id": r.corrects, "reason": "diganti pegawai di kiosk",
+                  "source": "kiosk", "device_id": r.device_id, "status": "approved", "created_by": None,
+                  "name": r.name, "unit": r.unit} for r in conn.execute(q)]
+        rows.sort(key=lambda r: (r["work_date"], r["id"] or 0), reverse=True)
+    return rows[:limit]
 
 
 def approved(conn: Connection, first: dt.date, last: dt.date, units: list[str] | None,

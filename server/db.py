@@ -64,6 +64,8 @@ events = Table(
     Column("margin", Float),
     Column("batch_id", String(36)),
     Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("corrects", String(36)),  # the event this one corrects (an employee's MASUK <-> PULANG switch)
+    Column("correction_source", String(24)),
     Index("ix_events_work_date_nip", "work_date", "nip"),
     Index("ix_events_device_utc", "device_id", "utc_at"),
 )
@@ -216,9 +218,9 @@ leaves = Table(
 )
 
 corrections = Table(
-    # a punch corrected without touching the kiosk's event: `add` a masuk/pulang at local_time,
-    # or `relabel` the event event_id as `kind`; by HR (source hr) or by the employee at the kiosk
-    # (source kiosk, device_id)
+    # HR corrects a punch without touching the kiosk's event: `add` a masuk/pulang at local_time,
+    # or `relabel` the event event_id as `kind` (the employee's own switch at the kiosk is an
+    # event naming the one it corrects: events.corrects)
     "corrections", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("nip", String(40), ForeignKey("employees.nip"), nullable=False),
@@ -228,8 +230,6 @@ corrections = Table(
     Column("local_time", String(40)),  # add: RFC 3339 with the offset
     Column("event_id", String(36)),  # relabel: the kiosk's event (no foreign key: it may arrive later)
     Column("reason", String(500), nullable=False),
-    Column("source", String(8), nullable=False),  # hr | kiosk
-    Column("device_id", String(64), ForeignKey("devices.id")),
     Column("status", String(12), nullable=False),  # approved | pending | rejected | cancelled
     Column("created_by", Integer, ForeignKey("accounts.id")),
     Column("created_at", DateTime(timezone=True), nullable=False),

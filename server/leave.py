@@ -4,7 +4,7 @@ employee with a type from the configuration ([leave_types]), a document number a
 Approved records excuse their working days in every report (attendance.day: no alpha, no
 TL/PSW, counted in the type's column); a half-day permit (izin datang terlambat / pulang cepat)
 excuses only that band. With `[collector] four_eyes_leave` a record waits for a second
-account's approval (server.approval). Records never overlap (a full day with anything, a
+account's approval (server.records). Records never overlap (a full day with anything, a
 half-day permit with a full day or the same half), are cancelled rather than deleted, and every
 change is audited. Bulk import from CSV with a line-named preview, like the roster.
 """
@@ -22,13 +22,11 @@ from attendance.config import RulesConfig
 from attendance.day import Excuse
 from kiosk.fields import plain_text_problem
 from server import audit, periods
+from server.records import LIVE, Kind, conditions
 from server.accounts import Actor
 from server.csvin import read_table
 from server.db import employees, leaves, now
 
-STATUS_ID = {"approved": "berlaku", "pending": "menunggu persetujuan", "rejected": "ditolak",
-             "cancelled": "dibatalkan"}
-LIVE = ("approved", "pending")  # records that hold their dates
 MAX_DAYS = 1096  # cuti di luar tanggungan negara: up to three years
 LEAVE_COLUMNS = {
     "nip": ("nip baru",),
@@ -73,6 +71,10 @@ def _type_code(rules: RulesConfig, value: str) -> str:
 def _snapshot(row) -> dict:
     return {"nip": row["nip"], "type": row["type"], "first_date": row["first_date"], "last_date": row["last_date"],
             "document_no": row["document_no"], "note": row["note"]}
+
+
+KIND = Kind(leaves, "cuti/izin", "leave", _snapshot,
+            lambda r: (dt.date.fromisoformat(r["first_date"]), dt.date.fromisoformat(r["last_date"])))
 
 
 @dataclass
@@ -138,36 +140,9 @@ def _insert(conn: Connection, who: audit.Who, actor: Actor, r: Request_, unit: s
     return lid
 
 
-def cancel(conn: Connection, who: audit.Who, actor: Actor, leave_id: int) -> None:
-    row = conn.execute(select(leaves, employees.c.unit).join(employees, employees.c.nip == leaves.c.nip)
-                       .where(leaves.c.id == leave_id)).mappings().first()
-    if row is None or not actor.can_read(row["unit"]):
-        raise LeaveError(f"cuti/izin {leave_id} tidak ada")
-    if not actor.can_write(row["unit"]):
-        raise LeaveError(f"pegawai {row['nip']} ada di unit {row['unit']}, yang tidak dapat Anda ubah")
-    if row["status"] not in LIVE:
-        raise LeaveError(f"cuti/izin {leave_id} sudah {STATUS_ID[row['status']]}")
-    problems = periods.closed_problems(conn, dt.date.fromisoformat(row["first_date"]),
-                                       dt.date.fromisoformat(row["last_date"]))
-    if problems:
-        raise LeaveError("; ".join(problems))
-    conn.execute(update(leaves).where(leaves.c.id == leave_id).values(status="cancelled", decided_by=actor.id or None,
-                                                                      decided_at=now()))
-    audit.record(conn, who, "leave_cancelled", f"leave:{leave_id}", row["unit"],
-                 before={**_snapshot(row), "status": row["status"]}, after={"status": "cancelled"})
-
-
 def listing(conn: Connection, actor: Actor, nip: str = "", unit: str = "", first: dt.date | None = None,
             last: dt.date | None = None, status: str = "", limit: int = 500) -> list[dict]:
-    conds = [actor.scope(employees.c.unit)]
-    if nip:
-        conds.append(leaves.c.nip == nip)
-    if unit:
-        conds.append(employees.c.unit == unit)
-    if first:
-        conds.append(leaves.c.last_date >= first.isoformat())
-    if last:
-        conds.append(leaves.c.first_date <= last.isoformat())
+    conds = conditions(actor, leaves.c.nip, nip, unit, leaves.c.first_date, leaves.c.last_date, first, last)
     if status:
         conds.append(leaves.c.status == status)
     q = (select(leaves, employees.c.name, employees.c.unit).join(employees, employees.c.nip == leaves.c.nip)

@@ -50,15 +50,22 @@ class Source:
 
 
 def punches(conn: Connection, first: dt.date, last: dt.date, units: list[str] | None) -> dict:
-    """{(nip, work_date ISO): [Punch]} of the kiosk events of those dates."""
+    """{(nip, work_date ISO): [Punch]} of the kiosk events of those dates that count: an event
+    the employee corrected at the kiosk (another event names it in `corrects`) is replaced by
+    that correction, which marks its day (attendance.day.current)."""
     q = select(events.c.nip, events.c.work_date, events.c.local_time, events.c.kind, events.c.clock_synced,
-               events.c.id).where(events.c.work_date >= first.isoformat(), events.c.work_date <= last.isoformat())
+               events.c.id, events.c.corrects).where(events.c.work_date >= first.isoformat(),
+                                                     events.c.work_date <= last.isoformat())
     if units is not None:
         q = q.where(events.c.nip.in_(select(employees.c.nip).where(employees.c.unit.in_(units))))
+    rows = conn.execute(q).all()
+    replaced = {r.corrects for r in rows if r.corrects}
     out: dict[tuple[str, str], list[Punch]] = {}
     parse = dt.datetime.fromisoformat
-    for nip, work_date, local_time, kind, synced, eid in conn.execute(q):
-        out.setdefault((nip, work_date), []).append(Punch(parse(local_time), kind, bool(synced), eid))
+    for nip, work_date, local_time, kind, synced, eid, corrects in rows:
+        if eid not in replaced:
+            out.setdefault((nip, work_date), []).append(Punch(parse(local_time), kind, bool(synced), eid,
+                                                              corrected=corrects is not None))
     return out
 
 

@@ -24,6 +24,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from kiosk.fields import MAX_LENGTH, encoding_problem, plain_text_problem
 
 KINDS = ("masuk", "pulang", "istirahat_keluar", "istirahat_kembali")
+CORRECTION_SOURCES = ("employee",)  # who switched an event's kind (issue 15)
 MAX_BATCH = 5000  # events per request
 MAX_ROSTER_ITEMS = 2000  # employees, and templates, per roster request or page
 MAX_BODY = 8 * 1024 * 1024  # bytes of one request body (streamed and counted, chunked included)
@@ -175,9 +176,22 @@ class Event(Strict):
     distance: Annotated[float, Field(ge=0)] | None = None
     margin: float | None = None
     device_id: Text(64, 1) = Field(description="Must be the token's device")
+    corrects: Uuid | None = Field(None, description="Set when this event corrects an earlier one (the employee "
+                                  "switched MASUK <-> PULANG on the kiosk's card): that event's id. The earlier "
+                                  "event stays stored; reports count only events no other event corrects. "
+                                  "With correction_source.")
+    correction_source: Literal[CORRECTION_SOURCES] | None = Field(
+        None, description="Who corrected: employee (self-correction at the kiosk). Set exactly when corrects is.")
 
     @model_validator(mode="after")
     def _plausible(self) -> "Event":
+        if (self.corrects is None) != (self.correction_source is None):
+            raise ValueError("corrects and correction_source come together (a correction names the event it "
+                             "corrects and who corrected it)")
+        if self.corrects is not None and self.corrects == self.id:
+            raise ValueError("an event cannot correct itself")
+        if self.corrects is not None and self.kind not in ("masuk", "pulang"):
+            raise ValueError("only a masuk or a pulang can be a correction")
         local, utc = parse_time(self.local_time), parse_time(self.utc_at)
         latest = dt.datetime.now(dt.timezone.utc) + FUTURE_SLACK
         if not EARLIEST_EVENT <= utc <= latest:

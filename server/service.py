@@ -181,7 +181,8 @@ def event_row(e: Event, batch_id: str | None, received: dt.datetime) -> dict:
             "utc_at": e.utc_at, "local_date": e.local_date, "work_date": e.work_date,
             "in_window": bool(e.in_window), "monotonic_ns": e.monotonic_ns, "boot_id": e.boot_id,
             "clock_synced": bool(e.clock_synced), "distance": e.distance, "margin": e.margin,
-            "batch_id": batch_id, "received_at": received}
+            "batch_id": batch_id, "received_at": received,
+            "corrects": e.corrects, "correction_source": e.correction_source}
 
 
 def _insert_ignore(conn: Connection, table, rows: list[dict], key: str) -> set:

@@ -18,7 +18,7 @@ from server.config import SettingsError, load, render_defaults
 
 ROOT = Path(__file__).resolve().parent.parent
 DEVICE_PACKAGES = {"dlib-bin", "face-recognition-models", "face-recognition", "numpy", "opencv-python-headless",
-                   "pyside6-essentials", "shiboken6", "pillow", "sqlite-utils"}
+                   "pyside6-essentials", "shiboken6", "pillow", "sqlite-utils", "onnxruntime", "onnx", "protobuf"}
 
 NIGHT = """
 [attendance]

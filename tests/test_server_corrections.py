@@ -83,7 +83,7 @@ def test_corrections_that_cannot_be_are_refused(sqlite_collector, case, kw, mess
     assert c.count("select count(*) from corrections") == 0
 
 
-def test_four_eyes_and_the_kiosks_own_relabel(tmp_path):
+def test_four_eyes_waits_for_another_account(tmp_path):
     cfg = tmp_path / "collector.toml"
     cfg.write_text("[collector]\nfour_eyes_corrections = true\n", encoding="utf-8")
     c = Collector(f"sqlite:///{tmp_path / 'c.db'}", config=cfg)
@@ -98,24 +98,47 @@ def test_four_eyes_and_the_kiosks_own_relabel(tmp_path):
         assert viewer.submit(f"/koreksi/{cid}/setujui").status_code == 403
         assert admin.submit(f"/koreksi/{cid}/setujui").status_code == 303
         assert daily(admin)[ANI]["TL"] == ""
-        # the employee switched PULANG -> MASUK ... here: MASUK -> PULANG on the kiosk's card
-        from server import corrections, service
-
-        eid = event_id(c, BUDI, "11:00")
-        device = service.Device("kiosk-01", "", frozenset({KOMINFO}))
-        with c.engine.begin() as conn:
-            kid = corrections.kiosk_relabel(conn, device, eid, "pulang", four_eyes=True)
-        with pytest.raises(corrections.CorrectionError, match="tidak direkam oleh kiosk kiosk-02"):
-            with c.engine.begin() as conn:
-                corrections.kiosk_relabel(conn, service.Device("kiosk-02", "", frozenset({KOMINFO})), eid, "pulang",
-                                          True)
-        listing = admin.get("/koreksi", params={"status": "pending"}).text
-        assert "pegawai di kiosk kiosk-01" in listing and "ubah jenis: pulang" in listing
-        assert op.submit(f"/koreksi/{kid}/setujui").status_code == 303  # a kiosk's record: any operator of the unit
-        assert daily(admin)[BUDI]["pulang"] == "11:00"
-        assert c.count("select count(*) from audit_log where actor = 'kiosk:kiosk-01'") == 1
+        assert admin.submit(f"/koreksi/{cid}/tolak").status_code == 422  # decided already
+        assert c.count("select count(*) from audit_log where action = 'correction_approved'") == 1
     finally:
         c.stop()
+
+
+def test_the_employees_own_switch_at_the_kiosk_counts_and_is_listed(sqlite_collector):
+    """The kiosk sends the switch as an event naming the one it corrects (issue 15): it counts at
+    once, the day is marked, HR sees it beside its own corrections and cannot re-label the
+    replaced event."""
+    import requests
+
+    c = sqlite_collector
+    token, admin = corrected_day(c)
+    original = event_id(c, BUDI, "11:00")
+    switched = {**{k: v for k, v in _event(c, original).items()}, "id": "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b",
+                "kind": "pulang", "corrects": original, "correction_source": "employee"}
+    r = requests.post(f"{c.url}/api/v1/events", json={"events": [switched]},
+                      headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert r.json()["accepted"] == 1, r.text
+    row = daily(admin)[BUDI]
+    assert (row["pulang"], row["pulang_cepat_menit"], row["koreksi"]) == ("11:00", "300", "YA")
+    listing = admin.get("/koreksi").text
+    assert "pegawai di kiosk kiosk-01" in listing and "diganti pegawai di kiosk" in listing
+    day = admin.get("/koreksi", params={"nip": BUDI, "tanggal": DAY}).text
+    assert "koreksi pegawai" in day and "<s>masuk</s>" in day
+    r = admin.submit("/koreksi/ubah-jenis", {"nip": BUDI, "event_id": original, "kind": "masuk",
+                                             "reason": "salah pilih di kiosk", "tanggal": DAY})
+    assert r.status_code == 422 and "sudah diganti pegawai di kiosk" in r.text
+
+
+def _event(c, eid: str) -> dict:
+    """A stored event as the kiosk sent it (the fields of the upload)."""
+    from sqlalchemy import text
+
+    from server.schemas import Event
+
+    with c.engine.connect() as conn:
+        row = conn.execute(text("select * from events where id = :i"), {"i": eid}).mappings().one()
+    out = {k: row[k] for k in Event.model_fields if row.get(k) is not None}
+    return {**out, "in_window": int(out["in_window"]), "clock_synced": int(out["clock_synced"])}
 
 
 def test_the_day_view_lists_the_kiosks_events_for_relabelling(sqlite_collector):

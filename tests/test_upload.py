@@ -243,3 +243,57 @@ def test_kiosk_sync_once_and_status(sqlite_collector, tmp_path):
     (tmp_path / "device.token").unlink()
     rc, out = _sync(cfg_path, "--once")
     assert rc == 2 and "device.token" in out["error"] and "cannot be read" in out["error"]
+
+
+def test_a_correction_reaches_the_collector_which_counts_the_corrected_kind(sqlite_collector, tmp_path):
+    """An employee's switch MASUK -> PULANG on the card goes up as its own event naming the one it
+    corrects; the collector keeps both and its daily report counts the correction."""
+    import datetime as dt
+
+    from server import reports
+
+    c = sqlite_collector
+    token = write_token(tmp_path / "token", c.register("kiosk-01", unit="Dinas Kominfo"))
+    with Store(tmp_path / "k.db", device_id="kiosk-01") as store:
+        (original,) = fill_events(store, 1, "kiosk-01", start_ns=380)  # a masuk at 13:20
+        fixed = store.record_correction(original, "employee", actor="employee")
+        assert [e["kind"] for e in store.events()] == ["masuk", "pulang"]
+        up = uploader(store.path, fast_settings(c.url, token))
+        assert up.round(store) == "ok" and store.outbox_counts()["done"] == 2
+    assert c.count("select count(*) from events where corrects = :o and correction_source = 'employee' "
+                   "and kind = 'pulang' and id = :f", o=original, f=fixed["id"]) == 1
+    assert c.count("select count(*) from events where id = :o and kind = 'masuk'", o=original) == 1  # kept
+    from server import service
+
+    from sqlalchemy import insert
+
+    from server.db import employees
+
+    since = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    with c.engine.begin() as conn:  # HR's roster at the collector
+        conn.execute(insert(employees).values(nip=NIP, name="Pegawai", unit="Dinas Kominfo", active=True,
+                                              version=service.next_version(conn), created_at=since, updated_at=since))
+    settings = c.app.state.settings
+    with c.engine.connect() as conn:
+        days = reports.compute(conn, settings, dt.date(2026, 11, 24), dt.date(2026, 11, 24),
+                               dt.datetime(2026, 11, 24, 20, 0, tzinfo=settings.rules.tz))
+    (day,) = [d.result for d in days if d.result.nip == NIP]
+    assert day.masuk is None and day.pulang.strftime("%H:%M") == "13:20" and day.corrected
+
+
+@pytest.mark.parametrize("bad, reason", [
+    ({"corrects": "not-a-uuid", "correction_source": "employee"}, "corrects: is not a UUID"),
+    ({"corrects": str(uuid.uuid4()), "correction_source": "robot"}, "correction_source: "),
+    ({"correction_source": "employee"}, "corrects and correction_source come together"),
+])
+def test_the_collector_rejects_a_malformed_correction_by_name(sqlite_collector, tmp_path, bad, reason):
+    c = sqlite_collector
+    token = write_token(tmp_path / "token", c.register("kiosk-01"))
+    with Store(tmp_path / "k.db", device_id="kiosk-01") as store:
+        (eid,) = fill_events(store, 1, "kiosk-01")
+        store.db.execute("update attendance_events set corrects = ?, correction_source = ? where id = ?",
+                         [bad.get("corrects"), bad.get("correction_source"), eid])
+        up = uploader(store.path, fast_settings(c.url, token))
+        assert up.round(store) == "ok"
+        (row,) = store.outbox_rejected()
+        assert reason in row["last_error"]

@@ -199,6 +199,11 @@ class Store:
                 nips.append(nip)
         return mat[: len(nips)], nips
 
+    def gallery_version(self) -> int:
+        """Bumped by every change of templates or employees (triggers, migration m006)."""
+        with self._errors("read the gallery version"):
+            return self.db.execute("select version from gallery_version where id = 1").fetchone()[0]
+
     def template_rows(self, nip: str | None = None) -> list[dict]:
         sql = "select id, nip, encoding, model_version, quality, source, created_at from face_templates"
         params = []
@@ -223,6 +228,31 @@ class Store:
             db["attendance_events"].insert({**event, "created_at": utc_now()})
             db["outbox"].insert({"event_id": event["id"], "state": "pending", "attempts": 0,
                                  "queued_at": utc_now()})
+
+    def record_correction(self, event_id: str, source: str, actor: str | None = None) -> dict:
+        """Switch a stored masuk/pulang to the other kind: a new event (with its outbox row)
+        naming the one it corrects, and an audit entry, in one transaction. The original row
+        is never changed. Correcting an event that was already corrected corrects the newest
+        correction instead (switching back and forth keeps a chain)."""
+        from kiosk.decision import correction
+
+        with self.transaction(f"correct event {event_id}") as db:
+            while True:  # the newest event of the chain
+                nxt = db.execute("select id from attendance_events where corrects = ? order by created_at desc "
+                                 "limit 1", [event_id]).fetchone()
+                if nxt is None:
+                    break
+                event_id = nxt[0]
+            rows = list(db.query("select * from attendance_events where id = ?", [event_id]))
+            if not rows:
+                raise StoreError(f"{self.path}: event {event_id} not found; nothing was corrected")
+            event = correction(rows[0], source)
+            db["attendance_events"].insert({**event, "created_at": utc_now()})
+            db["outbox"].insert({"event_id": event["id"], "state": "pending", "attempts": 0, "queued_at": utc_now()})
+            self.audit("attendance_corrected", {"event": event_id, "correction": event["id"], "nip": event["nip"],
+                                                "from": rows[0]["kind"], "to": event["kind"], "source": source},
+                       actor or f"{source}:{event['nip']}", db=db)
+        return event
 
     def day_events(self, nip: str, work_dates: list[str]) -> list[dict]:
         """The employee's events counted for any of these work dates, oldest first."""

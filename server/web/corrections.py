@@ -7,16 +7,16 @@ import datetime as dt
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from server import approval, corrections, periods
+from server import corrections, records
 from server.db import corrections as corrections_table
 from server.web import redirect, render
 from server.web.deps import DayQuery, FormText, Page, QueryText, Writer, client_ip, flash, parse_day
+from server.web.records import Action, RecordId, act
 
 router = APIRouter(include_in_schema=False)
-RecordId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _is_day(value: str) -> bool:
@@ -43,7 +43,7 @@ def _page(request: Request, session, nip: str = "", tanggal: str = "", status: s
             except corrections.CorrectionError as e:
                 message, code = message or str(e), 404 if code == 200 else code
     return render(request, "corrections.html", session, status=code, rows=rows, day=day_view, message=message,
-                  f={"nip": nip, "tanggal": tanggal, "status": status}, statuses=corrections.STATUS_ID,
+                  f={"nip": nip, "tanggal": tanggal, "status": status}, statuses=records.STATUS_ID,
                   actions=corrections.ACTION_ID, four_eyes=_four_eyes(request),
                   form=form or {"nip": nip, "kind": "", "at": f"{tanggal}T07:30" if tanggal else "", "reason": ""})
 
@@ -89,36 +89,9 @@ def correction_relabel(request: Request, session: Writer, nip: FormText(40) = ""
     return redirect("/koreksi?" + urlencode({"nip": nip, "tanggal": tanggal}) if _is_day(tanggal) else "/koreksi")
 
 
-def _decide(request: Request, session, record: int, approve: bool) -> HTMLResponse:
-    try:
-        with request.app.state.engine.begin() as conn:
-            row = approval.decide(conn, session.actor.who(client_ip(request)), session.actor, corrections_table,
-                                  record, approve, "koreksi", "correction", corrections.snapshot)
-            problems = periods.closed_problems(conn, *(dt.date.fromisoformat(row["work_date"]),) * 2)
-            if problems:
-                raise approval.ApprovalError("; ".join(problems))
-    except approval.ApprovalError as e:
-        return _page(request, session, message=str(e), code=422)
-    flash(request, session, f"Koreksi no. {record} {'disetujui' if approve else 'ditolak'}.")
-    return redirect("/koreksi?status=pending")
-
-
-@router.post("/koreksi/{record}/setujui", response_class=HTMLResponse)
-def correction_approve(request: Request, session: Writer, record: RecordId):
-    return _decide(request, session, record, True)
-
-
-@router.post("/koreksi/{record}/tolak", response_class=HTMLResponse)
-def correction_reject(request: Request, session: Writer, record: RecordId):
-    return _decide(request, session, record, False)
-
-
-@router.post("/koreksi/{record}/batal", response_class=HTMLResponse)
-def correction_cancel(request: Request, session: Writer, record: RecordId):
-    try:
-        with request.app.state.engine.begin() as conn:
-            corrections.cancel(conn, session.actor.who(client_ip(request)), session.actor, record)
-    except corrections.CorrectionError as e:
-        return _page(request, session, message=str(e), code=422)
-    flash(request, session, f"Koreksi no. {record} dibatalkan.")
-    return redirect("/koreksi")
+@router.post("/koreksi/{record:int}/{action}", response_class=HTMLResponse)
+def correction_action(request: Request, session: Writer, record: RecordId, action: Action):
+    """setujui | tolak | batal"""
+    back = "/koreksi?status=pending" if action != "batal" else "/koreksi"
+    return act(request, session, corrections.KIND, record, action,
+               lambda message, code: _page(request, session, message=message, code=code), back)

@@ -10,14 +10,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, File, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
-from server import approval, leave, periods, staging
+from server import leave, records, staging
 from server.csvin import CsvError
-from server.db import leaves
 from server.web import redirect, render
 from server.web.deps import MONTH_PATTERN, FormText, Page, QueryText, Writer, client_ip, flash
+from server.web.records import Action, RecordId, act
 
 router = APIRouter(include_in_schema=False)
-RecordId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 MAX_UPLOAD = 8 * 1024 * 1024
 
 
@@ -35,7 +34,7 @@ def _page(request: Request, session, nip: str = "", unit: str = "", bulan: str =
     with request.app.state.engine.connect() as conn:
         rows = leave.listing(conn, session.actor, nip, unit, first, last, status)
     return render(request, "leave.html", session, status=code, rows=rows, types=rules.values["leave_types"],
-                  statuses=leave.STATUS_ID, message=message, four_eyes=_four_eyes(request),
+                  statuses=records.STATUS_ID, message=message, four_eyes=_four_eyes(request),
                   f={"nip": nip, "unit": unit, "bulan": bulan, "status": status},
                   form=form or {"nip": nip, "type": "", "first": "", "last": "", "document_no": "", "note": ""})
 
@@ -66,40 +65,12 @@ def leave_create(request: Request, session: Writer, nip: FormText(40) = "", type
     return redirect("/cuti?" + urlencode({"nip": nip.strip()}))
 
 
-@router.post("/cuti/{record}/batal", response_class=HTMLResponse)
-def leave_cancel(request: Request, session: Writer, record: RecordId):
-    try:
-        with request.app.state.engine.begin() as conn:
-            leave.cancel(conn, session.actor.who(client_ip(request)), session.actor, record)
-    except leave.LeaveError as e:
-        return _page(request, session, message=str(e), code=422)
-    flash(request, session, f"Cuti/izin no. {record} dibatalkan.")
-    return redirect("/cuti")
-
-
-def _decide(request: Request, session, record: int, approve: bool) -> HTMLResponse:
-    try:
-        with request.app.state.engine.begin() as conn:
-            row = approval.decide(conn, session.actor.who(client_ip(request)), session.actor, leaves, record, approve,
-                                  "cuti/izin", "leave", leave._snapshot)
-            problems = periods.closed_problems(conn, dt.date.fromisoformat(row["first_date"]),
-                                                     dt.date.fromisoformat(row["last_date"]))
-            if problems:
-                raise approval.ApprovalError("; ".join(problems))
-    except approval.ApprovalError as e:
-        return _page(request, session, message=str(e), code=422)
-    flash(request, session, f"Cuti/izin no. {record} {'disetujui' if approve else 'ditolak'}.")
-    return redirect("/cuti?status=pending")
-
-
-@router.post("/cuti/{record}/setujui", response_class=HTMLResponse)
-def leave_approve(request: Request, session: Writer, record: RecordId):
-    return _decide(request, session, record, True)
-
-
-@router.post("/cuti/{record}/tolak", response_class=HTMLResponse)
-def leave_reject(request: Request, session: Writer, record: RecordId):
-    return _decide(request, session, record, False)
+@router.post("/cuti/{record:int}/{action}", response_class=HTMLResponse)
+def leave_action(request: Request, session: Writer, record: RecordId, action: Action):
+    """setujui | tolak | batal"""
+    back = "/cuti?status=pending" if action != "batal" else "/cuti"
+    return act(request, session, leave.KIND, record, action,
+               lambda message, code: _page(request, session, message=message, code=code), back)
 
 
 @router.get("/cuti/impor", response_class=HTMLResponse)

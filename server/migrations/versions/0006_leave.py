@@ -3,16 +3,16 @@ configuration ([leave_types]), a document number and a note; pending until appro
 configuration asks for a second account's approval; cancelled records are kept. Monthly
 periods, closed with a snapshot of their recap.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

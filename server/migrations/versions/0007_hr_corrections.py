@@ -1,18 +1,18 @@
-"""Corrections of punches, separate from the kiosks' events (which never change): a masuk or
-pulang added with its time and reason, or a kiosk event re-labelled masuk <-> pulang; entered by
-HR or (source kiosk) by the employee at the kiosk; pending until approved when the
-configuration asks for four eyes.
+"""HR's corrections of punches, separate from the kiosks' events (which never change): a masuk
+or pulang added with its time and reason, or a kiosk event re-labelled masuk <-> pulang; pending
+until approved when the configuration asks for four eyes. (The employee's own switch at the
+kiosk is an event naming the one it corrects: revision 0003.)
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -30,8 +30,6 @@ def upgrade() -> None:
         sa.Column("local_time", sa.String(40)),
         sa.Column("event_id", sa.String(36)),
         sa.Column("reason", sa.String(500), nullable=False),
-        sa.Column("source", sa.String(8), nullable=False),
-        sa.Column("device_id", sa.String(64), sa.ForeignKey("devices.id")),
         sa.Column("status", sa.String(12), nullable=False),
         sa.Column("created_by", sa.Integer, sa.ForeignKey("accounts.id")),
         sa.Column("created_at", TZ, nullable=False),
