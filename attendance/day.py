@@ -27,7 +27,8 @@ report.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from attendance.schedule import Calendar, Schedule, Shift
 
@@ -35,14 +36,15 @@ BREAK_KINDS = ("istirahat_keluar", "istirahat_kembali")
 PUNCH_KINDS = ("masuk", "pulang")
 
 
-@dataclass(frozen=True)
-class Punch:
+class Punch(NamedTuple):
+    """One punch (a tuple: a month of a regency is hundreds of thousands of them)."""
+
     at: dt.datetime  # aware
     kind: str  # as recorded live: masuk | pulang | istirahat_keluar | istirahat_kembali
     clock_synced: bool = True
     event_id: str = ""
-    fixed: bool = False  # the kind was set by a correction: it counts as that kind at any hour
-    corrected: bool = False  # added or re-labelled by a correction
+    fixed: bool = False  # the kind was set by an HR correction: it counts as that kind at any hour
+    corrected: bool = False  # added or re-labelled by a correction (HR's, or the employee's at the kiosk)
 
     @classmethod
     def from_row(cls, row: dict) -> "Punch":
@@ -122,7 +124,7 @@ def apply_corrections(punches: list[Punch], corrections: list[Correction]) -> tu
     out, applied = [], False
     for p in punches:
         if p.event_id and p.event_id in relabel:
-            out.append(replace(p, kind=relabel[p.event_id], fixed=True, corrected=True))
+            out.append(p._replace(kind=relabel[p.event_id], fixed=True, corrected=True))
             applied = True
         else:
             out.append(p)
@@ -133,51 +135,70 @@ def apply_corrections(punches: list[Punch], corrections: list[Correction]) -> tu
     return out, applied
 
 
-def _arrivals(counted: list[Punch], shift: Shift) -> list[Punch]:
-    """By the clock, as recorded: before mid-shift an arrival, from it on a departure - except a
-    first punch after mid-shift recorded as masuk (a late arrival: kiosk/decision.py) and a
-    punch recorded as pulang before it (an early departure the employee confirmed). A punch whose
-    kind an HR correction set counts as that kind."""
-    first = counted[0] if counted else None
-    late_arrival = first if first and first.kind == "masuk" and first.at >= shift.split else None
-    return [p for p in counted if (p.kind == "masuk" if p.fixed else
-                                   (p.at < shift.split and p.kind != "pulang") or p is late_arrival)]
+def _partition(counted: list[Punch], split: dt.datetime) -> tuple[list[Punch], list[Punch]]:
+    """(arrivals, departures). By the clock, as recorded: before mid-shift an arrival, from it
+    on a departure - except a first punch after mid-shift recorded as masuk (a late arrival:
+    kiosk/decision.py) and a punch recorded as pulang before it (an early departure the employee
+    confirmed). A punch whose kind an HR correction set counts as that kind."""
+    arrivals, departures = [], []
+    for i, p in enumerate(counted):
+        if p.fixed:
+            arrival = p.kind == "masuk"
+        elif p.at < split:
+            arrival = p.kind != "pulang"
+        else:
+            arrival = i == 0 and p.kind == "masuk"  # a late arrival
+        (arrivals if arrival else departures).append(p)
+    return arrivals, departures
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    """What a date is under a schedule, the same for every employee on it (a recap asks once
+    per schedule and date)."""
+
+    kind: str  # work | off | holiday
+    holiday: str
+    ramadan: bool
+    shift: Shift | None
+
+    @classmethod
+    def of(cls, schedule: Schedule, work_date: dt.date, cal: Calendar) -> "DayPlan":
+        return cls(schedule.day_kind(work_date, cal), cal.holidays.get(work_date, ""), cal.is_ramadan(work_date),
+                   schedule.shift(work_date, cal))
 
 
 def evaluate_day(nip: str, work_date: dt.date, schedule: Schedule, cal: Calendar, punches: list[Punch],
                  rules: dict, now: dt.datetime | None = None, excuses: tuple[Excuse, ...] = (),
-                 shift: Shift | None | bool = False) -> DayResult:
+                 plan: DayPlan | None = None) -> DayResult:
     """`punches`: the employee's punches that `schedule.locate` assigns to `work_date`, with
     corrections applied (`apply_corrections`); `excuses`: the leave and permits of that date.
 
     With `now` before the end of the day's punch window the day is still "open": it is not
     alpha and has no PSW yet (a report run at noon must not mark the morning's people absent).
-    `shift` may be given when the caller has it already (a recap asks once per schedule and
-    date); left out, it is looked up.
+    `plan` may be given when the caller has it already (DayPlan.of); left out, it is looked up.
     """
-    kind = schedule.day_kind(work_date, cal)
-    r = DayResult(nip, work_date, kind, holiday=cal.holidays.get(work_date, ""),
-                  ramadan=cal.is_ramadan(work_date), punches=len(punches))
+    plan = plan or DayPlan.of(schedule, work_date, cal)
+    shift = plan.shift
+    r = DayResult(nip, work_date, plan.kind, holiday=plan.holiday, ramadan=plan.ramadan, punches=len(punches))
     r.corrected = any(p.corrected for p in punches)
-    if shift is False:
-        shift = schedule.shift(work_date, cal)
     if shift is None:
-        r.status = kind
+        r.status = plan.kind
         r.ignored = list(punches)
         return r
     counted = []
-    for p in sorted(punches, key=lambda p: p.at):
-        if p.kind in BREAK_KINDS or not shift.in_window(p.at):
+    w0, w1 = shift.window_start, shift.window_end
+    for p in sorted(punches):  # by time (a punch is a tuple: its time first)
+        if p.kind in BREAK_KINDS or not w0 <= p.at <= w1:
             r.ignored.append(p)
         else:
             counted.append(p)
-    arrivals = _arrivals(counted, shift)
-    departures = [p for p in counted if not any(p is a for a in arrivals)]
+    arrivals, departures = _partition(counted, shift.split)
     if arrivals:
         r.masuk = arrivals[0].at
     if departures:
         r.pulang = departures[-1].at
-    full = next((e for e in excuses if e.part == "day"), None)
+    full = next((e for e in excuses if e.part == "day"), None) if excuses else None
     if full is not None:  # leave wins over punches: no band, no cut, its own column
         r.status, r.excuse = "excused", full
         return r
@@ -191,7 +212,8 @@ def evaluate_day(nip: str, work_date: dt.date, schedule: Schedule, cal: Calendar
         return r
     r.status = "open" if open_day else "present"
     excused_parts = {e.part for e in excuses}
-    r.half_excuses = tuple(e for e in excuses if e.part in ("masuk", "pulang"))
+    if excuses:
+        r.half_excuses = tuple(e for e in excuses if e.part in ("masuk", "pulang"))
     used = []
     if arrivals:
         used.append(arrivals[0])

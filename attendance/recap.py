@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from attendance.day import Correction, DayResult, Excuse, Punch, apply_corrections, current, evaluate_day
+from attendance.day import (Correction, DayPlan, DayResult, Excuse, Punch, apply_corrections, current,
+                            evaluate_day)
 from attendance.schedule import Calendar, schedule_for, schedules_from_config
 
 STATUS_ID = {"present": "hadir", "alpha": "alpha", "holiday": "libur", "off": "libur akhir pekan",
@@ -82,7 +83,7 @@ def compute_days(store, cfg, first: dt.date, last: dt.date, now: dt.datetime,
     while d <= min(last, today):
         dates.append(d)
         d += dt.timedelta(days=1)
-    shifts: dict[tuple[str, dt.date], object] = {}  # one lookup per schedule and date, not per employee
+    plans: dict[tuple[str, dt.date], DayPlan] = {}  # one lookup per schedule and date, not per employee
     out = []
     for emp in store.employees():
         gone = None
@@ -99,13 +100,13 @@ def compute_days(store, cfg, first: dt.date, last: dt.date, now: dt.datetime,
             elif gone is not None and d >= gone:
                 r = DayResult(nip, d, "inactive", status="inactive")
             else:
-                key = (schedule.name, d)
-                if key not in shifts:
-                    shifts[key] = schedule.shift(d, cal)
+                plan = plans.get((schedule.name, d))
+                if plan is None:
+                    plan = plans[(schedule.name, d)] = DayPlan.of(schedule, d, cal)
                 iso = d.isoformat()
                 day_punches, _ = apply_corrections(punches.get((nip, iso), []), corrections.get((nip, iso), []))
                 r = evaluate_day(nip, d, schedule, cal, day_punches, rules, now=now,
-                                 excuses=excuses.get((nip, d), ()), shift=shifts[key])
+                                 excuses=excuses.get((nip, d), ()), plan=plan)
             out.append(EmployeeDay(emp, schedule.name, r))
     return out
 
@@ -132,9 +133,9 @@ def daily_rows(days: list[EmployeeDay]) -> list[dict]:
         rows.append({
             "tanggal": r.work_date.isoformat(), "nip": e["nip"], "nama": e["name"], "unit": e["unit"],
             "jadwal": ed.schedule, "status": status_text(r),
-            "masuk": r.masuk.strftime("%H:%M") if r.masuk else "",
+            "masuk": f"{r.masuk.hour:02d}:{r.masuk.minute:02d}" if r.masuk else "",
             "terlambat_menit": r.late_minutes if r.late_minutes is not None else "", "TL": r.tl or "",
-            "pulang": r.pulang.strftime("%H:%M") if r.pulang else "",
+            "pulang": f"{r.pulang.hour:02d}:{r.pulang.minute:02d}" if r.pulang else "",
             "pulang_cepat_menit": r.early_minutes if r.early_minutes is not None else "", "PSW": r.psw or "",
             "potongan_persen": round(r.cut_percent, 2), "jam_tidak_sinkron": "YA" if r.unsynced else "",
             "catatan": "; ".join(notes), "koreksi": "YA" if r.corrected else "",

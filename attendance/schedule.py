@@ -10,6 +10,7 @@ server share it (no Qt, dlib, OpenCV or numpy: the collector installs without th
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from dataclasses import dataclass
 
@@ -37,7 +38,7 @@ class Shift:
     grace_minutes: int
     ramadan: bool
 
-    @property
+    @functools.cached_property
     def split(self) -> dt.datetime:
         """Before this a punch is an arrival (masuk), from it on a departure (pulang)."""
         return self.start + (self.end - self.start) / 2

@@ -38,12 +38,9 @@ class Source:
                    employees.c.created_at, employees.c.deactivated_at, employees.c.jabatan, employees.c.golongan)
         if self.units is not None:
             q = q.where(employees.c.unit.in_(self.units))
-        rows = []
-        for r in self.conn.execute(q.order_by(employees.c.unit, employees.c.nip)).mappings():
-            row = dict(r)
-            row["created_at"], row["deactivated_at"] = aware(r["created_at"]), aware(r["deactivated_at"])
-            rows.append(row)
-        return rows
+        # times as stored: timezone-aware (PostgreSQL) or naive UTC (SQLite); attendance.recap
+        # reads both
+        return [r._asdict() for r in self.conn.execute(q.order_by(employees.c.unit, employees.c.nip))]
 
     def holidays(self) -> dict:
         return {dt.date.fromisoformat(r.date): r.name for r in self.conn.execute(select(holidays))}

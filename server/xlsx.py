@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from copy import copy
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -23,6 +24,7 @@ BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 HEAD = PatternFill("solid", fgColor="D9E1F2")
 CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 BANDS = ("TL1", "TL2", "TL3", "TL4", "PSW1", "PSW2", "PSW3", "PSW4")
+NAME_CHARS, JOB_CHARS = 26, 32  # characters of a line in the name and jabatan columns
 
 
 def _cell(ws: Worksheet, row: int, col: int, value, **style):
@@ -33,6 +35,30 @@ def _cell(ws: Worksheet, row: int, col: int, value, **style):
         if v is not None:
             setattr(c, k, v)
     return c
+
+
+def _table(ws: Worksheet, row: int, rows: list[list], styles: list[dict]) -> int:
+    """Write `rows` from `row` on, column i styled by styles[i]. The styles are set once, on the
+    first row, and copied to the others (setting them cell by cell costs openpyxl seconds for a
+    regency); values are written as text where a spreadsheet would read a formula."""
+    first = None
+    for values in rows:
+        cells = []
+        for col, value in enumerate(values, start=1):
+            c = ws.cell(row=row, column=col, value=value)
+            if c.data_type == "f":
+                c.data_type = "s"
+            cells.append(c)
+        if first is None:
+            for c, style in zip(cells, styles):
+                for k, v in style.items():
+                    setattr(c, k, v)
+            first = [c._style for c in cells]
+        else:
+            for c, style in zip(cells, first):
+                c._style = copy(style)
+        row += 1
+    return row
 
 
 def _sheet_name(unit: str, taken: set[str]) -> str:
@@ -54,7 +80,6 @@ def _layout(ws: Worksheet, widths: list[float], header_rows: str) -> None:
     ws.print_title_rows = header_rows
     ws.page_margins.left = ws.page_margins.right = 0.4
     ws.oddFooter.center.text = "Halaman &P dari &N"
-    ws.oddFooter.right.text = "&A"
     ws.evenFooter.center.text = "Halaman &P dari &N"
 
 
@@ -129,15 +154,20 @@ def _employee_sheet(ws: Worksheet, r: Recap, unit: str, rows: list[dict], settin
                       f"Bulan: {bulan(r.month)}{closed}"], width)
     first_header = row
     row = _group_header(ws, row, groups)
-    for n, e in enumerate(rows, start=1):
-        jab = " / ".join(x for x in (e.get("jabatan"), e.get("golongan")) if x)
-        values = [n, e["nip"], e["nama"], jab, e["hari_kerja"], e["hadir"], *(e[b] for b in BANDS),
-                  *(e.get(c, 0) for c in columns), e["alpha"], e["potongan_persen"], e["hari_dikoreksi"] or ""]
-        for col, value in enumerate(values, start=1):
-            _cell(ws, row, col, value, border=BOX,
-                  alignment=Alignment(horizontal="left" if col in (2, 3, 4) else "center", wrap_text=col in (3, 4)))
-        ws.cell(row=row, column=width - 1).number_format = "0.00"
-        row += 1
+    text, wrapped = Alignment(horizontal="left"), Alignment(horizontal="left", wrap_text=True)
+    number = Alignment(horizontal="center")
+    styles = [{"border": BOX, "alignment": wrapped if col in (3, 4) else text if col == 2 else number}
+              for col in range(1, width + 1)]
+    styles[width - 2]["number_format"] = "0.00"
+    values = [[n, e["nip"], e["nama"], " / ".join(x for x in (e.get("jabatan"), e.get("golongan")) if x),
+               e["hari_kerja"], e["hadir"], *(e[b] for b in BANDS), *(e.get(c, 0) for c in columns),
+               e["alpha"], e["potongan_persen"], e["hari_dikoreksi"] or ""] for n, e in enumerate(rows, start=1)]
+    first_data = row
+    row = _table(ws, row, values, styles)
+    for i, v in enumerate(values):  # wrapped names and positions: a taller row (spreadsheets do not grow it)
+        lines = max(-(-len(str(v[2])) // NAME_CHARS), -(-len(str(v[3])) // JOB_CHARS), 1)
+        if lines > 1:
+            ws.row_dimensions[first_data + i].height = 13 * lines
     if not rows:
         _cell(ws, row, 1, "Tidak ada pegawai.", border=BOX)
         ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
@@ -146,7 +176,7 @@ def _employee_sheet(ws: Worksheet, r: Recap, unit: str, rows: list[dict], settin
                settings.rules.values["attendance"]) + 1
     city = settings.collector["city"]
     _signature(ws, row, width, f"{city + ', ' if city else ''}{tanggal(today)}", settings.signer(unit))
-    _layout(ws, [5, 21, 26, 26, 7, 7] + [5.5] * 8 + [5] * len(columns) + [7, 9, 9],
+    _layout(ws, [5, 21, NAME_CHARS + 2, JOB_CHARS + 2, 7, 7] + [5.5] * 8 + [5] * len(columns) + [7, 9, 9],
             f"{first_header}:{first_header + 1}")
     ws.freeze_panes = ws.cell(row=first_header + 2, column=4)
 
@@ -162,15 +192,13 @@ def _unit_sheet(ws: Worksheet, r: Recap, settings, today: dt.date) -> None:
                       f"Bulan: {bulan(r.month)}{closed}"], width)
     first_header = row
     row = _group_header(ws, row, groups)
-    totals = {k: 0 for k in ("pegawai", "hari_kerja", "hadir", "alpha", "hari_dikoreksi", *BANDS, *columns)}
-    for n, u in enumerate(r.units, start=1):
-        values = [n, u["unit"], u["pegawai"], u["hari_kerja"], u["hadir"], *(u[b] for b in BANDS),
-                  *(u.get(c, 0) for c in columns), u["alpha"], u["potongan_rata_rata_persen"], u["hari_dikoreksi"]]
-        for col, value in enumerate(values, start=1):
-            _cell(ws, row, col, value, border=BOX, alignment=Alignment(horizontal="left" if col == 2 else "center"))
-        for k in totals:
-            totals[k] += u.get(k, 0)
-        row += 1
+    totals = {k: sum(u.get(k, 0) for u in r.units)
+              for k in ("pegawai", "hari_kerja", "hadir", "alpha", "hari_dikoreksi", *BANDS, *columns)}
+    styles = [{"border": BOX, "alignment": Alignment(horizontal="left" if col == 2 else "center")}
+              for col in range(1, width + 1)]
+    row = _table(ws, row, [[n, u["unit"], u["pegawai"], u["hari_kerja"], u["hadir"], *(u[b] for b in BANDS),
+                            *(u.get(c, 0) for c in columns), u["alpha"], u["potongan_rata_rata_persen"],
+                            u["hari_dikoreksi"]] for n, u in enumerate(r.units, start=1)], styles)
     cut = round(sum(e["potongan_persen"] for e in r.employees) / len(r.employees), 2) if r.employees else 0.0
     values = ["", "Jumlah", totals["pegawai"], totals["hari_kerja"], totals["hadir"], *(totals[b] for b in BANDS),
               *(totals[c] for c in columns), totals["alpha"], cut, totals["hari_dikoreksi"]]
