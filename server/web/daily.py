@@ -59,6 +59,16 @@ def known_units(conn, actor) -> list[str]:
     return sorted(u for (u,) in conn.execute(q) if u)
 
 
+def logged(request: Request, session, target: str, unit: str, what: str) -> None:
+    """Downloads of personal data are HR actions too: in the audit log."""
+    from server import audit
+    from server.web.deps import client_ip
+
+    with request.app.state.engine.begin() as conn:
+        audit.record(conn, session.actor.who(client_ip(request)), "report_downloaded", target, unit or None,
+                     after={"file": what, "unit": unit or "semua"})
+
+
 def _view(request: Request, session, day: dt.date, unit: str) -> reports.DailyView:
     with request.app.state.engine.connect() as conn:
         try:
@@ -79,6 +89,7 @@ def daily_page(request: Request, session: Page, date: DateQuery = None, unit: Qu
 @router.get("/export/daily.csv", response_class=CSVResponse)
 def export_daily(request: Request, session: Page, date: DateQuery = None, unit: QueryText(200) = ""):
     day = _view(request, session, _day(request, date), unit)
+    logged(request, session, f"daily:{day.day}", unit, "daily.csv")
     name = f"hadir-{day.day}{'-' + unit if unit else ''}.csv".replace(" ", "_").replace('"', "")
     return CSVResponse(to_csv(day.rows, DAILY_COLUMNS), headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -93,5 +104,6 @@ def export_events(request: Request, session: Page, date: DateQuery = None, unit:
     with request.app.state.engine.connect() as conn:
         rows = [{c: int(v) if isinstance(v, bool) else v for c, v in r.items()}
                 for r in conn.execute(q.order_by(events.c.utc_at)).mappings()]
+    logged(request, session, f"daily:{day}", unit, "events.csv")
     return CSVResponse(to_csv(rows, [(c, 0) for c in EVENT_COLUMNS]),
                        headers={"Content-Disposition": f'attachment; filename="events-{day}.csv"'})

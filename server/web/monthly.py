@@ -10,11 +10,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from attendance.csvfile import to_csv
-from server import audit, monthly, periods, reports
+from server import monthly, periods, reports
 from server.errors import ApiError
 from server.web import render
-from server.web.daily import CSVResponse, known_units, units_for
-from server.web.deps import MONTH_PATTERN, Page, QueryText, client_ip
+from server.web.daily import CSVResponse, known_units, logged, units_for
+from server.web.deps import MONTH_PATTERN, Page, QueryText
 
 router = APIRouter(include_in_schema=False)
 MonthQuery = Annotated[str, Query(pattern=f"{MONTH_PATTERN}|^$", description="YYYY-MM; last month when left out")]
@@ -35,12 +35,6 @@ def _recap(request: Request, session, month: str, unit: str) -> monthly.Recap:
             return monthly.recap(conn, request.app.state.settings, month, units_for(session, unit))
         except reports.RulesMismatch as e:
             raise ApiError(409, "rules_mismatch", str(e)) from None
-
-
-def _logged(request: Request, session, month: str, unit: str, fmt: str) -> None:
-    with request.app.state.engine.begin() as conn:
-        audit.record(conn, session.actor.who(client_ip(request)), "report_downloaded", f"recap:{month}",
-                     unit or None, after={"month": month, "unit": unit or "semua", "format": fmt})
 
 
 def _filename(month: str, unit: str, ext: str) -> str:
@@ -67,7 +61,7 @@ def monthly_xlsx(request: Request, session: Page, bulan: MonthQuery = "", unit: 
     month = _month(request, bulan)
     r = _recap(request, session, month, unit)
     data = recap_xlsx(r, request.app.state.settings, dt.datetime.now(request.app.state.settings.rules.tz).date())
-    _logged(request, session, month, unit, "xlsx")
+    logged(request, session, f"recap:{month}", unit, "xlsx")
     return Response(data, media_type=XLSX,
                     headers={"Content-Disposition": f'attachment; filename="{_filename(month, unit, "xlsx")}"'})
 
@@ -76,6 +70,6 @@ def monthly_xlsx(request: Request, session: Page, bulan: MonthQuery = "", unit: 
 def monthly_csv(request: Request, session: Page, bulan: MonthQuery = "", unit: QueryText(200) = ""):
     month = _month(request, bulan)
     r = _recap(request, session, month, unit)
-    _logged(request, session, month, unit, "csv")
+    logged(request, session, f"recap:{month}", unit, "csv")
     return CSVResponse(to_csv(r.employees, monthly.csv_columns(r.columns)),
                        headers={"Content-Disposition": f'attachment; filename="{_filename(month, unit, "csv")}"'})
