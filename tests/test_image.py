@@ -1,8 +1,8 @@
 """The SD-card image's pieces that run without a Pi: sd_notify, first-boot configuration,
 the database guard, the clock file, shell scripts and systemd units (issue 7).
 
-The heavy part (an arm64 root file system under qemu, the self-test inside it, a genimage test
-image) is image/ci/check.sh.
+The heavy part (the Debian image built from an arm64 root file system under qemu, the self-test
+inside it, the image file checked and smoke-booted as a Pi 4) is image/ci/check.sh.
 """
 
 from __future__ import annotations
@@ -327,3 +327,31 @@ def test_kiosk_unit_essentials():
     assert "overlayroot=tmpfs:recurse=0" in run and "consoleblank=0" in run
     chroot = (STAGE / "02-run-chroot.sh").read_text()
     assert "--system-site-packages" in chroot and "systemctl mask getty@tty1.service" in chroot
+
+
+def test_kernel_options_reach_both_bases(tmp_path):
+    """01-run.sh: the kiosk's kernel options (read-only root, no blanking, boot messages off the
+    screen) go into pi-gen's cmdline.txt and into Debian's /etc/default/raspi-extra-cmdline, which
+    raspi-firmware's hook appends to the cmdline.txt it rewrites at every kernel update."""
+    if os.geteuid() != 0:
+        pytest.skip("01-run.sh installs files with owners: run as root (CI does)")
+    stage = tmp_path / "00-kiosk"
+    shutil.copytree(STAGE, stage)
+    (stage / "files" / "app").mkdir()
+    (stage / "files" / "app" / "pyproject.toml").write_text("[project]\nname = 'kiosk'\n")
+    root = tmp_path / "root"
+    (root / "boot" / "firmware").mkdir(parents=True)
+    pigen = "console=serial0,115200 console=tty1 root=PARTUUID=1234abcd-02 rootfstype=ext4 rootwait\n"
+    (root / "boot" / "firmware" / "cmdline.txt").write_text(pigen)
+    subprocess.run(["bash", str(stage / "01-run.sh")], env={**os.environ, "ROOTFS_DIR": str(root)}, check=True)
+    cmdline = (root / "boot" / "firmware" / "cmdline.txt").read_text()
+    assert cmdline.count("\n") == 1 and "console=tty3" in cmdline and "console=tty1" not in cmdline
+    extra = (root / "etc" / "default" / "raspi-extra-cmdline").read_text()
+    assert extra.count("\n") == 1
+    for opt in ("overlayroot=tmpfs:recurse=0", "consoleblank=0", "quiet"):
+        assert opt in cmdline.split() and opt in extra.split()
+    assert "root=PARTUUID=1234abcd-02" in cmdline  # pi-gen's own options are kept
+    # Applied twice (a rebuild), nothing is repeated.
+    subprocess.run(["bash", str(stage / "01-run.sh")], env={**os.environ, "ROOTFS_DIR": str(root)}, check=True)
+    assert (root / "boot" / "firmware" / "cmdline.txt").read_text() == cmdline
+

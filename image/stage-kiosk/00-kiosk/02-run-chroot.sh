@@ -49,3 +49,8 @@ systemctl enable data.mount kiosk-data-init.service var-lib-systemd-timesync.mou
 # No login prompt on the kiosk's screen.
 systemctl mask getty@tty1.service
 systemctl set-default graphical.target
+# The root is read-only at run time (an overlay in RAM): software is updated by flashing a new
+# image, not by apt downloading into RAM at every boot.
+for t in apt-daily.timer apt-daily-upgrade.timer; do
+	if [ -e "/usr/lib/systemd/system/$t" ]; then systemctl mask "$t"; fi
+done
