@@ -288,9 +288,12 @@ def challenge_answers(seqs: dict) -> list[tuple]:
     return out
 
 
-def print_challenge_answers(rows: list[tuple], phases: int) -> None:
+def print_challenge_answers(rows: list[tuple], phases: int, limit_s: float | None = None) -> None:
+    from kiosk.liveness import LivenessConfig
+
+    limit_s = limit_s or LivenessConfig().challenge_s
     print("d) challenges answered by real actions in the clips: each action (found by eye) asked 1 s")
-    print("   before it starts; 'met' = the challenge passed within its 5 s. Turns are also asked the")
+    print(f"   before it starts; 'met' = the challenge passed within its {limit_s:g} s. Turns are also asked the")
     print("   other way round, which the same movement must not answer. Every action is asked at each")
     print(f"   sampling phase of its clip at this rate (up to {phases}: frames k, k + stride, ...), since a")
     print("   blink can fall between the frames of one phase and not of another.")

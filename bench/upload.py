@@ -44,8 +44,8 @@ def free_port() -> int:
 
 def start_collector(db_url: str, workdir: Path) -> tuple[subprocess.Popen, int, str]:
     env = {**os.environ, "KIOSK_SERVER_DB": db_url}
-    out = subprocess.run([sys.executable, "-m", "server", "register-device", "kiosk-bench"], env=env,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-m", "server", "register-device", "kiosk-bench", "--unit", "Dinas Kominfo"],
+                         env=env, capture_output=True, text=True, check=True)
     token = out.stdout.strip()
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "server", "serve", "--port", str(port)], env=env,

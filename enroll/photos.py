@@ -7,11 +7,13 @@ line, folder or employee, so HR can fix the input and run again.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiosk.camera.replay import IMAGE_SUFFIXES
+from kiosk.fields import field_problem
 
 
 class EnrollInputError(ValueError):
@@ -77,18 +79,20 @@ def read_roster(path: Path, nip_pattern: str, schedules: set[str] | None = None)
         raise EnrollInputError(f"{path}: roster file not found") from None
     except UnicodeDecodeError as e:
         raise EnrollInputError(f"{path}: roster is not UTF-8 text (save it as CSV UTF-8): {e}") from None
-    lines = text.splitlines()
-    if not lines:
+    first = text.split("\n", 1)[0].rstrip("\r")
+    if not text.strip():
         raise EnrollInputError(f"{path}: roster is empty")
-    delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
-    reader = csv.reader(lines, delimiter=delimiter)
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    # csv reads the lines itself: a quoted name may hold a line break (refused below, naming
+    # its line) and characters str.splitlines() would take for line ends
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = [h.strip().lower() for h in next(reader)]
     if "nip" not in header or "name" not in header:
-        raise EnrollInputError(f"{path}:1: header must name the columns NIP,name[,unit], got {lines[0]!r}")
+        raise EnrollInputError(f"{path}:1: header must name the columns NIP,name[,unit], got {first!r}")
     col = {h: i for i, h in enumerate(header)}
     roster: dict[str, dict] = {}
     seen_line: dict[str, int] = {}
-    for lineno, row in enumerate(reader, start=2):
+    for lineno, row in _rows(reader, path):
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) < len(header):
@@ -107,6 +111,23 @@ def read_roster(path: Path, nip_pattern: str, schedules: set[str] | None = None)
         if schedule and schedules is not None and schedule not in schedules:
             raise EnrollInputError(f"{path}:{lineno}: NIP {nip}: schedule {schedule!r} is not defined "
                                    f"in the configuration (defined: {', '.join(sorted(schedules))})")
+        for key, value in (("nip", nip), ("name", name), ("unit", unit), ("schedule", schedule)):
+            problem = field_problem(key, value)
+            if problem:  # the server's columns, and text a CSV, a screen and PostgreSQL take
+                raise EnrollInputError(f"{path}:{lineno}: NIP {nip}: {problem}")
         roster[nip] = {"nip": nip, "name": name, "unit": unit, "schedule": schedule or None}
         seen_line[nip] = lineno
     return roster
+
+
+def _rows(reader, path: Path):
+    """(line number where the row starts, row) of a csv reader; a malformed CSV line is named."""
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise EnrollInputError(f"{path}:{start}: not a CSV line ({e})") from None
+        yield start, row

@@ -1,7 +1,8 @@
 """The `kiosk` command: run, identify, enroll, templates, self-test, config.
 
 Configuration: --config FILE, else $KIOSK_CONFIG, else ./config.toml if present, else the
-built-in defaults; then the per-device override file (see kiosk/config.py).
+image's /etc/kiosk/config.toml if present, else the built-in defaults; then the per-device
+override file, read the same way as the service reads it (kiosk.config.default_override).
 Exit status: 0 done, 1 done with refusals or a runtime failure, 2 bad input or configuration.
 """
 
@@ -24,6 +25,7 @@ from kiosk.store import Store, StoreError
 from kiosk_models import ModelError
 
 log = logging.getLogger("kiosk")
+IMAGE_CONFIG = Path("/etc/kiosk/config.toml")  # on an imaged kiosk (the service's KIOSK_CONFIG)
 
 
 
@@ -40,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kiosk", description="Face-recognition attendance kiosk.")
     p.add_argument("--version", action="version", version=f"kiosk {__version__}")
     p.add_argument("--config", type=Path, help="main configuration file (TOML)")
-    p.add_argument("--override", type=Path, help="per-device override file (default: /boot/firmware/kiosk.toml)")
+    p.add_argument("--override", type=Path, help="per-device override file (default: $KIOSK_OVERRIDE, else "
+                   "/run/kiosk/kiosk.toml, else /boot/firmware/kiosk.toml)")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -90,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     adsub = ad.add_subparsers(dest="action", required=True)
     hp = adsub.add_parser("hash-pin", help="read a PIN (twice) and print its hash for [admin] pin_hash")
     hp.set_defaults(func=cmd_hash_pin)
+    rs = adsub.add_parser("reset-pin", help="remove an HR account's PIN (all with --all); audited. "
+                          "The next time admin mode opens, HR chooses a new one")
+    who = rs.add_mutually_exclusive_group(required=True)
+    who.add_argument("--account", help="the account's name (see `kiosk admin accounts`)")
+    who.add_argument("--all", action="store_true", help="every account, and the wrong-PIN lock")
+    rs.set_defaults(func=cmd_reset_pin)
+    ac = adsub.add_parser("accounts", help="list the HR accounts of this kiosk")
+    ac.set_defaults(func=cmd_accounts)
 
     s = sub.add_parser("self-test", help="check models, database and recognition; exit 0 if all pass")
     s.add_argument("--photo", type=Path, help="a photo with one face, to run a real recognition")
@@ -107,8 +118,10 @@ def resolve_config_path(arg: Path | None) -> Path | None:
     env = os.environ.get("KIOSK_CONFIG")
     if env:
         return Path(env)
-    local = Path("config.toml")
-    return local if local.is_file() else None
+    for candidate in (Path("config.toml"), IMAGE_CONFIG):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,7 +158,6 @@ def _print_json(obj: dict) -> None:
 
 def cmd_run(args, cfg, open_store) -> int:
     from kiosk.camera import open_source
-    from kiosk.loop import KioskLoop
 
     spec = args.camera or cfg.camera.source
 
@@ -161,34 +173,66 @@ def cmd_run(args, cfg, open_store) -> int:
 
         return run_window(cfg, make_source, windowed=args.windowed or not cfg.display.fullscreen,
                           max_seconds=args.max_seconds, screenshot=args.screenshot)
-    source = make_source()
+    return run_headless(cfg, make_source, spec, args.max_seconds, lossless=args.no_realtime)
+
+
+HEADLESS_TYPES = ("attendance", "unknown", "spoof", "unverified", "liveness", "error", "gallery", "correction")
+
+
+def run_headless(cfg, make_source, spec: str, max_seconds: float | None, lossless: bool = False) -> int:
+    """The kiosk without a window: the same App as the window; each decision, liveness prompt,
+    gallery reload and problem as one JSON line on stdout."""
+    import time
+
+    from kiosk import systemd
+    from kiosk.app import App
+
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    from kiosk.upload import Uploader
-
-    uploader = Uploader(cfg)
-    uploader.start()
+    printed_ready = threading.Event()
 
     def emit(msg: dict) -> None:
-        _print_json(msg)
-        if msg.get("type") == "attendance" and msg.get("status") == "recorded":
-            uploader.notify()
+        kind = msg.get("type")
+        if kind == "ready":
+            _print_json({"type": "ready", "device": cfg.device.id, "employees": msg.get("employees"),
+                         "templates": msg.get("templates"), "camera": spec, "pid": msg.get("pid")})
+            if not printed_ready.is_set():
+                printed_ready.set()
+                systemd.ready(f"{cfg.device.id}: headless, {msg.get('templates')} templates")
+        elif kind == "state":
+            if msg.get("camera") == "error":
+                _print_json({"type": "error", "error": "camera", "message": app.state["camera_message"]})
+            elif msg.get("camera") == "ended":
+                _print_json({"type": "camera", "state": "ended", "message": app.state["camera_message"]})
+            if msg.get("recognition") in ("restarting", "fatal"):
+                _print_json({"type": "error", "error": "recognition", "state": msg["recognition"],
+                             "message": app.state["recognition_message"]})
+        elif kind in HEADLESS_TYPES:
+            _print_json(msg)
 
-    with open_store() as store:
-        loop = KioskLoop(cfg, store)
-        loop.analyzer.m.load_all()
-        _print_json({"type": "ready", "device": cfg.device.id, "employees": loop.gallery.employee_count,
-                     "templates": len(loop.gallery), "camera": spec})
-        from kiosk import systemd
-
-        systemd.ready(f"{cfg.device.id}: headless, {len(loop.gallery)} templates")
-        loop.on_frame = systemd.watchdog  # fed once per camera frame (and retry pause)
-        try:
-            loop.run(source, emit, stop=stop, max_seconds=args.max_seconds)
-        finally:
-            uploader.stop()
-        _print_json({"type": "stopped", "frames": loop.frames, "encodings": loop.encodings,
-                     "pending_upload": store.pending_uploads(), "upload": uploader.status()["state"]})
+    app = App(cfg, make_source, on_message=emit, lossless=lossless)
+    app.on_tick = systemd.watchdog
+    started = time.monotonic()
+    app.start()
+    ended_at = None
+    try:
+        while not stop.is_set():
+            if max_seconds is not None and time.monotonic() - started > max_seconds:
+                break
+            if app.state["camera"] == "ended":
+                ended_at = ended_at or time.monotonic()
+                # every frame analysed (or the worker gone), or 60 s for the last answers
+                if app.drained() or time.monotonic() - ended_at > 60:
+                    break
+            stop.wait(0.05)
+    finally:
+        systemd.stopping()
+        pending = app.store.pending_uploads() if app.store is not None else None
+        upload = app.uploader.status()["state"] if app.uploader is not None else None
+        frames, encodings, restarts = app.frames, app.encodings, app.restarts
+        app.stop()
+    _print_json({"type": "stopped", "frames": frames, "encodings": encodings, "pending_upload": pending,
+                 "upload": upload, "worker_restarts": restarts})
     return 0
 
 
@@ -303,6 +347,34 @@ def cmd_hash_pin(args, cfg, open_store) -> int:
         print(hash_pin(pin))
     except PinError as e:
         raise UsageError(str(e)) from None
+    return 0
+
+
+def cmd_reset_pin(args, cfg, open_store) -> int:
+    import getpass
+
+    from kiosk.admin import AccountError, AdminAuth
+
+    with open_store(create=False) as store:
+        auth = AdminAuth(store, cfg.admin.pin_hash)
+        try:
+            gone = auth.reset(f"technician:{getpass.getuser()}", None if args.all else args.account)
+        except AccountError as e:
+            raise UsageError(str(e)) from None
+        left = auth.accounts()
+    print(f"removed: {', '.join(gone) or 'no account'}; the wrong-PIN lock is cleared")
+    if not left:
+        print("no PIN left: admin mode asks for a new account and PIN when it opens"
+              + (" (the [admin] pin_hash preset applies until then)" if cfg.admin.pin_hash else ""))
+    return 0
+
+
+def cmd_accounts(args, cfg, open_store) -> int:
+    from kiosk.admin import AdminAuth
+
+    with open_store(create=False) as store:
+        for name in AdminAuth(store, cfg.admin.pin_hash).accounts():
+            print(name)
     return 0
 
 

@@ -20,6 +20,11 @@ from types import SimpleNamespace
 from typing import Any, Callable
 
 DEFAULT_OVERRIDE = Path("/boot/firmware/kiosk.toml")
+# what kiosk-firstboot derived from it at this boot (checked, secrets moved): the service reads it
+RUN_OVERRIDE = Path("/run/kiosk/kiosk.toml")
+# Lines of the boot file that are for the image, not for the kiosk program: kiosk-firstboot moves
+# or applies them (kiosk/firstboot.py). Read as an override they are blanked, line for line.
+IMAGE_ONLY = {"wifi": None, "server": ("token",), "admin": ("pin",)}
 ZONES = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
 
 
@@ -184,6 +189,14 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
         Setting("track_gap_s", 1.0,
                 "A face unseen for longer than this starts a new track (and a new vote).",
                 lo=0.1, hi=30.0),
+        Setting("unknown_reencode_s", 1.0,
+                "A face that matched nobody for a full vote window is encoded again only this often "
+                "(in case it was a bad angle of an employee): detection, liveness and the preview keep "
+                "their frame rate meanwhile (bench/visit.py).", lo=0.0, hi=30.0),
+        Setting("worker_timeout_s", 15.0,
+                "The recognition process says something at least once a second; silent this long "
+                "(hung), it is killed and started again (so is a dead one), after 1, 2, 4 ... 30 s.",
+                lo=2.0, hi=600.0),
         Setting("reverify_s", 1.0,
                 "An identified face that stays in front of the kiosk is re-checked this often; "
                 "if it is now someone else (the next person in a queue), a new track starts.",
@@ -242,19 +255,32 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 validate=lambda v: None if v and all(k in ("blink", "turn_left", "turn_right") for k in v)
                 else "needs names from blink, turn_left, turn_right"),
         Setting("challenge_count", 1, "Challenges to pass.", lo=1, hi=5),
-        Setting("challenge_s", 5.0, "Time limit of each challenge.", lo=1.0, hi=30.0),
-        Setting("challenge_tries", 2, "Failed challenges before 'spoof'.", lo=1, hi=10),
+        Setting("challenge_s", 4.0,
+                "Time limit of each challenge (real blinks met it a median 0.1-0.3 s after they began, "
+                "docs/liveness.md).", lo=1.0, hi=30.0),
+        Setting("challenge_tries", 2,
+                "Challenges a person gets (each failed one is followed by a new one) before the check "
+                "ends as 'unverified' (a retry hint, never a fraud case).", lo=1, hi=10),
         Setting("turn_yaw", 0.15, "Yaw change a 'turn' challenge needs ([recognition] max_yaw units).",
                 lo=0.05, hi=0.6),
         Setting("turn_nonplanar", 0.08,
                 "... with this landmark homography residual against its start (3D, not a tilted print).",
                 lo=0.0, hi=1.0),
-        Setting("max_seconds", 12.0, "No pass by then: refused ('timeout').", lo=2.0, hi=120.0),
+        Setting("max_seconds", 12.0,
+                "No pass by then: 'unverified' ('timeout'), not recorded, asked to try again. Must leave "
+                "room for every try: at least passive_s + challenge_tries x challenge_s (checked).",
+                lo=2.0, hi=120.0),
     ]),
     "attendance": ("Attendance rules: masuk/pulang, late (TL) and early-leave (PSW) bands, cuts", [
         Setting("repeat_minutes", 5,
                 "A recognition within this many minutes of the same employee's last record "
                 "is 'sudah tercatat' and records nothing.", lo=1, hi=720),
+        Setting("first_punch_pulang_minutes", 60,
+                "The first punch of a work date is MASUK (terlambat N menit if late), also after "
+                "mid-shift, unless it comes this close to the shift's end or after it: then PULANG. "
+                "The employee can switch it on the card (docs/rules.md).", lo=0, hi=720),
+        Setting("correction_seconds", 8.0,
+                "How long the card offers the button that switches MASUK <-> PULANG.", lo=0.0, hi=60.0),
         Setting("default_schedule", "kantor", "Schedule of employees whose unit has none below."),
         Setting("unit_schedules", {},
                 "Unit name -> schedule name, e.g. { \"Puskesmas Sragen\" = \"puskesmas\" }. "
@@ -384,12 +410,16 @@ class Config:
         return zoneinfo.ZoneInfo(self.values["device"]["timezone"])
 
 
-def _section_defaults(section: str) -> dict[str, Any]:
+def section_defaults(section: str) -> dict[str, Any]:
+    """The defaults of one section: the only copy (kiosk.liveness.LivenessConfig and
+    kiosk.upload.Settings take theirs from here)."""
     return {s.key: s.default for s in SCHEMA[section][1]}
 
 
+
+
 def defaults() -> dict[str, dict[str, Any]]:
-    out = {sec: _section_defaults(sec) for sec in SCHEMA}
+    out = {sec: section_defaults(sec) for sec in SCHEMA}
     for sec, name in NAMED_SECTIONS.items():
         out[sec] = {name: out[sec]}
     return out
@@ -420,21 +450,74 @@ def _where(path: Path, text: str, section: str, key: str | None = None) -> str:
     return f"{path}:{line}" if line else str(path)
 
 
-def _read(path: Path) -> tuple[dict, str]:
+def section_spans(lines: list[str]) -> list[tuple[str | None, int, int]]:
+    """(section name, first line index, end index) for the preamble and each [section]."""
+    spans, name, start = [], None, 0
+    for i, line in enumerate(lines):
+        m = re.fullmatch(r"\s*\[\s*([A-Za-z0-9_.-]+)\s*\]\s*(#.*)?", line.rstrip("\r\n"))
+        if m:
+            spans.append((name, start, i))
+            name, start = m.group(1), i
+    spans.append((name, start, len(lines)))
+    return spans
+
+
+def image_only_lines(lines: list[str]) -> set[int]:
+    """Indexes of the lines of a boot file that belong to the image (IMAGE_ONLY)."""
+    out: set[int] = set()
+    for name, a, b in section_spans(lines):
+        top = (name or "").split(".")[0]
+        if top not in IMAGE_ONLY:
+            continue
+        keys = IMAGE_ONLY[top]
+        if keys is None:
+            out.update(range(a, b))
+            continue
+        for i in range(a + 1, b):
+            if any(re.match(rf"\s*{re.escape(k)}\s*=", lines[i]) for k in keys):
+                out.add(i)
+    return out
+
+
+def device_file_text(text: str) -> str:
+    """The kiosk program's view of the technician's boot file: the image-only lines ([wifi],
+    [server] token, [admin] pin) commented out line for line, so messages keep their line
+    numbers. The one reader of that file, for the service (kiosk-firstboot) and the CLI alike."""
+    lines = text.splitlines(keepends=True)
+    blank = image_only_lines(lines)
+    return "".join("# (kiosk-firstboot: line used by the image)\n" if n in blank else line
+                   for n, line in enumerate(lines))
+
+
+def _read(path: Path, device_file: bool = False) -> tuple[dict, str]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"{path}: configuration file not found") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot be read ({e})") from None
+    if device_file:
+        text = device_file_text(text)
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
 
 
-def _merge(values: dict, path: Path) -> None:
-    data, text = _read(path)
+def default_override() -> Path | None:
+    """The per-device file: $KIOSK_OVERRIDE, else what kiosk-firstboot made of the boot file at
+    this boot (/run/kiosk/kiosk.toml, as the service reads it), else the boot file itself."""
+    env = os.environ.get("KIOSK_OVERRIDE")
+    if env:
+        return Path(env)
+    for p in (RUN_OVERRIDE, DEFAULT_OVERRIDE):
+        if p.is_file():
+            return p
+    return None
+
+
+def _merge(values: dict, path: Path, device_file: bool = False) -> None:
+    data, text = _read(path, device_file)
     for section, table in data.items():
         if section not in SCHEMA:
             raise ConfigError(
@@ -450,7 +533,7 @@ def _merge(values: dict, path: Path) -> None:
                     raise ConfigError(f"{where}: [{section}.{name}] must be a table named with "
                                       "letters, digits, '-' or '_'")
                 new = name not in values[section]
-                target = values[section].setdefault(name, _section_defaults(section))
+                target = values[section].setdefault(name, section_defaults(section))
                 _merge_table(target, sub, section, f"{section}.{name}", path, text)
                 if new and section == "schedules" and "week" in sub:
                     # a new shift pattern: no office breaks, same hours in Ramadan unless given
@@ -504,6 +587,14 @@ def _cross_checks(values: dict, files: list[Path]) -> None:
             Schedule(name, conf, zoneinfo.ZoneInfo(values["device"]["timezone"]))
         except ScheduleError as e:
             raise ConfigError(f"{where}: {e}") from None
+    lv = values["liveness"]
+    needed = lv["challenge_tries"] * lv["challenge_s"] + (lv["passive_s"] if lv["mode"] == "passive_then_challenge" else 0)
+    if lv["mode"] in ("passive_then_challenge", "challenge") and lv["max_seconds"] < needed:
+        raise ConfigError(
+            f"{where}: [liveness] max_seconds ({lv['max_seconds']:g}) leaves no room for every try: "
+            f"{'passive_s + ' if lv['mode'] == 'passive_then_challenge' else ''}challenge_tries x challenge_s "
+            f"= {needed:g} s; raise max_seconds or lower challenge_s"
+        )
     url = values["server"]["url"]
     if url and not (url.startswith("https://") or re.match(r"http://(127\.0\.0\.1|localhost|\[::1\])[:/]", url)):
         raise ConfigError(
@@ -514,8 +605,9 @@ def _cross_checks(values: dict, files: list[Path]) -> None:
 def load_config(path: Path | None = None, override: Path | None = None) -> Config:
     """Defaults, then `path` (if given), then the override file, each key checked.
 
-    With ``override=None`` the override is ``$KIOSK_OVERRIDE`` if set, else
-    /boot/firmware/kiosk.toml when that file exists.
+    With ``override=None`` the override is ``default_override()``. An override is read as a
+    device file (``device_file_text``): the boot partition's [wifi], [server] token and [admin]
+    pin are the image's, not errors.
     """
     values = defaults()
     files: list[Path] = []
@@ -524,10 +616,9 @@ def load_config(path: Path | None = None, override: Path | None = None) -> Confi
         _merge(values, path)
         files.append(path)
     if override is None:
-        env = os.environ.get("KIOSK_OVERRIDE")
-        override = Path(env) if env else (DEFAULT_OVERRIDE if DEFAULT_OVERRIDE.is_file() else None)
+        override = default_override()
     if override is not None:
-        _merge(values, Path(override))
+        _merge(values, Path(override), device_file=True)
         files.append(Path(override))
     _cross_checks(values, files)
     base = path.resolve().parent if path is not None else Path.cwd()

@@ -5,13 +5,17 @@ date, it returns the event to store (or none) and what the screen says:
 
 * a recognition within `repeat_minutes` of the employee's previous punch: "sudah tercatat",
   nothing stored;
-* before mid-shift: the first punch is MASUK (on time, or terlambat N menit); a later one
-  before mid-shift is "sudah tercatat" (the first arrival counts anyway);
-* from mid-shift on: every punch is stored as PULANG (the last one counts; pulang cepat N menit
-  if before the end);
+* the first punch of the work date is MASUK (on time, or terlambat N menit) - also after
+  mid-shift (a late arrival, someone who came in by another door) - unless it is within
+  `[attendance] first_punch_pulang_minutes` of the shift's end or after it: clearly going home;
+* after a MASUK, before mid-shift: "sudah tercatat" (the first arrival counts anyway);
+* after a MASUK from mid-shift on, or after a first PULANG: PULANG (the last one counts;
+  pulang cepat N menit if before the end);
 * inside the break, with `track_breaks`: istirahat keluar / kembali, alternating;
 * outside the punch window, on a weekend or a holiday: stored and marked, never counted.
-Which punches count for the day is decided again by kiosk.rules.day for reports.
+Which punches count for the day is decided again by kiosk.rules.day for reports (the first
+MASUK and the last PULANG). The employee can switch the kind on the card for a few seconds
+(`correct`): a new event that names the one it corrects; the original is kept.
 """
 
 from __future__ import annotations
@@ -61,13 +65,39 @@ def decide(nip: str, stamp: Stamp, schedule: Schedule, cal: Calendar, day_events
     if rules.get("track_breaks") and masuk and shift.in_break(t):
         breaks = [e for e in events if e["kind"] in BREAK_KINDS]
         return record(BREAK_KINDS[len(breaks) % 2])
-    if t < shift.split:
-        if masuk:
-            return Decision("already_recorded", "masuk", None, masuk[0]["local_time"])
+    if masuk and t < shift.split:
+        return Decision("already_recorded", "masuk", None, masuk[0]["local_time"])
+    going_home = t >= shift.end - dt.timedelta(minutes=rules["first_punch_pulang_minutes"])
+    if not events and not going_home:
         late = shift.late_minutes(t)
         return record("masuk", late_minutes=late, category=band(late, rules["tl_bands"], "TL"))
     early = shift.early_minutes(t)
     return record("pulang", early_minutes=early, category=band(early, rules["psw_bands"], "PSW"))
+
+
+def shown_minutes(kind: str, at: dt.datetime, shift, rules: dict) -> dict:
+    """What the card says about a masuk or pulang at `at`: late or early minutes and band."""
+    if shift is None or kind not in ("masuk", "pulang"):
+        return {"late_minutes": None, "early_minutes": None, "category": None}
+    if kind == "masuk":
+        late = shift.late_minutes(at)
+        return {"late_minutes": late, "early_minutes": None, "category": band(late, rules["tl_bands"], "TL")}
+    early = shift.early_minutes(at)
+    return {"late_minutes": None, "early_minutes": early, "category": band(early, rules["psw_bands"], "PSW")}
+
+
+CORRECTABLE = {"masuk": "pulang", "pulang": "masuk"}
+
+
+def correction(original: dict, source: str) -> dict:
+    """The event that switches `original` (a stored masuk or pulang) to the other kind: the same
+    moment, a new id, naming the event it corrects and who corrected it. Never an update."""
+    if original["kind"] not in CORRECTABLE:
+        raise ValueError(f"event {original['id']}: a {original['kind']} cannot be switched")
+    fields = ("nip", "local_time", "utc_at", "local_date", "work_date", "in_window", "monotonic_ns", "boot_id",
+              "clock_synced", "distance", "margin", "device_id", "liveness")
+    return {**{k: original.get(k) for k in fields}, "id": str(uuid.uuid4()), "kind": CORRECTABLE[original["kind"]],
+            "corrects": original["id"], "correction_source": source}
 
 
 def _event(nip, kind, stamp: Stamp, work_date, in_window, device_id, boot_id, distance, margin) -> dict:

@@ -49,3 +49,25 @@ def purge_older_than(folder: str | Path, days: float, now: float | None = None) 
             f.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+SQLITE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def private_sqlite(path: str | Path) -> None:
+    """Make a SQLite database owner-only (0600) before SQLite opens it: created with that mode
+    when missing (SQLite then gives its -wal, -shm and -journal files the same mode), and group
+    and other access taken away from the file and its companions when they exist already."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for suffix in SQLITE_FILES:
+        p = Path(f"{path}{suffix}")
+        try:
+            mode = p.stat().st_mode
+            if mode & 0o077:
+                os.chmod(p, mode & 0o700)
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            pass  # someone else's file: its owner decides

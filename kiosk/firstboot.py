@@ -29,6 +29,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kiosk.config import device_file_text, section_spans as _section_spans
 from kiosk.fileio import write_atomic
 
 BOOT_FILE = Path("/boot/firmware/kiosk.toml")
@@ -50,18 +51,6 @@ class Result:
     actions: list[str] = field(default_factory=list)
 
 
-def _section_spans(lines: list[str]) -> list[tuple[str | None, int, int]]:
-    """(section name, first line index, end index) for the preamble and each [section]."""
-    spans, name, start = [], None, 0
-    for i, line in enumerate(lines):
-        m = re.fullmatch(r"\s*\[\s*([A-Za-z0-9_.-]+)\s*\]\s*(#.*)?", line.rstrip("\r\n"))
-        if m:
-            spans.append((name, start, i))
-            name, start = m.group(1), i
-    spans.append((name, start, len(lines)))
-    return spans
-
-
 def _key_line(lines: list[str], spans, section: str, key: str) -> int | None:
     for name, a, b in spans:
         if name == section:
@@ -74,25 +63,15 @@ def _key_line(lines: list[str], spans, section: str, key: str) -> int | None:
 def split(text: str) -> tuple[dict, str]:
     """Parse the boot file: (its values, the text for the kiosk program).
 
-    The kiosk program's text has `[server] token` and the `[wifi]` table commented out, line for
-    line, so its messages name the same lines as the technician's file.
+    The kiosk program's text has the image's lines (`[server] token`, `[admin] pin`, the `[wifi]`
+    table) commented out, line for line (kiosk.config.device_file_text, which the `kiosk` CLI uses
+    too), so its messages name the same lines as the technician's file.
     """
     try:
         values = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise FirstbootError(f"not valid TOML: {e}") from None
-    lines = text.splitlines(keepends=True)
-    spans = _section_spans(lines)
-    blank = set()
-    i = _key_line(lines, spans, "server", "token")
-    if i is not None:
-        blank.add(i)
-    for name, a, b in spans:
-        if name == "wifi" or (name or "").startswith("wifi."):
-            blank.update(range(a, b))
-    out = ["# (kiosk-firstboot: line used by the image)\n" if n in blank else line
-           for n, line in enumerate(lines)]
-    return values, "".join(out)
+    return values, device_file_text(text)
 
 
 def check_wifi(wifi: object) -> str | None:
@@ -125,9 +104,17 @@ def nm_profile(ssid: str, password: str) -> str:
             f"[ipv4]\nmethod=auto\n\n[ipv6]\nmethod=auto\n")
 
 
-def _rewrite_boot(text: str, token_file: Path, moved_token: bool, moved_password: bool) -> str:
+def _rewrite_boot(text: str, token_file: Path, moved_token: bool, moved_password: bool,
+                  pin_hash: str | None = None) -> str:
     lines = text.splitlines(keepends=True)
     spans = _section_spans(lines)
+    if pin_hash:
+        i = _key_line(lines, spans, "admin", "pin")
+        j = _key_line(lines, spans, "admin", "pin_hash")
+        nl = "\n" if lines[i].endswith("\n") else ""
+        lines[i] = f'pin_hash = "{pin_hash}"  # the PIN was replaced by its hash' + nl
+        if j is not None:
+            lines[j] = "# pin_hash: replaced by the PIN's hash above" + ("\n" if lines[j].endswith("\n") else "")
     if moved_token:
         i = _key_line(lines, spans, "server", "token")
         has_file = _key_line(lines, spans, "server", "token_file") is not None
@@ -202,8 +189,29 @@ def apply(boot_file: Path, data: Path, run_dir: Path, main_config: Path | None,
         if etc is not None and wifi.get("country"):
             res.actions.append(f"Wi-Fi country {wifi['country']}")
 
-    if moved_token or moved_password:
-        write_atomic(boot_file, _rewrite_boot(text, token_file, moved_token, moved_password).encode(), 0o644)
+    admin = values.get("admin", {}) if isinstance(values.get("admin"), dict) else {}
+    pin_hash = None
+    if "pin" in admin:
+        from kiosk.admin import PinError, hash_pin
+
+        try:
+            pin_hash = hash_pin(str(admin["pin"]) if isinstance(admin["pin"], (str, int)) else "")
+        except PinError:
+            res.errors.append(f"{boot_file}: [admin] pin must be 6 to 12 digits in double quotes")
+        else:
+            # the kiosk program reads the hash, on the PIN's line; the boot file keeps only the hash
+            lines = app_text.splitlines(keepends=True)
+            orig = text.splitlines(keepends=True)
+            i = _key_line(orig, _section_spans(orig), "admin", "pin")
+            j = _key_line(orig, _section_spans(orig), "admin", "pin_hash")
+            if j is not None:
+                lines[j] = "# (kiosk-firstboot: line used by the image)\n"
+            lines[i] = f'pin_hash = "{pin_hash}"\n'
+            app_text = "".join(lines)
+            res.actions.append("admin PIN preset (stored as a hash)")
+
+    if moved_token or moved_password or pin_hash:
+        write_atomic(boot_file, _rewrite_boot(text, token_file, moved_token, moved_password, pin_hash).encode(), 0o644)
         res.actions.append(f"secrets removed from {boot_file}")
 
     res.app_text = app_text

@@ -5,7 +5,7 @@ landmarks the kiosk already computes for its quality gates (no extra dlib call) 
 
     tracker = LivenessTracker(cfg, random.Random())
     verdict = tracker.update(ts, landmarks68, box, frame_rgb)
-    verdict.state    # "live" | "spoof" | "pending"
+    verdict.state    # "live" | "spoof" (evidence of an attack) | "unverified" (retry) | "pending"
     verdict.prompt   # None | "blink" | "turn_left" | "turn_right" (the screen translates it)
     verdict.scores   # {"blink": .., "parallax": .., "motion": .., "flat_pairs": .., ...} for the event record
 
@@ -28,10 +28,11 @@ Passive signals (from what the track gives over a second or two):
 "live" needs ``parallax_pairs`` live pairs that do not overlap in time (each pair spans
 ``planar_gap_s``, and one ends at every frame: overlapping pairs share their frames' tracking
 errors) or a confirmed blink, more than ``flat_live_share`` of the flat pairs; "spoof" is
-declared on positive evidence (``flat_pairs`` flat pairs outweighing the live ones), on a
-failed challenge, or when ``max_seconds`` pass without a pass (reason "timeout", so HR can tell
-a suspected print from someone who just stood still). Without frames (landmarks only) just the
-blink and the challenges work.
+declared only on positive evidence of an attack (``flat_pairs`` flat pairs outweighing the live
+ones: ``SUSPECT_REASONS``). Every challenge not answered (``challenge_tries`` of them, each with
+its full ``challenge_s``) or ``max_seconds`` without a pass end as "unverified" (reasons
+"challenge_failed", "timeout"): the person is asked to try again, and HR never sees it as a
+fraud case. Without frames (landmarks only) just the blink and the challenges work.
 
 Active challenge ("Kedipkan mata", "Tengok ke kiri/kanan"): asked in mode "challenge" at once,
 in "passive_then_challenge" when the passive signals are not conclusive after ``passive_s``.
@@ -56,6 +57,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kiosk.config import section_defaults
 from kiosk.recognition.quality import pose
 
 MODES = ("off", "passive", "passive_then_challenge", "challenge")
@@ -73,38 +75,42 @@ _NON_EYE = np.r_[17:36, 48:60]
 _FIT_POINTS = np.r_[17:60]  # brows, nose, eyes, outer lips: dlib's jaw line slides on tilted photos
 
 
+_D = section_defaults("liveness")  # the one copy of the defaults: kiosk/config.py's schema
+
+
 @dataclass(frozen=True)
 class LivenessConfig:
-    """Every threshold of the liveness check (defaults measured in docs/liveness.md)."""
+    """Every threshold of the liveness check; the defaults and their meaning are the
+    ``[liveness]`` settings of kiosk/config.py (measured in docs/liveness.md)."""
 
-    mode: str = "passive_then_challenge"  # off | passive | passive_then_challenge | challenge
+    mode: str = _D["mode"]  # off | passive | passive_then_challenge | challenge
     # blink
-    blink_dip: float = 0.45        # openness and EAR must fall below (1 - dip) x their recent open level
-    blink_max_s: float = 0.8       # ... and come back within this time (asked for, people blink slowly)
-    blink_baseline_s: float = 1.5  # window of the "open" level (its 80th percentile)
-    blinks_needed: int = 1
-    blink_max_shape: float = 0.045 # the rest of the face may change this much (/ eye distance) while the eyes close
-    blink_eye_change: float = 0.10 # with frames: both eyes' appearance must change this much (1 - NCC) ...
-    blink_eye_ratio: float = 2.0   # ... and this many times more than the nose's, the face aligned by its surface
+    blink_dip: float = _D["blink_dip"]
+    blink_max_s: float = _D["blink_max_s"]
+    blink_baseline_s: float = _D["blink_baseline_s"]
+    blinks_needed: int = _D["blinks_needed"]
+    blink_max_shape: float = _D["blink_max_shape"]
+    blink_eye_change: float = _D["blink_eye_change"]
+    blink_eye_ratio: float = _D["blink_eye_ratio"]
     # 3D versus flat motion of the face's surface (image points tracked frame to frame)
-    planar_gap_s: float = 0.3      # compare the tracked points of frames this far apart (up to 2x)
-    parallax_live: float = 0.08    # a face region's median residual after the homography (/ eye distance) ...
-    parallax_ratio: float = 2.0    # ... at least this many times the face's out-of-plane motion: a 3D (live) pair
-    parallax_pairs: int = 3        # 3D pairs, not overlapping in time, needed for "live"
-    flat_min_motion: float = 0.03  # out-of-plane motion (/ eye distance) of a pair that can be judged flat ...
-    flat_max: float = 0.015        # ... when no region's residual exceeds this: a flat (print) pair
-    flat_pairs: int = 8            # flat pairs needed for "spoof" ...
-    flat_live_share: float = 1.0   # ... while live pairs are at most this share of them (and "live" needs more)
+    planar_gap_s: float = _D["planar_gap_s"]
+    parallax_live: float = _D["parallax_live"]
+    parallax_ratio: float = _D["parallax_ratio"]
+    parallax_pairs: int = _D["parallax_pairs"]
+    flat_min_motion: float = _D["flat_min_motion"]
+    flat_max: float = _D["flat_max"]
+    flat_pairs: int = _D["flat_pairs"]
+    flat_live_share: float = _D["flat_live_share"]
     # challenge
-    passive_s: float = 3.0         # passive_then_challenge: ask after this long without a verdict
-    challenge_kinds: tuple = ("blink",)  # the turns are available; docs/liveness.md says why not by default
-    challenge_count: int = 1       # challenges to pass, drawn in random order
-    challenge_s: float = 5.0       # time limit of each challenge
-    challenge_tries: int = 2       # challenges that may fail (each a new one) before "spoof"
-    turn_yaw: float = 0.15         # yaw change (quality.pose units) a turn needs
-    turn_nonplanar: float = 0.08   # ... with this landmark homography residual against the start (not a tilted print)
+    passive_s: float = _D["passive_s"]
+    challenge_kinds: tuple = tuple(_D["challenge_kinds"])
+    challenge_count: int = _D["challenge_count"]
+    challenge_s: float = _D["challenge_s"]
+    challenge_tries: int = _D["challenge_tries"]
+    turn_yaw: float = _D["turn_yaw"]
+    turn_nonplanar: float = _D["turn_nonplanar"]
     # overall
-    max_seconds: float = 12.0      # no pass by then: "spoof" with reason "timeout"
+    max_seconds: float = _D["max_seconds"]
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -113,11 +119,25 @@ class LivenessConfig:
         if bad or not self.challenge_kinds:
             raise ValueError(f"challenge_kinds {self.challenge_kinds!r}: each must be one of {CHALLENGE_KINDS}")
 
+    @classmethod
+    def from_config(cls, cfg) -> "LivenessConfig":
+        """The ``[liveness]`` section of a loaded kiosk.config.Config."""
+        values = {k: v for k, v in cfg.values["liveness"].items() if k in cls.__dataclass_fields__}
+        values["challenge_kinds"] = tuple(values["challenge_kinds"])
+        return cls(**values)
+
+
+# Refusals that rest on positive evidence of an attack: only these are suspected fraud for HR.
+# (Issue 20 adds "screen".) "unverified" outcomes - a challenge not answered, time up - are a
+# retry hint for the person in front of the kiosk, never an accusation.
+SUSPECT_REASONS = frozenset({"flat_motion"})
+
 
 @dataclass
 class LivenessVerdict:
-    state: str                      # "live" | "spoof" | "pending"
-    reason: str | None = None       # live: blink | parallax | challenge | off; spoof: flat_motion | challenge_failed | timeout
+    state: str                      # "live" | "spoof" | "unverified" | "pending"
+    reason: str | None = None       # live: blink | parallax | challenge | off; spoof: flat_motion;
+                                    # unverified: challenge_failed | timeout
     scores: dict = field(default_factory=dict)
     prompt: str | None = None       # the challenge being asked (screen text key), or None
     challenge: str | None = None    # the current (or last) challenge kind
@@ -127,6 +147,15 @@ class LivenessVerdict:
     @property
     def live(self) -> bool:
         return self.state == "live"
+
+    @property
+    def suspected(self) -> bool:
+        """A refusal on positive evidence of an attack (an HR fraud case)."""
+        return self.state == "spoof" and self.reason in SUSPECT_REASONS
+
+    @property
+    def final(self) -> bool:
+        return self.state != "pending"
 
     def as_dict(self) -> dict:
         return {"state": self.state, "reason": self.reason, "challenge": self.challenge,
@@ -686,7 +715,7 @@ class LivenessTracker:
             if passive_live:
                 return self._finish("live", passive_live, ts)
             if elapsed > c.max_seconds:
-                return self._finish("spoof", "timeout", ts)
+                return self._finish("unverified", "timeout", ts)
             self.verdict = LivenessVerdict("pending", None, self._scores(), None, None, None, elapsed)
             return self.verdict
 
@@ -705,8 +734,9 @@ class LivenessTracker:
         met = ch.update(ts, lm, self.blinks)
         if met is False:
             self.failed += 1
-            if self.failed >= c.challenge_tries or elapsed + c.challenge_s > c.max_seconds:
-                return self._finish("spoof", "challenge_failed", ts)
+            if self.failed >= c.challenge_tries:
+                # not answered is not an attack: the person is asked to try again
+                return self._finish("unverified", "challenge_failed", ts)
             # ask again, another kind where there is one: a blink where it can (asked just before
             # real actions in the clips, 30 of 32 blinks and 19 of 49 turns met the challenge at
             # 7.5 frames/s, docs/liveness.md), else at random
@@ -717,8 +747,10 @@ class LivenessTracker:
             met = ch.update(ts, lm, self.blinks)
         if met and sum(x.met is True for x in self.challenges) >= c.challenge_count:
             return self._finish("live", "challenge", ts)
-        if elapsed > c.max_seconds:
-            return self._finish("spoof", "timeout", ts)
+        if elapsed > c.max_seconds and met is not None:
+            # an open challenge always gets its full time (config checks that max_seconds
+            # leaves room for passive_s and every try)
+            return self._finish("unverified", "timeout", ts)
         scores = self._scores()
         scores["challenge_progress"] = round(ch.best, 4)
         self.verdict = LivenessVerdict("pending", None, scores, None if met else ch.kind, ch.kind, met, elapsed)

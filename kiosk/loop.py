@@ -18,6 +18,7 @@ from kiosk.camera import CameraError, Frame, FrameSource
 from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.decision import decide
+from kiosk.rules.day import current
 from kiosk.liveness import LivenessConfig, LivenessTracker
 from kiosk.recognition.gallery import Gallery
 from kiosk.recognition.pipeline import FaceAnalyzer
@@ -30,9 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def liveness_config(cfg: Config) -> LivenessConfig:
-    values = {k: v for k, v in cfg.values["liveness"].items() if k != "snapshot"}
-    values["challenge_kinds"] = tuple(values["challenge_kinds"])
-    return LivenessConfig(**values)
+    return LivenessConfig.from_config(cfg)
 
 
 def load_gallery(store: Store) -> Gallery:
@@ -89,12 +88,19 @@ class KioskLoop:
                 return []  # still the same person
             track = self.tracker.restart(a.face, frame.ts)  # someone else stepped in
             return self._step(track, frame, a, m)
-        # identified but liveness still pending: landmarks only, no encoding
-        self.analyzer.finish(frame.image, a, encode=not track.done)
+        # identified but liveness still pending: landmarks only, no encoding; a face that matched
+        # nobody for a full vote window is re-encoded only every unknown_reencode_s (an encoding
+        # costs 10-20x the detection: encoding a stranger on every frame starved liveness and
+        # the preview of a loaded machine), in case it was a bad angle of an employee or the next
+        # person stepped in; once a re-encoding matches, every frame is encoded again
+        encode = not track.done and (not track.unknown_reported or (track.votes and track.votes[-1] is not None)
+                                     or frame.ts - track.encoded_ts >= self.rc.unknown_reencode_s)
+        self.analyzer.finish(frame.image, a, encode=encode)
         self.last_reason = a.reason
         m = None
         if a.encoding is not None:
             self.encodings += 1
+            track.encoded_ts = frame.ts
             m = self.gallery.match(a.encoding)
         return self._step(track, frame, a, m)
 
@@ -112,8 +118,14 @@ class KioskLoop:
                 out.append({"type": "unknown", "track": track.id, "reason": m.reason(self.rc.threshold, self.rc.margin),
                             "distance": _r(m.distance), "frame": frame.label or frame.seq})
         v = track.verdict
+        if v is not None and v.final and not v.live and not track.done:
+            # liveness acts only on a face that matched an employee: a stranger's (or a not yet
+            # identified face's) failed check is no HR case; it starts over with fresh evidence
+            track.liveness = track.verdict = v = None
         if v is not None and v.state == "spoof":
             out.append(self._refuse(track, frame, a, v))
+        elif v is not None and v.state == "unverified":
+            out.append(self._unverified(track, frame, v))
         elif track.done and (self.live_cfg.mode == "off" or (v is not None and v.live)):
             distance, margin = track.best[track.identified]
             out.append(self._record(track.identified, distance, margin, frame, track.id, v))
@@ -125,7 +137,8 @@ class KioskLoop:
         return out
 
     def _refuse(self, track, frame: Frame, a, v) -> dict:
-        """A face that failed liveness: no event; the attempt goes to the audit log for HR."""
+        """Positive evidence of an attack (a flat print; SUSPECT_REASONS): no event; the attempt
+        goes to HR's audit log as suspected fraud, with who was held up."""
         track.closed, track.checked_ts = True, frame.ts
         detail = {"suspected_nip": track.identified, "track": track.id, **v.as_dict()}
         if self.cfg.liveness.snapshot and a.face is not None:
@@ -136,6 +149,25 @@ class KioskLoop:
             log.error("%s", e)
         return {"type": "spoof", "track": track.id, "employee_id": track.identified, "reason": v.reason,
                 "frame": frame.label or frame.seq}
+
+    def _unverified(self, track, frame: Frame, v) -> dict:
+        """The challenge was not answered (or time ran out): not an accusation. Nothing is
+        recorded; the screen asks the person to try again, and the same face gets a fresh check
+        (once; then a new track - stepping back - starts over). HR's log keeps it as
+        `liveness_unverified`, apart from suspected fraud."""
+        track.unverified += 1
+        try:
+            self.store.audit("liveness_unverified", {"nip": track.identified, "track": track.id,
+                                                     "attempt": track.unverified, **v.as_dict()}, actor="kiosk")
+        except StoreError as e:
+            log.error("%s", e)
+        if track.unverified >= 2:
+            track.closed, track.checked_ts = True, frame.ts
+        else:
+            track.liveness = track.verdict = None
+            track.prompt = None
+        return {"type": "unverified", "track": track.id, "employee_id": track.identified, "reason": v.reason,
+                "retry": not track.closed, "frame": frame.label or frame.seq}
 
     def _snapshot(self, frame: Frame, box) -> str:
         """A small picture of the refused face for HR (owner-only file on the data partition)."""
@@ -160,7 +192,7 @@ class KioskLoop:
             schedule = schedule_for(employee, self.schedules, self.rules)
             cal = Calendar.from_config(self.rules, self.store.holidays())
             work_date, _ = schedule.locate(stamp.local, cal)
-            d = decide(nip, stamp, schedule, cal, self.store.day_events(nip, [work_date.isoformat()]),
+            d = decide(nip, stamp, schedule, cal, current(self.store.day_events(nip, [work_date.isoformat()])),
                        self.rules, device_id=self.cfg.device.id, boot_id=self.clock.boot_id,
                        distance=distance, margin=margin)
             if d.event is not None:
@@ -208,7 +240,8 @@ class KioskLoop:
                     if frame is not None:
                         for msg in self._safe_process(frame):
                             emit(msg)
-            except StopIteration:
+            except StopIteration as e:
+                emit({"type": "camera", "state": "ended", "message": str(e) or "the camera source ended"})
                 return
             except CameraError as e:
                 emit({"type": "error", "error": "camera", "message": str(e), "retry_in_s": pause})

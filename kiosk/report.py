@@ -13,7 +13,7 @@ import datetime as dt
 import io
 from dataclasses import dataclass, field
 
-from kiosk.rules.day import DayResult, Punch, evaluate_day
+from kiosk.rules.day import DayResult, Punch, current, evaluate_day
 from kiosk.rules.schedule import Calendar, schedule_for, schedules_from_config
 
 STATUS_ID = {"present": "hadir", "alpha": "alpha", "holiday": "libur", "off": "libur akhir pekan",
@@ -50,7 +50,7 @@ def compute_days(store, cfg, first: dt.date, last: dt.date, now: dt.datetime) ->
     schedules = schedules_from_config(cfg)
     cal = Calendar.from_config(rules, store.holidays())
     by_nip: dict[tuple[str, str], list[Punch]] = {}
-    for row in store.events(first.isoformat(), last.isoformat()):
+    for row in current(store.events(first.isoformat(), last.isoformat())):
         by_nip.setdefault((row["nip"], row["work_date"]), []).append(Punch.from_row(row))
     today = now.astimezone(cfg.tz).date()
     out = []
@@ -133,11 +133,23 @@ def monthly_rows(days: list[EmployeeDay], month: str) -> tuple[list[dict], list[
     return employees, sorted(units.values(), key=lambda u: u["unit"])
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A text cell a spreadsheet would run as a formula (=, +, -, @, tab or CR first: a name like
+    `=HYPERLINK(...)`) gets a leading ' so it shows as text; numbers and other text are kept."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_csv(rows: list[dict], columns: list[tuple[str, int]]) -> str:
+    """Every CSV the kiosk and the collector write: cells through csv_cell."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=[c for c, _ in columns], lineterminator="\n")
     w.writeheader()
-    w.writerows(rows)
+    w.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
     return buf.getvalue()
 
 
@@ -166,6 +178,9 @@ def to_xlsx(sheets: list[tuple[str, str, list[dict], list[tuple[str, int]]]], fo
             ws.column_dimensions[get_column_letter(i)].width = width
         for row in rows:
             ws.append([row[c] for c, _ in columns])
+            for cell in ws[ws.max_row]:
+                if cell.data_type == "f":  # openpyxl made a formula of text starting with "="
+                    cell.data_type = "s"
         ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
         ws.auto_filter.ref = f"A{header_row}:{get_column_letter(len(columns))}{max(header_row, ws.max_row)}"
         ws.print_title_rows = f"{header_row}:{header_row}"

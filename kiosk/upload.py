@@ -37,6 +37,7 @@ from pathlib import Path
 import requests
 
 from kiosk import __version__
+from kiosk.config import section_defaults
 
 log = logging.getLogger("kiosk.upload")
 
@@ -60,25 +61,39 @@ class TooLarge(UploadError):
     """413: the batch is too big for the server (or its proxy); the uploader halves it."""
 
 
+class Refused(UploadError):
+    """400/422: the server refuses this request as sent (sending it again will not help);
+    `fields` names what it refused, e.g. "templates[3].encoding"."""
+
+    def __init__(self, message: str, fields: list[str]):
+        super().__init__(message)
+        self.fields = fields
+
+
+_S = section_defaults("server")  # the one copy of the defaults: kiosk/config.py's schema
+
+
 @dataclass(frozen=True)
 class Settings:
-    url: str = ""
-    token_file: str = ""
-    ca_file: str = ""
-    batch_size: int = 200
-    connect_timeout_s: float = 5.0
-    timeout_s: float = 30.0
-    interval_s: float = 10.0
-    heartbeat_s: float = 60.0
-    roster_s: float = 300.0
-    backoff_base_s: float = 0.05
-    backoff_max_s: float = 300.0
-    retry_after_max_s: float = 3600.0
+    """The ``[server]`` settings (meaning and defaults: kiosk/config.py), paths made absolute."""
+
+    url: str = _S["url"]
+    token_file: str = _S["token_file"]
+    ca_file: str = _S["ca_file"]
+    batch_size: int = _S["batch_size"]
+    connect_timeout_s: float = _S["connect_timeout_s"]
+    timeout_s: float = _S["timeout_s"]
+    interval_s: float = _S["interval_s"]
+    heartbeat_s: float = _S["heartbeat_s"]
+    roster_s: float = _S["roster_s"]
+    backoff_base_s: float = _S["backoff_base_s"]
+    backoff_max_s: float = _S["backoff_max_s"]
+    retry_after_max_s: float = _S["retry_after_max_s"]
 
     @classmethod
     def from_config(cls, cfg, base_dir: Path | None = None) -> "Settings":
-        """[server] settings; the ones the schema does not list yet fall back to the defaults."""
-        s = cfg.server
+        """Every [server] setting; token_file and ca_file relative to the config file's folder."""
+        s = dict(cfg.values["server"])
         base = base_dir or getattr(cfg, "base_dir", Path.cwd())
 
         def path(p: str) -> str:
@@ -87,11 +102,8 @@ class Settings:
             q = Path(p).expanduser()
             return str(q if q.is_absolute() else Path(base) / q)
 
-        return cls(url=s.url.rstrip("/"), token_file=path(s.token_file), ca_file=path(s.ca_file),
-                   batch_size=s.batch_size,
-                   **{f: type(getattr(cls, f))(getattr(s, f)) for f in (
-                       "connect_timeout_s", "timeout_s", "interval_s", "heartbeat_s", "roster_s",
-                       "backoff_base_s", "backoff_max_s", "retry_after_max_s") if hasattr(s, f)})
+        s.update(url=s["url"].rstrip("/"), token_file=path(s["token_file"]), ca_file=path(s["ca_file"]))
+        return cls(**s)
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -130,13 +142,14 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 
 def backoff_delay(failures: int, base: float, cap: float, retry_after: float | None = None,
-                  rng: random.Random = random) -> float:
+                  rng: random.Random = random, retry_after_max: float = float("inf")) -> float:
     """Exponential backoff with jitter: half of min(cap, base * 2^(n-1)) plus a random part up
     to the other half (never zero: a server coming back is not hit by every kiosk at once), and
-    never shorter than the server's Retry-After."""
+    never shorter than the server's Retry-After - of which at most `retry_after_max` is honoured
+    (a misconfigured server asking for a day must not silence the kiosk for a day)."""
     d = min(cap, base * 2 ** max(0, failures - 1))
     delay = d / 2 + rng.uniform(0, d / 2)
-    return max(delay, retry_after or 0.0)
+    return max(delay, min(retry_after or 0.0, retry_after_max))
 
 
 def _utc_now() -> str:
@@ -176,6 +189,8 @@ class Client:
                                f"{': revoked' if r.status_code == 403 else ': unknown token'})")
         if r.status_code == 413:
             raise TooLarge(f"{self.s.url}: batch too large (HTTP 413)")
+        if r.status_code in (400, 422):
+            raise Refused(f"{self.s.url}{API}{path}: HTTP {r.status_code}: {_message(r)}", _fields(r))
         if r.status_code != 200:
             raise UploadError(f"{self.s.url}{API}{path}: HTTP {r.status_code}",
                               retry_after_seconds(r.headers.get("Retry-After")))
@@ -186,6 +201,20 @@ class Client:
         if not isinstance(data, dict):
             raise UploadError(f"{self.s.url}{API}{path}: the reply is not a JSON object")
         return data
+
+
+def _message(r) -> str:
+    try:
+        return _short(ValueError(str(r.json().get("message") or r.reason)))
+    except (ValueError, AttributeError):
+        return r.reason or ""
+
+
+def _fields(r) -> list[str]:
+    try:
+        return [str(f.get("field")) for f in r.json().get("fields") or [] if isinstance(f, dict)]
+    except (ValueError, AttributeError):
+        return []
 
 
 def _short(e: Exception) -> str:
@@ -284,13 +313,18 @@ class Uploader:
             elif result == "failed":
                 self.failures += 1
                 retry_after, self._retry_after = self._retry_after, None
-                delay = backoff_delay(self.failures, self.settings.backoff_base_s, self.settings.backoff_max_s,
-                                      retry_after, self._rng)
+                delay = self.next_delay(retry_after)
                 self._stop.wait(delay)  # not woken by notify(): backoff is kept
             else:  # revoked / not configured: look at the token file again now and then
                 self._sleep(max(30.0, self.settings.interval_s))
         if store is not None:
             store.close()
+
+    def next_delay(self, retry_after: float | None = None) -> float:
+        """The pause after the current run of failures (backoff, Retry-After up to its cap)."""
+        s = self.settings
+        return backoff_delay(self.failures, s.backoff_base_s, s.backoff_max_s, retry_after, self._rng,
+                             retry_after_max=s.retry_after_max_s)
 
     # --- one round ------------------------------------------------------------------------
 
@@ -315,6 +349,8 @@ class Uploader:
     def round(self, store) -> str:
         """Push new templates, send every pending event, heartbeat, pull the roster.
         Returns 'ok', 'failed' (retry with backoff), 'revoked' or 'not_configured'."""
+        from kiosk.store import StoreError
+
         counts = store.outbox_counts()
         self._set(pending=counts["pending"] + counts["in_flight"], rejected=counts["rejected"],
                   roster_version=_int(store.sync_get("roster_version")))
@@ -327,11 +363,23 @@ class Uploader:
             return "revoked"
         client = Client(self.settings, token)
         try:
-            self._push_templates(client, store)
+            try:
+                self._push_templates(client, store)
+                self._set(roster_error=None)
+            except (TokenRefused, StoreError):
+                raise
+            except UploadError as e:  # the roster waits; the events never do
+                self._set(roster_error=str(e))
+                log.warning("uploader: roster push: %s", e)
+            self._set(refused_templates=len(store.refused_templates()))
             self._drain(client, store)
             now = time.monotonic()
             if now - self._last_heartbeat >= self.settings.heartbeat_s or self._sent_since_heartbeat:
-                self._heartbeat(client, store)
+                try:
+                    self._heartbeat(client, store)
+                except Refused as e:  # sending it again will not help; the events must not wait for it
+                    self._last_heartbeat, self._sent_since_heartbeat = now, False
+                    log.error("uploader: the server refused the heartbeat: %s", e)
             if (now - self._last_roster >= self.settings.roster_s
                     or (self._server_roster_version or 0) > (_int(store.sync_get("roster_version")) or 0)):
                 self._pull_roster(client, store)
@@ -417,16 +465,31 @@ class Uploader:
                 return
             body = {"employees": [{**e, "active": bool(e["active"])} for e in emps],
                     "templates": [{**t, "encoding": base64.b64encode(t["encoding"]).decode()} for t in tmps]}
-            reply = client.request("POST", "/roster", body)
+            try:
+                reply = client.request("POST", "/roster", body)
+            except Refused as e:  # a bad item fails the request: set it (or, unnamed, all) aside
+                refused = _refused_items(e, emps, tmps)
+                store.mark_templates_refused(refused)
+                for uid, (nip, reason) in refused.items():
+                    log.error("uploader: the server refused template %s of %s: %s", uid, nip, reason)
+                continue
             results = reply.get("templates")
             if not isinstance(results, list):
                 raise UploadError("the server's reply to the template upload is malformed")
-            sent = {t["uid"] for t in tmps}
-            ok = [r["uid"] for r in results if isinstance(r, dict) and r.get("uid") in sent
-                  and r.get("status") in ("accepted", "duplicate")]
+            for r in reply.get("employees") or []:
+                if isinstance(r, dict) and r.get("status") == "refused":
+                    log.error("uploader: the server refused employee %s: %s", r.get("nip"), r.get("reason"))
+            sent = {t["uid"]: t["nip"] for t in tmps}
+            answered = {r["uid"]: r for r in results if isinstance(r, dict) and r.get("uid") in sent}
+            ok = [u for u, r in answered.items() if r.get("status") in ("accepted", "duplicate")]
+            refused = {u: (sent[u], str(r.get("reason") or "refused by the server"))
+                       for u, r in answered.items() if r.get("status") == "refused"}
             store.mark_templates_pushed(ok)
-            if len(ok) < len(sent):
-                raise UploadError(f"the server did not acknowledge {len(sent) - len(ok)} template(s)")
+            store.mark_templates_refused(refused)
+            for uid, (nip, reason) in refused.items():
+                log.error("uploader: the server refused template %s of %s: %s", uid, nip, reason)
+            if len(ok) + len(refused) < len(sent):
+                raise UploadError(f"the server did not acknowledge {len(sent) - len(ok) - len(refused)} template(s)")
 
     def _pull_roster(self, client: Client, store) -> None:
         from kiosk.store import StoreError
@@ -449,6 +512,24 @@ class Uploader:
         self._last_roster = time.monotonic()
 
 
+def _refused_items(e: Refused, emps: list[dict], tmps: list[dict]) -> dict[str, tuple[str, str]]:
+    """uid -> (nip, reason) for the templates a 400/422 names (`templates[i]`, or `employees[i]`:
+    that employee's templates); all of them when it names none."""
+    import re
+
+    named: dict[str, tuple[str, str]] = {}
+    for field in e.fields:
+        m = re.match(r"(templates|employees)\[(\d+)\]", field)
+        if not m or int(m.group(2)) >= len(tmps if m.group(1) == "templates" else emps):
+            continue
+        i = int(m.group(2))
+        nips = {tmps[i]["nip"]} if m.group(1) == "templates" else {emps[i]["nip"]}
+        for t in tmps:
+            if t["nip"] in nips and (m.group(1) == "employees" or t["uid"] == tmps[i]["uid"]):
+                named[t["uid"]] = (t["nip"], str(e))
+    return named or {t["uid"]: (t["nip"], str(e)) for t in tmps}
+
+
 def _int(v) -> int | None:
     try:
         return int(v) if v is not None else None
@@ -457,7 +538,8 @@ def _int(v) -> int | None:
 
 
 WIRE_FIELDS = ("id", "nip", "kind", "local_time", "utc_at", "local_date", "work_date", "in_window",
-               "monotonic_ns", "boot_id", "clock_synced", "distance", "margin", "device_id")
+               "monotonic_ns", "boot_id", "clock_synced", "distance", "margin", "device_id",
+               "corrects", "correction_source")  # the last two: null unless the event corrects another
 
 
 def _wire(row: dict) -> dict:
@@ -507,10 +589,11 @@ def cmd_sync(args, cfg, open_store) -> int:
                    **counts, "newest_recorded_at": newest, "newest_acked_at": acked,
                    "roster_version": _int(store.sync_get("roster_version")),
                    "token_error": store.sync_get("token_error") if token_state == "revoked" else None,
-                   "rejected_events": store.outbox_rejected()}
+                   "rejected_events": store.outbox_rejected(), "refused_templates": store.refused_templates()}
             _print(out, args.json)
             return 0
         requeued = store.outbox_requeue()
+        store.retry_refused_templates()  # a technician asks explicitly: perhaps HR fixed it on the server
         up._last_heartbeat = up._last_roster = float("-inf")
         if store.sync_get("token_state") == "revoked":  # a technician asks explicitly: try again
             store.sync_set({"token_state": "retry"})
@@ -533,5 +616,9 @@ def _print(out: dict, as_json: bool) -> None:
         if k == "rejected_events":
             for r in v:
                 print(f"  rejected {r['event_id']} ({r['nip']} {r['kind']} {r['local_time']}): {r['last_error']}")
+            continue
+        if k == "refused_templates":
+            for r in v:
+                print(f"  refused template {r['uid']} of {r['nip']}: {r['reason']}")
             continue
         print(f"{k}: {v if v is not None else '-'}")

@@ -14,6 +14,7 @@ import logging
 import multiprocessing as mp
 import os
 import signal
+import threading
 import time
 from multiprocessing import shared_memory
 
@@ -82,6 +83,11 @@ class FrameRing:
             self.meta[LATEST] = -1  # taken: the writer may not reuse it until released
         return Frame(self.slots[slot, : h * w * 3].reshape(h, w, 3), ts, seq)
 
+    def free(self) -> bool:
+        """The last frame put has been taken by the reader (or none is waiting)."""
+        with self.meta.get_lock():
+            return self.meta[LATEST] < 0
+
     def release(self) -> None:
         with self.meta.get_lock():
             self.meta[READING] = -1
@@ -93,9 +99,46 @@ class FrameRing:
             self.shm.unlink()
 
 
-def worker_main(cfg, ring_args, conn, stop) -> None:
+HEARTBEAT_S = 1.0  # the worker says something at least this often (the app's watchdog listens)
+GALLERY_CHECK_S = 1.0  # how often the worker looks at the gallery version in the database
+
+
+class _Sender:
+    """The worker's end of the pipe, shared by its main loop and its log handler: one message at
+    a time. Log records travel on the same pipe as everything else (``put_nowait`` makes it a
+    queue for logging's QueueHandler): a worker killed or stopped mid-write can only break its
+    own pipe, which the app replaces with the worker, never a queue shared across restarts."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.lock = threading.Lock()
+
+    def send(self, obj) -> None:
+        with self.lock:
+            self.conn.send(obj)
+
+    def put_nowait(self, record: logging.LogRecord) -> None:
+        try:
+            self.send({"type": "log", "record": record})
+        except (OSError, EOFError, ValueError):
+            pass  # the app is gone: nobody to tell
+
+
+def _worker_logging(out: _Sender, level: int) -> None:
+    """Send this process's log records to the app (QueueHandler over the pipe)."""
+    from logging.handlers import QueueHandler
+
+    root = logging.getLogger()
+    root.handlers[:] = [QueueHandler(out)]
+    root.setLevel(level)
+
+
+def worker_main(cfg, ring_args, conn, stop, log_level: int = logging.INFO) -> None:
     """Entry point of the spawned recognition process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the window process decides when to stop
+    pipe = conn
+    conn = _Sender(pipe)
+    _worker_logging(conn, log_level)
     from kiosk.loop import KioskLoop
     from kiosk.store import Store, StoreError
 
@@ -104,46 +147,80 @@ def worker_main(cfg, ring_args, conn, stop) -> None:
         store = Store(cfg.db_path, device_id=cfg.device.id)
         loop = KioskLoop(cfg, store)
         loop.analyzer.m.load_all()
+        gallery_version = store.gallery_version()
     except Exception as e:  # models missing, database unusable: tell the window, then stop
+        log.error("recognition cannot start: %s: %s", type(e).__name__, e)
         conn.send({"type": "fatal", "message": f"{type(e).__name__}: {e}"})
         return
-    conn.send({"type": "ready", "pid": os.getpid(), "employees": loop.gallery.employee_count})
+    log.info("recognition worker %d ready: %d employee(s), %d template(s)", os.getpid(),
+             loop.gallery.employee_count, len(loop.gallery))
+    conn.send({"type": "ready", "pid": os.getpid(), "employees": loop.gallery.employee_count,
+               "templates": len(loop.gallery), "gallery_version": gallery_version})
     mode: dict = {"mode": "attendance"}
-    while not stop.is_set():
-        while conn.poll():
-            cmd = conn.recv()
-            if cmd == "reload" or (isinstance(cmd, dict) and cmd.get("cmd") == "reload"):
-                loop.reload()
-            elif isinstance(cmd, dict) and cmd.get("cmd") == "mode":
-                mode = cmd
-                loop.tracker.track = None  # a new mode starts with a fresh face track
-        frame = ring.take(timeout=0.5)
-        if frame is None:
-            continue
-        started = time.monotonic()
-        try:
-            if mode["mode"] == "idle":
+    last_sent = last_check = time.monotonic()
+    try:
+        while not stop.is_set():
+            while pipe.poll():
+                cmd = pipe.recv()
+                if cmd == "reload" or (isinstance(cmd, dict) and cmd.get("cmd") == "reload"):
+                    loop.reload()
+                elif isinstance(cmd, dict) and cmd.get("cmd") == "mode":
+                    mode = cmd
+                    loop.tracker.track = None  # a new mode starts with a fresh face track
+            now = time.monotonic()
+            if now - last_check >= GALLERY_CHECK_S:
+                # the roster changed (a sync pulled someone enrolled elsewhere or deactivated at the
+                # server, HR enrolled here, a CLI import): use the new gallery from now on
+                last_check = now
+                try:
+                    v = store.gallery_version()
+                except StoreError as e:
+                    log.warning("%s", e)
+                    v = gallery_version
+                if v != gallery_version:
+                    gallery_version = v
+                    loop.reload()
+                    log.info("gallery reloaded (version %d): %d employee(s), %d template(s)", v,
+                             loop.gallery.employee_count, len(loop.gallery))
+                    conn.send({"type": "gallery", "version": v, "employees": loop.gallery.employee_count,
+                               "templates": len(loop.gallery)})
+                    last_sent = now
+            if now - last_sent >= HEARTBEAT_S:
+                conn.send({"type": "heartbeat", "frames": loop.frames, "encodings": loop.encodings})
+                last_sent = now
+            frame = ring.take(timeout=0.5)
+            if frame is None:
                 continue
-            if mode["mode"] != "attendance":
-                conn.send(analyse_for_admin(loop, frame, mode))
-                continue
-            messages = loop._safe_process(frame)
-            t = loop.tracker.track
-            waiting = bool(t and t.done and not t.closed and t.verdict is not None and t.verdict.state == "pending")
-            conn.send({"type": "face", "seq": frame.seq, "ts": frame.ts,
-                       "box": loop.last_box.as_list() if loop.last_box else None,
-                       "reason": loop.last_reason, "identified": bool(t and t.closed),
-                       "liveness": (t.verdict.prompt or "wait") if waiting else None,
-                       "busy_ms": round((time.monotonic() - started) * 1000, 1)})
-            for m in messages:
-                conn.send(m)
-        except (BrokenPipeError, EOFError):
-            break
-        except StoreError as e:
-            conn.send({"type": "error", "error": "store", "message": str(e)})
-        finally:
-            ring.release()
-    ring.close()
+            started = time.monotonic()
+            try:
+                if mode["mode"] == "idle":
+                    continue
+                if mode["mode"] != "attendance":
+                    conn.send(analyse_for_admin(loop, frame, mode))
+                    continue
+                messages = loop._safe_process(frame)
+                t = loop.tracker.track
+                waiting = bool(t and t.done and not t.closed and t.verdict is not None
+                               and t.verdict.state == "pending")
+                for m in messages:
+                    conn.send(m)
+                # last: the frame's answer is complete once its face message arrives
+                conn.send({"type": "face", "seq": frame.seq, "ts": frame.ts,
+                           "box": loop.last_box.as_list() if loop.last_box else None,
+                           "reason": loop.last_reason, "identified": bool(t and t.closed),
+                           "liveness": (t.verdict.prompt or "wait") if waiting else None,
+                           "busy_ms": round((time.monotonic() - started) * 1000, 1),
+                           "frames": loop.frames, "encodings": loop.encodings})
+            except StoreError as e:
+                conn.send({"type": "error", "error": "store", "message": str(e)})
+            finally:
+                last_sent = time.monotonic()
+                ring.release()
+    except (BrokenPipeError, EOFError, OSError):
+        pass  # the app went away: nothing left to tell
+    finally:
+        store.close()
+        ring.close()
 
 
 def analyse_for_admin(loop, frame: Frame, mode: dict) -> dict:
@@ -192,7 +269,8 @@ def analyse_for_admin(loop, frame: Frame, mode: dict) -> dict:
 
 
 class RecognitionProcess:
-    """Starts, watches and restarts the worker (with a growing pause after crashes)."""
+    """The worker process: start, send, is it alive, stop (kill if it does not stop). The policy -
+    when a silent or dead worker is restarted, with which pause - is kiosk.app.App's."""
 
     def __init__(self, cfg, ring: FrameRing):
         self.cfg, self.ring = cfg, ring
@@ -210,8 +288,10 @@ class RecognitionProcess:
             os.environ.setdefault(var, "1")
         parent, child = self.ctx.Pipe(duplex=True)
         self.stop_event.clear()
+        level = logging.getLogger().getEffectiveLevel()
         self.proc = self.ctx.Process(target=worker_main, name="kiosk-recognition",
-                                     args=(self.cfg, self.ring.attach_args(), child, self.stop_event),
+                                     args=(self.cfg, self.ring.attach_args(), child, self.stop_event,
+                                           min(level, logging.INFO)),
                                      daemon=True)
         self.proc.start()
         child.close()
@@ -240,8 +320,8 @@ class RecognitionProcess:
         if self.proc is not None:
             self.proc.join(timeout)
             if self.proc.is_alive():
-                self.proc.kill()
-                self.proc.join(1)
+                self.proc.kill()  # also a stopped (SIGSTOP) or hung one
+                self.proc.join(2)
         if self.conn is not None:
             self.conn.close()
         self.proc = self.conn = None

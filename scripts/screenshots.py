@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Render the kiosk window into docs/screenshots/ at the screen sizes it must support.
 
-A real run: a temporary database, Obama enrolled from face_recognition's test photos, the real
+A real run: a temporary database, Obama's face enrolled from face_recognition's test photos
+under a long real-length Indonesian name (the card must wrap it and keep the NIP), the real
 window offscreen, the real recognition worker, a replayed camera. The first decision card is
-real; it is then shown again at each screen size. Faces in the preview are pixelated in the
+real (with its MASUK <-> PULANG button); it is then shown again at each screen size, the
+window resized while it is up. Faces in the preview are pixelated in the
 saved pictures (biometric data stays out of the repository, even in documentation).
 
 Usage: QT_QPA_PLATFORM=offscreen python scripts/screenshots.py [OUT_DIR]
@@ -27,6 +29,7 @@ from PySide6.QtGui import QImage  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 SIZES = [(800, 480), (1024, 600), (1920, 1080), (600, 1024)]
+LONG_NAME = "Dr. Hj. Raden Ajeng Siti Nurhaliza Kusumawardhani, S.E., M.Si."
 
 
 def pixelate(image: QImage) -> QImage:
@@ -70,7 +73,7 @@ def main(out: Path) -> None:
                         '[store]\ndata_dir = "data"\n[display]\nsound = false\n[liveness]\nmode = "off"\n')
     cfg = load_config(cfg_path)
     with Store(cfg.db_path) as store:
-        store.upsert_employees([{"nip": "198501012010011001", "name": "Barack Obama", "unit": "Dinas Kominfo"}])
+        store.upsert_employees([{"nip": "198501012010011001", "name": LONG_NAME, "unit": "Dinas Kominfo"}])
         enroll_photos(store, scan_folder(tmp / "photos", cfg.enroll.nip_pattern), cfg, workers=1)
 
     original = CameraView.set_image
@@ -88,15 +91,20 @@ def main(out: Path) -> None:
     wait(app, lambda: decisions and win.card.isVisible())
     card = decisions[0]
     for w, h in SIZES:
-        win.resize(w, h)
         win.handle(card)
-        wait(app, lambda: win.card.isVisible(), 5)
+        win.resize(w, h)
+        wait(app, lambda: win.card.isVisible() and win.view.width() == w, 5)
         app.processEvents()
         path = out / f"kiosk-{w}x{h}.png"
         win.grab().save(str(path))
         print(path)
-    win.hide_card()
     win.resize(1024, 600)
+    win.handle({**card, "status": "already_recorded", "recorded_at": card["local_time"]})
+    app.processEvents()
+    path = out / "kiosk-1024x600-already-recorded.png"
+    win.grab().save(str(path))
+    print(path)
+    win.hide_card()
     liveness_shots(app, win, seen["face"], card, out)
     win.handle({"type": "face", "box": None, "reason": "too_small"})
     win.show_hint(text.hint("too_small"))
@@ -113,13 +121,14 @@ def main(out: Path) -> None:
 def liveness_shots(app, win, face: dict, card: dict, out: Path) -> None:
     """What a recognised employee sees while liveness waits for a blink, and a refusal (the
     camera is stopped first, so no new frame changes the picture in between)."""
-    win.camera.requestInterruption()
-    win.camera.wait(3000)
+    win.app.stop_camera()
     end = time.monotonic() + 1.5
     while time.monotonic() < end:  # the worker's answers to the last frames arrive first
         app.processEvents()
         time.sleep(0.02)
     for name, msg in (("liveness-blink", {**face, "identified": False, "liveness": "blink"}),
+                      ("liveness-retry", {"type": "unverified", "track": 0, "reason": "challenge_failed",
+                                          "employee_id": card.get("employee_id"), "retry": True}),
                       ("liveness-refused", {"type": "spoof", "track": 0, "reason": "flat_motion",
                                             "employee_id": card.get("employee_id")})):
         win.handle(msg)
@@ -138,10 +147,7 @@ def admin_shots(app, win, tmp: Path, out: Path) -> None:
     from kiosk.camera import open_source
 
     frames = kiosk_frames(fetch(), tmp / "frames")
-    win.camera.requestInterruption()
-    win.camera.wait(3000)
-    win.camera.make_source = lambda: open_source(f"replay:{frames}", fps=8, hold_s=1.5, loop=True)
-    win.camera.start()
+    win.app.restart_camera(lambda: open_source(f"replay:{frames}", fps=8, hold_s=1.5, loop=True))
     win.resize(1024, 600)
 
     def shot(name):
@@ -156,7 +162,9 @@ def admin_shots(app, win, tmp: Path, out: Path) -> None:
 
     win.open_admin()
     panel = win.admin
-    shot("1-new-pin")
+    panel.account_name.setText("Sari Wulandari")  # first start: the first HR account's name ...
+    panel.submit_account()
+    shot("1-new-pin")  # ... and its PIN
     for _ in range(2):
         panel.pin.setText("864209")
         panel._pin_key("OK")

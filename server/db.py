@@ -23,7 +23,9 @@ devices = Table(
     "devices", metadata,
     Column("id", String(64), primary_key=True),  # the kiosk's [device] id
     Column("name", String(200), nullable=False, server_default=""),
-    Column("unit", String(200), nullable=False, server_default=""),  # its roster scope ("" = every unit)
+    # unused since revision 0002 (a kiosk's units are in device_units); kept so that SQLite
+    # does not have to rebuild a table other tables point at
+    Column("unit", String(200), nullable=False, server_default=""),
     Column("token_hash", String(64), nullable=False, unique=True),  # sha256 hex of the token
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
@@ -59,6 +61,8 @@ events = Table(
     Column("margin", Float),
     Column("batch_id", String(36)),
     Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("corrects", String(36)),  # the event this one corrects (an employee's MASUK <-> PULANG switch)
+    Column("correction_source", String(24)),
     Index("ix_events_work_date_nip", "work_date", "nip"),
     Index("ix_events_device_utc", "device_id", "utc_at"),
 )
@@ -92,6 +96,35 @@ templates = Table(
     Index("ix_templates_nip", "nip"),
 )
 
+device_units = Table(
+    # the units a kiosk serves: it reads and writes only their employees and templates
+    "device_units", metadata,
+    Column("device_id", String(64), ForeignKey("devices.id"), primary_key=True),
+    Column("unit", String(200), primary_key=True),
+)
+
+departures = Table(
+    # an employee who left a unit (HR moved them): the unit's kiosks get a removal at their
+    # next roster pull, with the version of the move
+    "departures", metadata,
+    Column("version", BigInteger, primary_key=True),
+    Column("nip", String(40), ForeignKey("employees.nip"), nullable=False),
+    Column("unit", String(200), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_departures_unit_version", "unit", "version"),
+)
+
+hr_logins = Table(
+    # the HR login of the dashboard and exports until the back-office accounts exist: a scrypt
+    # hash, and the count of wrong passwords with the lock they caused
+    "hr_logins", metadata,
+    Column("username", String(64), primary_key=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("failed", Integer, nullable=False, server_default="0"),
+    Column("locked_until", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 counters = Table(
     "counters", metadata,
     Column("name", String(40), primary_key=True),
@@ -112,6 +145,13 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def aware(t: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands timezone-aware columns back naive (they were stored as UTC)."""
+    if t is not None and t.tzinfo is None:
+        return t.replace(tzinfo=dt.timezone.utc)
+    return t
+
+
 def database_url(url: str | None) -> str:
     """The --database option, else $KIOSK_SERVER_DB, else ./collector.db (SQLite)."""
     url = url or os.environ.get(DEFAULT_URL_ENV) or "sqlite:///collector.db"
@@ -125,6 +165,13 @@ def database_url(url: str | None) -> str:
 def open_engine(url: str | None = None) -> Engine:
     url = database_url(url)
     if url.startswith("sqlite"):
+        from sqlalchemy.engine import make_url
+
+        from kiosk.fileio import private_sqlite
+
+        path = make_url(url).database
+        if path and path != ":memory:" and not path.startswith("file:"):
+            private_sqlite(path)  # attendance and faces: owner-only, with its -wal and -shm
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")

@@ -1,8 +1,10 @@
-"""What the collector does, independent of HTTP: devices and tokens, storing each event once,
-heartbeats, and the roster (employees and templates with versions).
+"""What the collector does, independent of HTTP: devices, their units and tokens, storing each
+event once, heartbeats, and the roster (employees and templates with versions).
 
-Each public function takes a SQLAlchemy Connection inside a transaction (``engine.begin()``):
-a batch is stored completely or not at all.
+Each public function takes a SQLAlchemy Connection inside a transaction (``engine.begin()``).
+Input arrives validated (server.schemas); what is decided here is who may do what:
+`may_access` and `unit_scope` are the one rule that a device reads and writes only the
+employees and templates of its own units.
 """
 
 from __future__ import annotations
@@ -10,20 +12,23 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import logging
 import re
 import secrets
-import uuid
+from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, update
+import numpy as np
+
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DataError, IntegrityError
 
-from server.db import counters, devices, employees, events, now, templates
+from kiosk.fields import field_problem
+from server.db import counters, departures, device_units, devices, employees, events, now, templates
+from server.schemas import MAX_ROSTER_ITEMS, EmployeeIn, Event, TemplateIn
 
-KINDS = ("masuk", "pulang", "istirahat_keluar", "istirahat_kembali")
-MAX_BATCH = 5000
-MAX_ROSTER_PAGE = 2000
+log = logging.getLogger("server")
 DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class ServiceError(ValueError):
@@ -52,15 +57,57 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Device:
+    """An authenticated kiosk and the units it serves."""
+
+    id: str
+    name: str
+    units: frozenset[str]
+
+
+# --- who may do what ------------------------------------------------------------------------
+
+def may_access(device: Device, unit: str) -> bool:
+    """Whether `device` may read and write an employee of `unit` (and that employee's templates):
+    only the units it was registered for. An employee's unit itself changes only through HR."""
+    return bool(unit) and unit in device.units
+
+
+def unit_scope(device: Device):
+    """`may_access` as a condition on the employees table, for queries."""
+    return employees.c.unit.in_(sorted(device.units))
+
+
 # --- devices --------------------------------------------------------------------------------
 
-def register_device(conn: Connection, device_id: str, name: str = "", unit: str = "",
+def _check_units(units: list[str]) -> list[str]:
+    units = sorted({u.strip() for u in units if u and u.strip()})
+    if not units:
+        raise ServiceError("a kiosk needs at least one unit (--unit \"Dinas Kominfo\"; repeat --unit for a kiosk "
+                           "serving several units): it reads and writes only its units' employees")
+    for u in units:
+        problem = field_problem("unit", u)
+        if problem:
+            raise ServiceError(problem)
+    return units
+
+
+def _set_units(conn: Connection, device_id: str, units: list[str]) -> None:
+    conn.execute(delete(device_units).where(device_units.c.device_id == device_id))
+    conn.execute(insert(device_units), [{"device_id": device_id, "unit": u} for u in units])
+
+
+def register_device(conn: Connection, device_id: str, name: str = "", units: list[str] | None = None,
                     replace: bool = False) -> Token:
-    """Create a device (or give an existing one a new token with `replace`); returns the token,
-    which is shown once and stored only as its hash."""
+    """Create a device serving `units` (or give an existing one a new token with `replace`, and
+    new units when given); returns the token, which is shown once and stored only as its hash."""
     if not DEVICE_ID.fullmatch(device_id or ""):
         raise ServiceError(f"device id {device_id!r} must be 1-64 letters, digits, '.', '_' or '-' "
                            "(the kiosk's [device] id)")
+    problem = field_problem("name", name)
+    if problem:
+        raise ServiceError(f"device {problem}")
     token = secrets.token_urlsafe(32)
     existing = conn.execute(select(devices.c.id).where(devices.c.id == device_id)).first()
     if existing and not replace:
@@ -70,13 +117,31 @@ def register_device(conn: Connection, device_id: str, name: str = "", unit: str 
         values = {"token_hash": hash_token(token), "revoked_at": None}
         if name:
             values["name"] = name
-        if unit:
-            values["unit"] = unit
         conn.execute(update(devices).where(devices.c.id == device_id).values(**values))
+        if units:
+            _set_units(conn, device_id, _check_units(units))
+        elif not device_units_of(conn, device_id):
+            _check_units([])
     else:
-        conn.execute(insert(devices).values(id=device_id, name=name, unit=unit, token_hash=hash_token(token),
+        checked = _check_units(units or [])
+        conn.execute(insert(devices).values(id=device_id, name=name, unit="", token_hash=hash_token(token),
                                             created_at=now()))
+        _set_units(conn, device_id, checked)
     return Token(token)
+
+
+def set_device_units(conn: Connection, device_id: str, units: list[str]) -> list[str]:
+    """IT changes which units a kiosk serves (its token stays)."""
+    if conn.execute(select(devices.c.id).where(devices.c.id == device_id)).first() is None:
+        raise ServiceError(f"device {device_id} is not registered")
+    checked = _check_units(units)
+    _set_units(conn, device_id, checked)
+    return checked
+
+
+def device_units_of(conn: Connection, device_id: str) -> list[str]:
+    return [u for (u,) in conn.execute(select(device_units.c.unit).where(device_units.c.device_id == device_id)
+                                       .order_by(device_units.c.unit))]
 
 
 def revoke_device(conn: Connection, device_id: str) -> None:
@@ -85,79 +150,39 @@ def revoke_device(conn: Connection, device_id: str) -> None:
         raise ServiceError(f"device {device_id} is not registered")
 
 
-def authenticate(conn: Connection, token: str) -> tuple[dict | None, str]:
-    """(device row, "") or (None, why): "unknown" or "revoked"."""
+def authenticate(conn: Connection, token: str) -> tuple[Device | None, str]:
+    """(device, "") or (None, why): "missing", "unknown" or "revoked"."""
     if not token:
         return None, "missing"
-    row = conn.execute(select(devices).where(devices.c.token_hash == hash_token(token))).mappings().first()
+    row = conn.execute(select(devices.c.id, devices.c.name, devices.c.revoked_at)
+                       .where(devices.c.token_hash == hash_token(token))).first()
     if row is None:
         return None, "unknown"
-    if row["revoked_at"] is not None:
+    if row.revoked_at is not None:
         return None, "revoked"
-    return dict(row), ""
+    return Device(row.id, row.name, frozenset(device_units_of(conn, row.id))), ""
 
 
 def list_devices(conn: Connection) -> list[dict]:
-    return [dict(r) for r in conn.execute(select(devices).order_by(devices.c.unit, devices.c.id)).mappings()]
+    units: dict[str, list[str]] = {}
+    for d, u in conn.execute(select(device_units.c.device_id, device_units.c.unit).order_by(device_units.c.unit)):
+        units.setdefault(d, []).append(u)
+    rows = [{**dict(r), "units": units.get(r["id"], [])}
+            for r in conn.execute(select(devices).order_by(devices.c.id)).mappings()]
+    for r in rows:
+        r["unit"] = ", ".join(r["units"])
+    return sorted(rows, key=lambda r: (r["unit"], r["id"]))
 
 
 # --- events ---------------------------------------------------------------------------------
 
-def _iso_aware(value, field: str) -> str | None:
-    if not isinstance(value, str):
-        return f"{field} must be a string"
-    try:
-        t = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return f"{field} {value[:40]!r} is not an ISO-8601 time"
-    if t.tzinfo is None:
-        return f"{field} {value[:40]!r} has no UTC offset"
-    return None
-
-
-def check_event(e, device_id: str) -> str | None:
-    """Why this event cannot be stored, or None."""
-    if not isinstance(e, dict):
-        return "an event must be a JSON object"
-    for key in ("nip", "kind", "local_time", "utc_at", "local_date", "work_date", "device_id"):
-        if not isinstance(e.get(key), str) or not e.get(key):
-            return f"{key} is missing or not a string"
-    if e["device_id"] != device_id:
-        return f"device_id {e['device_id'][:64]!r} is not the device this token belongs to ({device_id})"
-    if e["kind"] not in KINDS:
-        return f"kind {e['kind'][:30]!r} is not one of {', '.join(KINDS)}"
-    if len(e["nip"]) > 40:
-        return "nip is longer than 40 characters"
-    for key in ("local_time", "utc_at"):
-        problem = _iso_aware(e[key], key)
-        if problem:
-            return problem
-    for key in ("local_date", "work_date"):
-        if not DATE.fullmatch(e[key]):
-            return f"{key} {e[key][:20]!r} is not YYYY-MM-DD"
-    if e.get("clock_synced") not in (0, 1, True, False):
-        return "clock_synced must be 0 or 1"
-    if e.get("in_window", 1) not in (0, 1, True, False):
-        return "in_window must be 0 or 1"
-    for key in ("distance", "margin"):
-        v = e.get(key)
-        if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool)):
-            return f"{key} must be a number or null"
-    mono = e.get("monotonic_ns")
-    if mono is not None and (not isinstance(mono, int) or isinstance(mono, bool) or not 0 <= mono < 2**63):
-        return "monotonic_ns must be a non-negative integer"
-    if e.get("boot_id") is not None and (not isinstance(e["boot_id"], str) or len(e["boot_id"]) > 64):
-        return "boot_id must be a string of at most 64 characters"
-    return None
-
-
-def _event_row(e: dict, batch_id: str | None, received: dt.datetime) -> dict:
-    return {"id": e["id"], "device_id": e["device_id"], "nip": e["nip"], "kind": e["kind"],
-            "local_time": e["local_time"], "utc_at": e["utc_at"], "local_date": e["local_date"],
-            "work_date": e["work_date"], "in_window": bool(e.get("in_window", 1)),
-            "monotonic_ns": e.get("monotonic_ns"), "boot_id": e.get("boot_id"),
-            "clock_synced": bool(e["clock_synced"]), "distance": e.get("distance"), "margin": e.get("margin"),
-            "batch_id": batch_id, "received_at": received}
+def _event_row(e: Event, batch_id: str | None, received: dt.datetime) -> dict:
+    return {"id": e.id, "device_id": e.device_id, "nip": e.nip, "kind": e.kind, "local_time": e.local_time,
+            "utc_at": e.utc_at, "local_date": e.local_date, "work_date": e.work_date,
+            "in_window": bool(e.in_window), "monotonic_ns": e.monotonic_ns, "boot_id": e.boot_id,
+            "clock_synced": bool(e.clock_synced), "distance": e.distance, "margin": e.margin,
+            "batch_id": batch_id, "received_at": received,
+            "corrects": e.corrects, "correction_source": e.correction_source}
 
 
 def _insert_ignore(conn: Connection, table, rows: list[dict], key: str) -> set:
@@ -177,42 +202,54 @@ def _insert_ignore(conn: Connection, table, rows: list[dict], key: str) -> set:
     return {v for (v,) in conn.execute(stmt, rows)}
 
 
-def ingest(conn: Connection, device: dict, body) -> dict:
+def _insert_events(conn: Connection, rows: list[dict]) -> tuple[set, dict[str, str]]:
+    """(ids inserted, id -> why the database refused it). The batch goes in as one statement;
+    should the database refuse it although every event passed the schema, each event is tried
+    on its own so that one refusal costs only that event."""
+    try:
+        with conn.begin_nested():
+            return _insert_ignore(conn, events, rows, "id"), {}
+    except (DataError, IntegrityError) as e:
+        log.error("the database refused a batch of %d checked events (%s); storing them one by one",
+                  len(rows), type(e.orig).__name__ if e.orig is not None else type(e).__name__)
+    inserted, refused = set(), {}
+    for row in rows:
+        try:
+            with conn.begin_nested():
+                inserted |= _insert_ignore(conn, events, [row], "id")
+        except (DataError, IntegrityError) as e:
+            refused[row["id"]] = f"the database refused this event ({type(e.orig or e).__name__})"
+    return inserted, refused
+
+
+def ingest(conn: Connection, device: Device, batch_id: str | None, checked: list, echo: list[str]) -> dict:
     """Store a batch: each event accepted (new), duplicate (its id is already stored) or rejected
-    (with the reason). The same batch sent again answers duplicate for every stored event."""
-    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
-        raise ServiceError('the body must be a JSON object with a list "events"')
-    batch = body["events"]
-    if len(batch) > MAX_BATCH:
-        raise ServiceError(f"a batch holds at most {MAX_BATCH} events, got {len(batch)}")
-    batch_id = body.get("batch_id") if isinstance(body.get("batch_id"), str) else None
+    (with the reason). `checked[i]` is the i-th event or why it is not one (schemas.check_events),
+    `echo[i]` the id to answer a rejected one with. The same batch sent again answers duplicate
+    for every stored event."""
     results: list[dict] = []
     valid: dict[str, dict] = {}
     received = now()
-    for i, e in enumerate(batch):
-        eid = e.get("id") if isinstance(e, dict) else None
-        try:
-            eid = str(uuid.UUID(eid)) if isinstance(eid, str) and len(eid) == 36 else None
-        except ValueError:
-            eid = None
-        if eid is None:
-            results.append({"index": i, "id": e.get("id") if isinstance(e, dict) else None,
-                            "status": "rejected", "reason": "id is missing or not a UUID"})
-            continue
-        problem = check_event(e, device["id"])
-        if problem:
-            results.append({"index": i, "id": eid, "status": "rejected", "reason": problem})
-        elif eid in valid:
-            results.append({"index": i, "id": eid, "status": "duplicate", "reason": "repeated in this batch"})
+    for i, e in enumerate(checked):
+        if isinstance(e, str):
+            results.append({"index": i, "id": echo[i], "status": "rejected", "reason": e})
+        elif e.device_id != device.id:
+            results.append({"index": i, "id": e.id, "status": "rejected",
+                            "reason": f"device_id {e.device_id!r} is not the device this token belongs to "
+                                      f"({device.id})"})
+        elif e.id in valid:
+            results.append({"index": i, "id": e.id, "status": "duplicate", "reason": "repeated in this batch"})
         else:
-            valid[eid] = _event_row({**e, "id": eid}, batch_id, received)
-            results.append({"index": i, "id": eid, "status": None})
-    inserted = _insert_ignore(conn, events, list(valid.values()), "id")
+            valid[e.id] = _event_row(e, batch_id, received)
+            results.append({"index": i, "id": e.id, "status": None})
+    inserted, refused = _insert_events(conn, list(valid.values()))
     for r in results:
         if r["status"] is None:
-            r["status"] = "accepted" if r["id"] in inserted else "duplicate"
-            r.pop("reason", None)
-    conn.execute(update(devices).where(devices.c.id == device["id"])
+            if r["id"] in refused:
+                r["status"], r["reason"] = "rejected", refused[r["id"]]
+            else:
+                r["status"] = "accepted" if r["id"] in inserted else "duplicate"
+    conn.execute(update(devices).where(devices.c.id == device.id)
                  .values(last_seen_at=received, last_upload_at=received))
     counts = {s: sum(1 for r in results if r["status"] == s) for s in ("accepted", "duplicate", "rejected")}
     return {"batch_id": batch_id, "results": results, **counts,
@@ -221,32 +258,16 @@ def ingest(conn: Connection, device: dict, body) -> dict:
 
 # --- heartbeat ------------------------------------------------------------------------------
 
-HEARTBEAT_FIELDS = {"software_version": str, "pending": int, "rejected": int, "newest_recorded_at": str,
-                    "newest_acked_at": str, "clock_synced": bool, "free_disk_bytes": int,
-                    "roster_version": int, "sent_at": str}
-
-
-def heartbeat(conn: Connection, device: dict, body) -> dict:
-    if not isinstance(body, dict):
-        raise ServiceError("the body must be a JSON object")
-    values = {}
-    for key, typ in HEARTBEAT_FIELDS.items():
-        v = body.get(key)
-        if v is None:
-            continue
-        if typ is int and (not isinstance(v, int) or isinstance(v, bool)):
-            raise ServiceError(f"{key} must be an integer")
-        if typ is bool and v not in (True, False, 0, 1):
-            raise ServiceError(f"{key} must be true or false")
-        if typ is str and not isinstance(v, str):
-            raise ServiceError(f"{key} must be a string")
-        values[key] = bool(v) if typ is bool else (v[:64] if typ is str else v)
+def heartbeat(conn: Connection, device: Device, values: dict) -> dict:
+    """`values`: the fields of a schemas.Heartbeat that were sent."""
     t = now()
     sent_at = values.pop("sent_at", None)
     offset = None
-    if sent_at and not _iso_aware(sent_at, "sent_at"):
-        offset = (t - dt.datetime.fromisoformat(sent_at)).total_seconds()
-    conn.execute(update(devices).where(devices.c.id == device["id"])
+    if sent_at:
+        from server.schemas import parse_time
+
+        offset = (t - parse_time(sent_at)).total_seconds()
+    conn.execute(update(devices).where(devices.c.id == device.id)
                  .values(**values, clock_offset_s=offset, last_heartbeat_at=t, last_seen_at=t))
     return {"server_time": t.isoformat(timespec="milliseconds"), "roster_version": roster_version(conn)}
 
@@ -264,124 +285,137 @@ def _next_version(conn: Connection) -> int:
     return roster_version(conn)
 
 
-def _scope(device: dict | None, table):
-    unit = (device or {}).get("unit") or ""
-    return None if not unit else (employees.c.unit == unit)
-
-
-def roster_page(conn: Connection, device: dict | None, since: int, limit: int = MAX_ROSTER_PAGE) -> dict:
-    """Changes after version `since`, oldest first: employees (active false = removed) and
-    templates (deleted true = removed), at most `limit` rows of each; `more` when cut."""
-    limit = max(1, min(limit, MAX_ROSTER_PAGE))
+def roster_page(conn: Connection, device: Device, since: int, limit: int = MAX_ROSTER_ITEMS) -> dict:
+    """Changes after version `since` for the device's units, oldest first: employees (active
+    false = removed, also when HR moved them to another unit) and templates (deleted true =
+    removed), at most `limit` of each; `more` when cut."""
+    limit = max(1, min(limit, MAX_ROSTER_ITEMS))
     current = roster_version(conn)
-    scope = _scope(device, employees)
-    q = select(employees).where(employees.c.version > since).order_by(employees.c.version).limit(limit + 1)
-    if scope is not None:
-        q = q.where(scope)
-    emps = [dict(r) for r in conn.execute(q).mappings()]
-    tq = (select(templates).join(employees, employees.c.nip == templates.c.nip)
-          .where(templates.c.version > since).order_by(templates.c.version).limit(limit + 1))
-    if scope is not None:
-        tq = tq.where(scope)
-    tmps = [dict(r) for r in conn.execute(tq).mappings()]
-    more = len(emps) > limit or len(tmps) > limit
-    emps, tmps = emps[:limit], tmps[:limit]
+    units = sorted(device.units)
+    emps = [dict(r) for r in conn.execute(
+        select(employees).where(employees.c.version > since, unit_scope(device))
+        .order_by(employees.c.version).limit(limit + 1)).mappings()]
+    # who left one of these units: removed on the unit's kiosks (name and new unit not told)
+    gone = [{"nip": r.nip, "name": "", "unit": r.unit, "active": False, "schedule": None, "version": r.version,
+             "departure": True}
+            for r in conn.execute(select(departures).where(departures.c.unit.in_(units), departures.c.version > since)
+                                  .order_by(departures.c.version).limit(limit + 1))]
+    people = sorted(emps + gone, key=lambda e: e["version"])[:limit + 1]
+    tmps = [dict(r) for r in conn.execute(
+        select(templates).join(employees, employees.c.nip == templates.c.nip)
+        .where(templates.c.version > since, unit_scope(device))
+        .order_by(templates.c.version).limit(limit + 1)).mappings()]
+    more = len(people) > limit or len(tmps) > limit
+    people, tmps = people[:limit], tmps[:limit]
     # the version the kiosk may store: everything up to it is included
     upto = current
-    if more:
-        upto = min([emps[-1]["version"]] * (len(emps) == limit) + [tmps[-1]["version"]] * (len(tmps) == limit)
-                   or [current])
-        emps = [e for e in emps if e["version"] <= upto]
+    if more:  # up to the last version of each list that was cut
+        upto = min(rows[-1]["version"] for rows in (people, tmps) if len(rows) == limit)
+        people = [e for e in people if e["version"] <= upto]
         tmps = [t for t in tmps if t["version"] <= upto]
+    out_tmps = [{"uid": t["uid"], "nip": t["nip"], "deleted": bool(t["deleted"]), "version": t["version"],
+                 **({} if t["deleted"] else {
+                     "encoding": base64.b64encode(t["encoding"]).decode(), "model_version": t["model_version"],
+                     "quality": t["quality"], "created_at": t["created_at"]})} for t in tmps]
+    gone_nips = {e["nip"]: e["version"] for e in people if e.get("departure")}
+    if gone_nips:  # their faces go too
+        for uid, nip in conn.execute(select(templates.c.uid, templates.c.nip)
+                                     .where(templates.c.nip.in_(sorted(gone_nips)))):
+            out_tmps.append({"uid": uid, "nip": nip, "deleted": True, "version": gone_nips[nip]})
+        out_tmps.sort(key=lambda t: t["version"])
     return {
         "version": upto, "more": more,
         "employees": [{"nip": e["nip"], "name": e["name"], "unit": e["unit"], "active": bool(e["active"]),
-                       "schedule": e["schedule"], "version": e["version"]} for e in emps],
-        "templates": [{"uid": t["uid"], "nip": t["nip"], "deleted": bool(t["deleted"]), "version": t["version"],
-                       **({} if t["deleted"] else {
-                           "encoding": base64.b64encode(t["encoding"]).decode(),
-                           "model_version": t["model_version"], "quality": t["quality"],
-                           "created_at": t["created_at"]})} for t in tmps],
+                       "schedule": e["schedule"], "version": e["version"]} for e in people],
+        "templates": out_tmps,
     }
 
 
-def upsert_employee(conn: Connection, e: dict, default_unit: str = "") -> bool:
-    """Insert or update one employee; bumps the version only when something changed."""
-    nip = e["nip"]
-    row = conn.execute(select(employees).where(employees.c.nip == nip)).mappings().first()
-    fields = {"name": e.get("name") or "", "unit": e.get("unit") or default_unit,
-              "active": bool(e.get("active", True)), "schedule": e.get("schedule") or None}
+def _push_employee(conn: Connection, device: Device, e: EmployeeIn, schedules: set[str]) -> tuple[str, str | None]:
+    """(status, reason) of one employee pushed by a kiosk."""
+    if e.schedule and e.schedule not in schedules:  # the dashboard could not apply it
+        return "refused", (f"schedule {e.schedule!r} of employee {e.nip} is not defined on the server "
+                           f"(defined: {', '.join(sorted(schedules))})")
+    row = conn.execute(select(employees).where(employees.c.nip == e.nip)).mappings().first()
     t = now()
     if row is None:
-        conn.execute(insert(employees).values(nip=nip, **fields, version=_next_version(conn), created_at=t,
-                                              updated_at=t))
-        return True
-    changes = {k: v for k, v in fields.items() if v not in ("", None) and row[k] != v}
-    if "active" in changes and not e.get("active_explicit", True):
-        changes.pop("active")
+        unit = e.unit or (next(iter(device.units)) if len(device.units) == 1 else "")
+        if not unit:
+            return "refused", (f"employee {e.nip} has no unit and this kiosk serves several "
+                               f"({', '.join(sorted(device.units)) or 'none'}): say which")
+        if not may_access(device, unit):
+            return "refused", f"unit {unit!r} of employee {e.nip} is not one of this kiosk's units"
+        conn.execute(insert(employees).values(
+            nip=e.nip, name=e.name, unit=unit, active=True if e.active is None else e.active,
+            schedule=e.schedule or None, version=_next_version(conn), created_at=t, updated_at=t))
+        return "accepted", None
+    if not may_access(device, row["unit"]):
+        return "refused", (f"employee {e.nip} belongs to another unit on the server; only HR on the server "
+                           "changes an employee's unit")
+    if e.unit and e.unit != row["unit"]:
+        return "refused", (f"employee {e.nip} is in unit {row['unit']!r} on the server, not {e.unit!r}; only HR "
+                           "on the server changes an employee's unit")
+    # a kiosk renames and reschedules; it never (re)activates or deactivates (HR on the server does)
+    changes = {k: v for k, v in (("name", e.name), ("schedule", e.schedule)) if v and row[k] != v}
     if not changes:
-        return False
-    conn.execute(update(employees).where(employees.c.nip == nip)
+        return "unchanged", None
+    conn.execute(update(employees).where(employees.c.nip == e.nip)
                  .values(**changes, version=_next_version(conn), updated_at=t))
-    return True
+    return "accepted", None
 
 
-def push_roster(conn: Connection, device: dict, body) -> dict:
-    """Employees and templates enrolled at a kiosk, so every kiosk of the unit gets them."""
-    if not isinstance(body, dict):
-        raise ServiceError("the body must be a JSON object")
-    emps, tmps = body.get("employees", []), body.get("templates", [])
-    if not isinstance(emps, list) or not isinstance(tmps, list):
-        raise ServiceError('"employees" and "templates" must be lists')
-    if len(emps) > MAX_ROSTER_PAGE or len(tmps) > MAX_ROSTER_PAGE:
-        raise ServiceError(f"at most {MAX_ROSTER_PAGE} employees and templates per request")
-    for i, e in enumerate(emps):
-        if not isinstance(e, dict) or not isinstance(e.get("nip"), str) or not e["nip"] or len(e["nip"]) > 40:
-            raise ServiceError(f"employees[{i}]: nip is missing or not a string of at most 40 characters")
-    known = {e["nip"] for e in emps}
-    rows = []
-    for i, t in enumerate(tmps):
-        where = f"templates[{i}]"
-        if not isinstance(t, dict):
-            raise ServiceError(f"{where}: must be an object")
-        try:
-            uid = str(uuid.UUID(str(t.get("uid"))))
-            blob = base64.b64decode(t.get("encoding") or "", validate=True)
-        except ValueError as ex:
-            raise ServiceError(f"{where}: uid or encoding is not valid ({ex})") from None
-        if len(blob) != 512:
-            raise ServiceError(f"{where}: an encoding is 512 bytes (128 float32), got {len(blob)}")
-        if not isinstance(t.get("nip"), str) or t["nip"] not in known and conn.execute(
-                select(employees.c.nip).where(employees.c.nip == t["nip"])).first() is None:
-            raise ServiceError(f"{where}: employee {t.get('nip')!r} is neither in this request nor on the server")
-        if not isinstance(t.get("model_version"), str) or not t["model_version"]:
-            raise ServiceError(f"{where}: model_version is missing")
-        rows.append({"uid": uid, "nip": t["nip"], "encoding": blob, "model_version": t["model_version"][:80],
-                     "quality": t.get("quality") if isinstance(t.get("quality"), (int, float)) else None,
-                     "source": str(t.get("source") or "")[:500], "origin_device": device["id"],
-                     "created_at": str(t.get("created_at") or "")[:40], "deleted": False})
-    changed = 0
+def push_roster(conn: Connection, device: Device, emps: list[EmployeeIn], tmps: list[TemplateIn],
+                schedules: set[str]) -> dict:
+    """Employees and templates enrolled at a kiosk, so every kiosk of the unit gets them. Each
+    item is answered on its own: one the kiosk may not write (or with a schedule not among
+    `schedules`, the server's) is refused with the reason and the rest is stored."""
+    emp_results = []
     for e in emps:
-        # a kiosk never re-activates someone HR deactivated on the server
-        changed += upsert_employee(conn, {**e, "active_explicit": False}, default_unit=device.get("unit") or "")
-    existing = set()
-    if rows:
-        existing = {u for (u,) in conn.execute(select(templates.c.uid).where(
-            templates.c.uid.in_([r["uid"] for r in rows])))}
-    new = [r for r in rows if r["uid"] not in existing]
-    for r in new:
-        r["version"] = _next_version(conn)
-    inserted = _insert_ignore(conn, templates, new, "uid")
-    return {"employees_changed": changed, "templates": [
-        {"uid": r["uid"], "status": "accepted" if r["uid"] in inserted else "duplicate"} for r in rows],
-        "version": roster_version(conn)}
+        status, reason = _push_employee(conn, device, e, schedules)
+        emp_results.append({"nip": e.nip, "status": status, **({"reason": reason} if reason else {})})
+    emp_refused = {r["nip"]: r["reason"] for r in emp_results if r["status"] == "refused"}
+    tmp_results = []
+    uids = [t.uid for t in tmps]
+    existing = {u: n for u, n in conn.execute(select(templates.c.uid, templates.c.nip)
+                                              .where(templates.c.uid.in_(uids)))} if uids else {}
+    units = {}
+    for t in tmps:
+        if t.nip not in units:
+            units[t.nip] = conn.execute(select(employees.c.unit).where(employees.c.nip == t.nip)).scalar()
+        unit = units[t.nip]
+        if unit is None or not may_access(device, unit):
+            status, reason = "refused", emp_refused.get(t.nip) or (
+                f"employee {t.nip} is not on the server (push the employee with it)" if unit is None else
+                f"employee {t.nip} belongs to another unit; this kiosk cannot add faces to it")
+        elif not np.isfinite(np.frombuffer(base64.b64decode(t.encoding), dtype="<f4")).all():
+            status, reason = "refused", "encoding holds NaN or infinite numbers (not a face template)"
+        elif t.uid in existing:
+            status, reason = (("duplicate", None) if existing[t.uid] == t.nip else
+                              ("refused", f"template {t.uid} is stored already for another employee"))
+        else:
+            conn.execute(insert(templates).values(
+                uid=t.uid, nip=t.nip, encoding=base64.b64decode(t.encoding), model_version=t.model_version,
+                quality=t.quality, source=t.source or "", origin_device=device.id, created_at=t.created_at or "",
+                deleted=False, version=_next_version(conn)))
+            existing[t.uid] = t.nip
+            status, reason = "accepted", None
+        tmp_results.append({"uid": t.uid, "status": status, **({"reason": reason} if reason else {})})
+    return {"employees_changed": sum(r["status"] == "accepted" for r in emp_results), "employees": emp_results,
+            "templates": tmp_results, "version": roster_version(conn)}
+
+
+# --- HR on the server -----------------------------------------------------------------------
+
+def _employee(conn: Connection, nip: str):
+    row = conn.execute(select(employees).where(employees.c.nip == nip)).mappings().first()
+    if row is None:
+        raise ServiceError(f"employee {nip} is not on the server")
+    return row
 
 
 def deactivate_employee(conn: Connection, nip: str) -> int:
     """HR removes someone: inactive everywhere, their templates deleted on every kiosk."""
-    row = conn.execute(select(employees.c.nip).where(employees.c.nip == nip)).first()
-    if row is None:
-        raise ServiceError(f"employee {nip} is not on the server")
+    _employee(conn, nip)
     conn.execute(update(employees).where(employees.c.nip == nip)
                  .values(active=False, version=_next_version(conn), updated_at=now()))
     uids = [u for (u,) in conn.execute(select(templates.c.uid).where(templates.c.nip == nip,
@@ -390,6 +424,27 @@ def deactivate_employee(conn: Connection, nip: str) -> int:
         conn.execute(update(templates).where(templates.c.uid == uid)
                      .values(deleted=True, encoding=b"", version=_next_version(conn)))
     return len(uids)
+
+
+def move_employee(conn: Connection, nip: str, unit: str) -> bool:
+    """HR moves an employee to another unit: the old unit's kiosks forget them (a departure),
+    the new unit's kiosks get them with their faces. False when they are in `unit` already."""
+    problem = field_problem("unit", unit.strip()) if unit.strip() else "the unit must not be empty"
+    if problem:
+        raise ServiceError(problem)
+    unit = unit.strip()
+    row = _employee(conn, nip)
+    if row["unit"] == unit:
+        return False
+    t = now()
+    if row["unit"]:
+        conn.execute(insert(departures).values(version=_next_version(conn), nip=nip, unit=row["unit"], at=t))
+    conn.execute(update(employees).where(employees.c.nip == nip)
+                 .values(unit=unit, version=_next_version(conn), updated_at=t))
+    for (uid,) in conn.execute(select(templates.c.uid).where(templates.c.nip == nip,
+                                                             templates.c.deleted.is_(False))).all():
+        conn.execute(update(templates).where(templates.c.uid == uid).values(version=_next_version(conn)))
+    return True
 
 
 def event_count(conn: Connection) -> int:

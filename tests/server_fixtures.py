@@ -69,11 +69,20 @@ class Collector:
             time.sleep(0.02)
         self.url = f"{'https' if ssl else 'http'}://{LOOPBACK}:{self.port}"
 
-    def register(self, device_id: str, unit: str = "") -> str:
+    def register(self, device_id: str, unit: str | list[str] = "Dinas Kominfo") -> str:
+        """A kiosk of `unit` (or of several units); its token."""
         from server import service
 
         with self.engine.begin() as conn:
-            return service.register_device(conn, device_id, unit=unit).reveal()
+            return service.register_device(conn, device_id, units=[unit] if isinstance(unit, str) else unit).reveal()
+
+    def hr_login(self, username: str = "hr-bkpsdm", password: str = "kata sandi rahasia 2026") -> tuple[str, str]:
+        """Configure the HR login; the (username, password) pair for requests' auth=."""
+        from server import hr_login
+
+        with self.engine.begin() as conn:
+            hr_login.set_password(conn, username, password)
+        return username, password
 
     def revoke(self, device_id: str) -> None:
         from server import service
@@ -166,14 +175,18 @@ def pg_cluster():
     cluster.stop()
 
 
+def database_url(request, backend: str, folder: Path) -> str:
+    """A fresh collector database: a SQLite file in `folder`, or a new database in the test
+    session's PostgreSQL cluster."""
+    if backend == "sqlite":
+        return f"sqlite:///{folder / 'collector.db'}"
+    return request.getfixturevalue("pg_cluster").database()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def collector(request, tmp_path):
     """The collector on loopback, with SQLite and with PostgreSQL behind it."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'collector.db'}"
-    else:
-        url = request.getfixturevalue("pg_cluster").database()
-    c = Collector(url)
+    c = Collector(database_url(request, request.param, tmp_path))
     yield c
     c.stop()
 

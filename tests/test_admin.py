@@ -35,7 +35,7 @@ def test_pin_is_hashed_and_lockout_grows_and_survives_a_restart(tmp_path):
     auth = AdminAuth(store, now=clock)
     assert not auth.has_pin()
     auth.set_pin("246810")
-    stored = store.db.execute("select hash from admin_pin").fetchone()[0]
+    stored = store.db.execute("select hash from admin_accounts").fetchone()[0]
     assert "246810" not in stored and stored.startswith("scrypt$") and pin_matches("246810", stored)
     for i in range(4):
         assert auth.attempt("111111").remaining == 4 - i
@@ -100,6 +100,11 @@ def test_first_pin_then_full_enrollment_then_test_recognition(admin_window, qtbo
     win, cfg = admin_window
     win.open_admin()
     panel = win.admin
+    # first start: HR names the first account, then chooses its PIN
+    assert panel.pages.currentWidget() is panel.account_page
+    assert panel.account_title.text() == "Pertama kali: nama Anda untuk akun HR"
+    type_keys(qtbot, panel.account_page, "sari")
+    press(qtbot, panel.account_page, "Lanjut")
     assert panel.pin_title.text() == "Buat PIN admin baru (6 sampai 12 angka)"
     type_keys(qtbot, panel.pin_page, "123")
     press(qtbot, panel.pin_page, "OK")
@@ -141,7 +146,7 @@ def test_first_pin_then_full_enrollment_then_test_recognition(admin_window, qtbo
     press(qtbot, panel.menu_page, "Keluar dari mode admin")
     assert win.stack.currentWidget() is win.kiosk_page
     # the kiosk now recognises the new employee (the worker reloaded the gallery)
-    qtbot.waitUntil(lambda: win.card.isVisible() and NEW_NIP in win.card_person.text(), timeout=60000)
+    qtbot.waitUntil(lambda: win.card.isVisible() and NEW_NIP == win.card_nip.text(), timeout=60000)
 
 
 def test_a_face_of_another_employee_is_flagged(admin_window, qtbot, faces, tmp_path):
@@ -151,10 +156,7 @@ def test_a_face_of_another_employee_is_flagged(admin_window, qtbot, faces, tmp_p
     biden = tmp_path / "biden"
     biden.mkdir()
     Image.open(faces / "biden.jpg").convert("RGB").crop((235, 88, 955, 628)).resize((640, 480)).save(biden / "1.jpg")
-    win.camera.make_source = lambda: open_source(f"replay:{biden}", fps=8, hold_s=1.0, loop=True)
-    win.camera.requestInterruption()
-    win.camera.wait(3000)
-    win.camera.start()
+    win.app.restart_camera(lambda: open_source(f"replay:{biden}", fps=8, hold_s=1.0, loop=True))
     win.open_admin()
     panel = win.admin
     type_keys(qtbot, panel.pin_page, "864209")
@@ -224,3 +226,68 @@ def subprocess_run_hash(cwd, stdin: str):
 
     return subprocess.run([sys.executable, "-m", "kiosk", "admin", "hash-pin"], input=stdin, cwd=cwd,
                           capture_output=True, text=True)
+
+
+def test_several_hr_accounts_and_the_audit_log_says_who(tmp_path):
+    store = Store(tmp_path / "k.db")
+    auth = AdminAuth(store)
+    auth.add_account("Sari", "246810", actor="admin:Sari")
+    auth.add_account("Budi Santoso", "135790", actor="admin:Sari")
+    from kiosk.admin import AccountError
+
+    with pytest.raises(AccountError, match="another account has this PIN"):
+        auth.add_account("Dewi", "246810", actor="admin:Sari")  # the PIN says who: no two alike
+    with pytest.raises(AccountError, match="already an account named"):
+        auth.add_account("sari", "999999", actor="admin:Sari")
+    assert auth.accounts() == ["Budi Santoso", "Sari"]
+    assert auth.attempt("135790").name == "Budi Santoso" and auth.attempt("246810").name == "Sari"
+    logins = [(r["actor"], json.loads(r["detail"])) for r in store.audit_rows() if r["action"] == "admin_login"]
+    assert [a for a, _ in logins] == ["admin:Budi Santoso", "admin:Sari"]
+
+
+def test_a_technician_resets_a_forgotten_pin_and_it_is_audited(tmp_path, faces):
+    from conftest import run_kiosk
+
+    cfg_path = write_config(tmp_path / "config.toml")
+    cfg = load_config(cfg_path)
+    with Store(cfg.db_path) as store:
+        auth = AdminAuth(store)
+        auth.add_account("Sari", "246810", actor="admin:Sari")
+        auth.add_account("Budi", "135790", actor="admin:Sari")
+        for _ in range(5):
+            auth.attempt("000000")  # locked
+    r = run_kiosk("admin", "accounts", cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.split() == ["Budi", "Sari"]
+    r = run_kiosk("admin", "reset-pin", "--account", "Sari", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "removed: Sari" in r.stdout and "lock is cleared" in r.stdout
+    r = run_kiosk("admin", "reset-pin", "--account", "Nobody", cwd=tmp_path)
+    assert r.returncode == 2 and "no admin account named 'Nobody'" in r.stderr and "Budi" in r.stderr
+    with Store(cfg.db_path) as store:
+        auth = AdminAuth(store)
+        assert auth.accounts() == ["Budi"] and auth.attempt("135790").ok  # the lock is gone too
+        (row,) = [x for x in store.audit_rows() if x["action"] == "admin_pin_reset"]
+        assert row["actor"].startswith("technician:") and json.loads(row["detail"])["accounts"] == ["Sari"]
+    r = run_kiosk("admin", "reset-pin", "--all", cwd=tmp_path)
+    assert r.returncode == 0 and "admin mode asks for a new account and PIN" in r.stdout
+
+
+def test_a_pin_preset_on_the_boot_partition_needs_no_other_software(tmp_path):
+    """The technician writes pin = "..." in kiosk.toml on the SD card; at boot kiosk-firstboot
+    stores only its hash (in the boot file too) and the kiosk accepts the PIN as account "HR"."""
+    from kiosk import firstboot
+
+    boot = tmp_path / "kiosk.toml"
+    boot.write_text('[device]\nid = "kiosk-7"\n\n[admin]\npin = "482913"\nidle_s = 60\n', encoding="utf-8")
+    res = firstboot.apply(boot, tmp_path / "data", tmp_path / "run", None)
+    assert res.errors == [] and "admin PIN preset (stored as a hash)" in res.actions
+    assert "482913" not in boot.read_text() and "pin_hash" in boot.read_text()
+    cfg = load_config(None, tmp_path / "run" / "kiosk.toml")
+    assert cfg.admin.pin_hash.startswith("scrypt$") and cfg.device.id == "kiosk-7"
+    assert load_config(None, boot).admin.pin_hash == cfg.admin.pin_hash  # the next boot reads the hash
+    with Store(tmp_path / "k.db") as store:
+        auth = AdminAuth(store, cfg.admin.pin_hash)
+        assert auth.accounts() == ["HR"] and auth.attempt("482913").name == "HR"
+    boot.write_text('[admin]\npin = "12ab"\n', encoding="utf-8")
+    res = firstboot.apply(boot, tmp_path / "data", tmp_path / "run", None)
+    assert any("[admin] pin must be 6 to 12 digits" in e for e in res.errors)

@@ -67,3 +67,74 @@ def test_bad_sources_are_named(tmp_path):
         src.open()
     with pytest.raises(CameraError, match="picamera2 is not installed|Pi camera"):
         open_source("picamera2").open()
+
+
+def _raw_mjpeg(path, n=20):
+    """A raw MJPEG stream (JPEGs back to back): a valid video whose header gives no frame count;
+    OpenCV reports a large negative number for it."""
+    with open(path, "wb") as f:
+        for k in range(n):
+            f.write(cv2.imencode(".jpg", np.full((48, 64, 3), k * 10, np.uint8))[1].tobytes())
+    return path
+
+
+def _zero_count_avi(clip, path):
+    """The same AVI with 0 frames written in its headers (avih and strh), as some recorders leave it."""
+    import struct
+
+    b = bytearray(clip.read_bytes())
+    struct.pack_into("<I", b, b.find(b"avih") + 24, 0)
+    struct.pack_into("<I", b, b.find(b"strh") + 40, 0)
+    path.write_bytes(bytes(b))
+    return path
+
+
+def _play(src, limit=200):
+    seqs = []
+    with pytest.raises(StopIteration) as ended:
+        for _ in range(limit):
+            seqs.append(src.read().seq)
+    return seqs, str(ended.value)
+
+
+def test_a_video_whose_header_has_no_usable_frame_count_plays_every_frame(tmp_path, clip):
+    raw = _raw_mjpeg(tmp_path / "raw.mjpeg")
+    cap = cv2.VideoCapture(str(raw))
+    assert cap.get(cv2.CAP_PROP_FRAME_COUNT) < 0  # what made the kiosk stop at once before
+    cap.release()
+    zero = _zero_count_avi(clip, tmp_path / "zero.avi")
+    for path, n in ((raw, 20), (zero, 20)):
+        src = ReplaySource(path, fps=10, realtime=False)
+        src.open()
+        seqs, why = _play(src)
+        assert seqs == list(range(n))
+        assert why == f"replay of {path} ended after {n} frame(s) (end of the file)"
+
+
+def test_loop_replays_many_passes_without_recursion(tmp_path):
+    import sys
+
+    raw = _raw_mjpeg(tmp_path / "raw.mjpeg", n=3)
+    src = ReplaySource(raw, fps=10, realtime=False, loop=True)
+    src.open()
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(200)  # each pass used to add stack frames: 300 passes would overflow it
+    try:
+        seqs = [src.read().seq for _ in range(900)]
+    finally:
+        sys.setrecursionlimit(old)
+    assert src.passes == 299 and seqs == sorted(seqs) and len(set(seqs)) == 900
+
+
+def test_a_video_with_no_decodable_frame_says_so(tmp_path):
+    bad = tmp_path / "empty.mjpeg"
+    _raw_mjpeg(bad, n=1)
+    bad.write_bytes(bad.read_bytes()[:40])  # a truncated JPEG: OpenCV may open it, nothing decodes
+    src = ReplaySource(bad, fps=10, realtime=False, loop=True)
+    try:
+        src.open()
+    except CameraError as e:
+        assert "cannot open video" in str(e)
+        return
+    with pytest.raises(StopIteration, match="no frame could be decoded"):
+        src.read()

@@ -91,3 +91,53 @@ def test_liveness_and_upload_defaults_match_their_modules():
     for f in dataclasses.fields(Settings):
         if f.name in d["server"]:
             assert d["server"][f.name] == f.default or f.name in ("url", "token_file", "ca_file"), f.name
+
+
+def test_the_cli_reads_the_technicians_boot_file_as_the_service_does(tmp_path):
+    """`kiosk` over SSH on an imaged kiosk: the boot partition's kiosk.toml has the image's
+    [wifi], [server] token and [admin] pin; the CLI reads it like kiosk-firstboot does."""
+    boot = tmp_path / "kiosk.toml"
+    example = ROOT / "image/stage-kiosk/00-kiosk/files/etc/kiosk.toml.example"
+    boot.write_text(example.read_text(encoding="utf-8") + '\n[admin]\npin = "246810"\n'
+                    if "[admin]" not in example.read_text() else
+                    example.read_text(encoding="utf-8").replace("[admin]\n", '[admin]\npin = "246810"\n'),
+                    encoding="utf-8")
+    r = run_kiosk("config", cwd=tmp_path, env={"KIOSK_OVERRIDE": str(boot)})
+    assert r.returncode == 0, r.stderr
+    assert "unknown section [wifi]" not in r.stderr
+    cfg = load_config(None, boot)
+    assert cfg.device.id == "kiosk-sragen-01" and cfg.server.url == "https://absensi.example.go.id"
+    # a real mistake in it is still named with its line in the technician's file
+    text = boot.read_text().replace('timezone = "Asia/Jakarta"', 'timezone = "Asia/Tokyo"')
+    boot.write_text(text)
+    line = text.splitlines().index(next(x for x in text.splitlines() if "Asia/Tokyo" in x)) + 1
+    r = run_kiosk("config", cwd=tmp_path, env={"KIOSK_OVERRIDE": str(boot)})
+    assert r.returncode == 2 and f"{boot}:{line}: [device] timezone" in r.stderr
+
+
+def test_liveness_timing_leaves_room_for_the_second_try(tmp_path):
+    d = defaults()["liveness"]
+    assert d["passive_s"] + d["challenge_tries"] * d["challenge_s"] <= d["max_seconds"]
+    p = tmp_path / "c.toml"
+    p.write_text("[liveness]\nchallenge_s = 5.0\n")  # 3 + 2 x 5 = 13 > 12: the old arithmetic
+    with pytest.raises(ConfigError, match=r"max_seconds \(12\) leaves no room for every try.*13 s"):
+        load_config(p)
+    p.write_text("[liveness]\nchallenge_s = 5.0\nmax_seconds = 13.0\n")
+    assert load_config(p).liveness.challenge_s == 5.0
+
+
+def test_every_server_setting_reaches_the_uploader(tmp_path):
+    import random
+
+    from kiosk.upload import Settings, Uploader
+
+    p = tmp_path / "c.toml"
+    p.write_text('[server]\nbackoff_base_s = 1.0\nbackoff_max_s = 2.0\nretry_after_max_s = 60.0\nroster_s = 42.0\n')
+    cfg = load_config(p)
+    s = Settings.from_config(cfg)
+    assert {k: getattr(s, k) for k in cfg.values["server"] if k not in ("token_file", "ca_file")} == \
+        {k: v for k, v in cfg.values["server"].items() if k not in ("token_file", "ca_file")}
+    up = Uploader(cfg, tmp_path / "k.db", rng=random.Random(1))
+    up.failures = 1
+    assert up.next_delay(retry_after=86400.0) == 60.0  # a day asked, the configured hour... here 60 s
+    assert 0.5 <= up.next_delay(retry_after=None) <= 1.0

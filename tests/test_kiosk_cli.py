@@ -45,7 +45,9 @@ def test_headless_run_records_masuk_then_already_recorded(kiosk_dir, faces, tmp_
     replay.mkdir()
     for i, name in enumerate(["obama3.jpg", "chelsea.png", "grace_hopper.jpg", "biden.jpg"]):
         (replay / f"{i}_{name}").write_bytes((faces / name).read_bytes())
-    args = ("run", "--headless", "--camera", f"replay:{replay}", "--fps", "5", "--no-realtime")
+    # each photo 2 s: Biden steps into the stranger's place in the same face track, and a face
+    # that was unknown is re-encoded only once a second (unknown_reencode_s) until it matches
+    args = ("run", "--headless", "--camera", f"replay:{replay}", "--fps", "5", "--hold", "2", "--no-realtime")
     r = run_kiosk(*args, cwd=kiosk_dir)
     assert r.returncode == 0, r.stderr
     out = lines(r.stdout)

@@ -97,3 +97,32 @@ def test_with_liveness_off_the_same_print_would_be_recorded(cfg, enrolled, faces
     loop = KioskLoop(cfg, enrolled)  # the test config turns liveness off
     out = run(loop, print_attack(faces, seconds=2.0))
     assert [o["employee_id"] for o in out if o["type"] == "attendance"] == [OBAMA]
+
+
+def test_an_unknown_face_is_encoded_only_now_and_then_and_is_no_fraud_case(cfg, enrolled, faces):
+    """A stranger standing in front of the kiosk for 6 s (at 10 frames/s, liveness in its default
+    mode): after a full vote window without a match, one encoding per unknown_reencode_s - the
+    rest of the frames cost only detection and landmarks - and nothing in HR's audit log."""
+    cfg.values["liveness"]["mode"] = "passive_then_challenge"
+    loop = KioskLoop(cfg, enrolled)
+    out = run(loop, frames(faces, [("grace_hopper.jpg", 60)], step=0.1))
+    assert [o["type"] for o in out if o["type"] != "liveness"] == ["unknown"]
+    window, every = cfg.recognition.vote_window, cfg.recognition.unknown_reencode_s
+    assert loop.frames == 60 and window <= loop.encodings <= window + 6.0 / every + 1, loop.encodings
+    assert not [r for r in enrolled.audit_rows() if r["action"].startswith("liveness")]
+    assert enrolled.events() == []
+
+
+
+def test_a_print_of_someone_not_enrolled_is_no_hr_case(cfg, faces, tmp_path):
+    """Flat motion (a print) of a face that matches nobody: liveness may well see the print, but
+    nobody was held up - nothing goes to HR's audit log as suspected fraud."""
+    from kiosk.store import Store
+
+    cfg.values["liveness"]["mode"] = "passive_then_challenge"
+    with Store(tmp_path / "empty.db") as store:  # nobody enrolled
+        loop = KioskLoop(cfg, store)
+        out = run(loop, print_attack(faces))
+        assert not [o for o in out if o["type"] in ("attendance", "spoof")]
+        assert [o["type"] for o in out if o["type"] == "unknown"]
+        assert not [r for r in store.audit_rows() if r["action"].startswith("liveness")]

@@ -84,6 +84,10 @@ DAYS = [
      dict(late_minutes=40, tl="TL2", early_minutes=40, psw="PSW2", cut_percent=2.0)),
     ("unsynchronised clock is flagged", "2026-11-11", "kantor", ["2026-11-11 07:10!", "2026-11-11 16:00"],
      dict(unsynced=True, cut_percent=0.0)),
+    ("a late arrival after mid-shift is masuk", "2026-11-12", "kantor", ["2026-11-12 13:05=masuk", "2026-11-12 16:01"],
+     dict(masuk=at("2026-11-12 13:05"), late_minutes=335, tl="TL4", pulang=at("2026-11-12 16:01"), psw=None)),
+    ("a pulang before mid-shift is a departure", "2026-11-12", "kantor", ["2026-11-12 07:20", "2026-11-12 11:00=pulang"],
+     dict(masuk=at("2026-11-12 07:20"), pulang=at("2026-11-12 11:00"), early_minutes=300, psw="PSW4")),
 ]
 
 
@@ -91,7 +95,14 @@ DAYS = [
 def test_day(setup, name, day, schedule, punches, expected):
     cfg, schedules, cal = setup
     s = schedules[schedule]
-    ps = [Punch(at(p.rstrip("!")), "masuk", clock_synced=not p.endswith("!")) for p in punches]
+    # recorded as the kiosk did for these: masuk before mid-shift, pulang from it on (or as given: "=kind")
+    ps = []
+    for p in punches:
+        text, _, kind = p.partition("=")
+        t = at(text.rstrip("!"))
+        shift = s.locate(t, cal)[1]
+        kind = kind or ("masuk" if shift is None or t < shift.split else "pulang")
+        ps.append(Punch(t, kind, clock_synced=not text.endswith("!")))
     for p in ps:  # every punch counts for the work date the schedule places it on
         if s.locate(p.at, cal)[1] is not None:
             assert s.locate(p.at, cal)[0] == dt.date.fromisoformat(day), p
@@ -138,9 +149,35 @@ def test_live_masuk_repeat_and_pulang(setup):
     assert later.status == "recorded" and later.kind == "pulang" and later.early_minutes == 0
 
 
-def test_live_first_punch_after_mid_shift_is_pulang(setup):
+def test_live_first_punch_near_or_after_the_end_is_pulang(setup):
     d = live(setup, "2026-11-02 16:05")
     assert (d.status, d.kind, d.early_minutes, d.category) == ("recorded", "pulang", 0, None)
+    d = live(setup, "2026-11-02 15:10")  # within first_punch_pulang_minutes (60) of 16:00
+    assert (d.kind, d.early_minutes, d.category) == ("pulang", 50, "PSW2")
+
+
+def test_live_first_punch_after_mid_shift_is_a_late_masuk_not_pulang_cepat(setup):
+    """A late arrival (or someone who came in by another door) at 14:19 is MASUK, terlambat -
+    not "pulang cepat 101 menit" as the clock alone decided; their 16:05 punch is then PULANG."""
+    d = live(setup, "2026-11-02 14:19")
+    assert (d.status, d.kind, d.late_minutes, d.category) == ("recorded", "masuk", 409, "TL4")
+    out = live(setup, "2026-11-02 16:05", [("2026-11-02 14:19", "masuk")])
+    assert (out.kind, out.early_minutes) == ("pulang", 0)
+
+
+def test_a_correction_is_a_new_event_naming_the_original(setup):
+    from kiosk.decision import correction
+    from kiosk.rules.day import current
+
+    d = live(setup, "2026-11-02 14:19")
+    fixed = correction(d.event, "employee")
+    assert fixed["kind"] == "pulang" and fixed["corrects"] == d.event["id"] and fixed["id"] != d.event["id"]
+    assert {k: fixed[k] for k in ("nip", "local_time", "utc_at", "work_date")} == \
+        {k: d.event[k] for k in ("nip", "local_time", "utc_at", "work_date")}
+    assert d.event["kind"] == "masuk"  # the original is never changed
+    assert current([d.event, fixed]) == [fixed]
+    back = correction(fixed, "employee")
+    assert current([d.event, fixed, back]) == [back] and back["kind"] == "masuk"
 
 
 def test_live_outside_window_weekend_holiday_are_kept_and_marked(setup):

@@ -96,7 +96,7 @@ def test_server_down_for_a_while_kiosk_keeps_recording(sqlite_collector, tmp_pat
             finally:
                 up.stop()
             assert store.outbox_counts() == {"pending": 0, "in_flight": 0, "done": 64, "rejected": 1}
-            assert "kind 'lunch'" in store.outbox_rejected()[0]["last_error"]
+            assert "kind: Input should be 'masuk'" in store.outbox_rejected()[0]["last_error"]
             assert up.status()["rejected"] == 1
         assert_exactly_once(c, ids[:-1])
     finally:

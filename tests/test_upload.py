@@ -136,7 +136,22 @@ def test_enrolled_at_one_kiosk_recognised_at_another(collector, tmp_path, enroll
     ta = write_token(tmp_path / "ta", collector.register("kiosk-a", unit="Dinas Kominfo"))
     tb = write_token(tmp_path / "tb", collector.register("kiosk-b", unit="Dinas Kominfo"))
     a = uploader(enrolled.path, fs(collector.url, ta), "kiosk-a")
+    fill_events(enrolled, 3, "kiosk-a")
     assert a.round(enrolled) == "ok"
+    # Biden is in BKPSDM (the roster file), not one of kiosk A's units: his face is refused, the
+    # rest is stored, the events went up all the same, and the refusal is there to see
+    assert collector.count("select count(*) from templates") == 2 and collector.count() == 3
+    refused = enrolled.refused_templates()
+    assert [r["nip"] for r in refused] == ["196211201990031002"] and "BKPSDM" in refused[0]["reason"]
+    assert a.status()["refused_templates"] == 1 and a.status()["roster_error"] is None
+    assert a.round(enrolled) == "ok" and collector.count("select count(*) from templates") == 2  # not re-sent
+    # IT lets kiosk A serve BKPSDM too; `kiosk sync --once` sends what was refused again
+    from server import service
+
+    with collector.engine.begin() as conn:
+        service.set_device_units(conn, "kiosk-a", ["Dinas Kominfo", "BKPSDM"])
+    assert enrolled.retry_refused_templates() == 1
+    assert a.round(enrolled) == "ok" and enrolled.refused_templates() == []
     assert collector.count("select count(*) from templates") == 3
     with Store(tmp_path / "b.db", device_id="kiosk-b") as b_store:
         b = uploader(b_store.path, fs(collector.url, tb, roster_s=0), "kiosk-b")
@@ -228,3 +243,59 @@ def test_kiosk_sync_once_and_status(sqlite_collector, tmp_path):
     (tmp_path / "device.token").unlink()
     rc, out = _sync(cfg_path, "--once")
     assert rc == 2 and "device.token" in out["error"] and "cannot be read" in out["error"]
+
+
+def test_a_correction_reaches_the_collector_which_counts_the_corrected_kind(sqlite_collector, tmp_path):
+    """An employee's switch MASUK -> PULANG on the card goes up as its own event naming the one it
+    corrects; the collector keeps both and its daily report counts the correction."""
+    import datetime as dt
+
+    from kiosk import report
+    from kiosk.config import load_config
+    from server.routes.hr import RulesStore
+
+    c = sqlite_collector
+    token = write_token(tmp_path / "token", c.register("kiosk-01", unit="Dinas Kominfo"))
+    with Store(tmp_path / "k.db", device_id="kiosk-01") as store:
+        (original,) = fill_events(store, 1, "kiosk-01", start_ns=380)  # a masuk at 13:20
+        fixed = store.record_correction(original, "employee", actor="employee")
+        assert [e["kind"] for e in store.events()] == ["masuk", "pulang"]
+        up = uploader(store.path, fast_settings(c.url, token))
+        assert up.round(store) == "ok" and store.outbox_counts()["done"] == 2
+    assert c.count("select count(*) from events where corrects = :o and correction_source = 'employee' "
+                   "and kind = 'pulang' and id = :f", o=original, f=fixed["id"]) == 1
+    assert c.count("select count(*) from events where id = :o and kind = 'masuk'", o=original) == 1  # kept
+    cfg = load_config(None, Path("/dev/null"))
+    from server import service
+
+    from sqlalchemy import insert
+
+    from server.db import employees
+
+    since = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    with c.engine.begin() as conn:  # HR's roster at the collector
+        conn.execute(insert(employees).values(nip=NIP, name="Pegawai", unit="Dinas Kominfo", active=True,
+                                              version=service._next_version(conn), created_at=since, updated_at=since))
+    with c.engine.connect() as conn:
+        days = report.compute_days(RulesStore(conn), cfg, dt.date(2026, 11, 24), dt.date(2026, 11, 24),
+                                   dt.datetime(2026, 11, 24, 20, 0, tzinfo=cfg.tz))
+    (day,) = [d.result for d in days if d.result.nip == NIP]
+    assert day.masuk is None and day.pulang.strftime("%H:%M") == "13:20"
+
+
+@pytest.mark.parametrize("bad, reason", [
+    ({"corrects": "not-a-uuid", "correction_source": "employee"}, "corrects: is not a UUID"),
+    ({"corrects": str(uuid.uuid4()), "correction_source": "robot"}, "correction_source: "),
+    ({"correction_source": "employee"}, "corrects and correction_source come together"),
+])
+def test_the_collector_rejects_a_malformed_correction_by_name(sqlite_collector, tmp_path, bad, reason):
+    c = sqlite_collector
+    token = write_token(tmp_path / "token", c.register("kiosk-01"))
+    with Store(tmp_path / "k.db", device_id="kiosk-01") as store:
+        (eid,) = fill_events(store, 1, "kiosk-01")
+        store.db.execute("update attendance_events set corrects = ?, correction_source = ? where id = ?",
+                         [bad.get("corrects"), bad.get("correction_source"), eid])
+        up = uploader(store.path, fast_settings(c.url, token))
+        assert up.round(store) == "ok"
+        (row,) = store.outbox_rejected()
+        assert reason in row["last_error"]

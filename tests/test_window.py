@@ -8,6 +8,7 @@ import sqlite3
 import xml.etree.ElementTree as ET
 
 import pytest
+from PySide6.QtCore import Qt
 
 from conftest import OBAMA
 from kiosk.camera import open_source
@@ -56,8 +57,8 @@ def window(qtbot, cfg, enrolled, replay, translator):
 
 
 def test_employee_sees_a_masuk_card_then_an_unknown_face(window, qtbot, cfg):
-    qtbot.waitUntil(lambda: window.card.isVisible() and OBAMA in window.card_person.text(), timeout=60000)
-    assert window.card_person.text() == f"Barack Obama\n{OBAMA}"
+    qtbot.waitUntil(lambda: window.card.isVisible() and window.card_nip.text() == OBAMA, timeout=60000)
+    assert window.card_person.text() == "Barack Obama"
     head = window.card_head.text()
     db = sqlite3.connect(cfg.db_path)
     kind, local_time = db.execute("select kind, local_time from attendance_events").fetchone()
@@ -117,7 +118,9 @@ def test_a_locked_database_sends_people_to_the_paper_list(qtbot, cfg, enrolled, 
     ("id", {"type": "attendance", "status": "recorded", "kind": "pulang", "local_time": "2026-11-24T16:05:00+07:00",
             "early_minutes": 0, "name": "Sari", "employee_id": "1"}, ("ok", "PULANG 16:05", "Selamat jalan, hati-hati")),
     ("id", {"type": "attendance", "status": "already_recorded", "kind": "masuk",
-            "recorded_at": "2026-11-24T07:12:00+07:00"}, ("repeat", "Sudah tercatat pukul 07:12", "")),
+            "recorded_at": "2026-11-24T07:12:00+07:00"}, ("repeat", "Sudah tercatat: MASUK pukul 07:12", "")),
+    ("en", {"type": "attendance", "status": "already_recorded", "kind": "pulang",
+            "recorded_at": "2026-11-24T16:05:00+07:00"}, ("repeat", "Already recorded: OUT at 16:05", "")),
     ("en", {"type": "attendance", "status": "recorded", "kind": "pulang", "local_time": "2026-11-24T15:30:00+07:00",
             "early_minutes": 30}, ("late", "OUT 15:30", "Leaving 30 minutes early")),
     ("en", {"type": "unknown"}, ("unknown", "Face not recognised", "Please try again, or contact HR")),
@@ -239,3 +242,56 @@ def test_a_print_held_up_to_the_kiosk_is_refused_on_screen_and_records_nothing(q
         assert list((cfg.data_dir / "liveness").glob("*.jpg"))  # and, as configured, a snapshot
     finally:
         win.request_quit()
+
+
+LONG_NAME = "Dr. Hj. Raden Ajeng Siti Nurhaliza Kusumawardhani, S.E., M.Si."
+SIZES = [(800, 480), (1024, 600), (600, 1024), (1920, 1080)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_the_card_is_centred_and_whole_with_a_long_name_at_every_size(qtbot, cfg, translator, size):
+    """From the view's current size after every resize: centred, inside the picture, the name in
+    two lines at most, the NIP and the correction button whole."""
+    win = KioskWindow(cfg, lambda: open_source("opencv:9"), start_worker=False)
+    qtbot.addWidget(win)
+    try:
+        win.resize(1024, 600)
+        win.show()
+        msg = {"type": "attendance", "status": "recorded", "kind": "masuk", "employee_id": "197805122003122004",
+               "name": LONG_NAME, "local_time": "2026-11-24T07:12:00+07:00", "late_minutes": 0, "event_id": "x"}
+        win.show_card(msg)
+        win.resize(*size)  # resized while the card is up, as a rotated or re-plugged screen does
+        qtbot.waitUntil(lambda: win.view.width() > 0 and abs(win.card.width() - min(
+            win.view.width() * (0.92 if win.view.height() > win.view.width() else 0.72), 1100)) <= 1, timeout=3000)
+        vw, vh = win.view.width(), win.view.height()
+        g = win.card.geometry()
+        assert abs(g.left() - (vw - g.right() - 1)) <= 2 and abs(g.top() - (vh - g.bottom() - 1)) <= 2, (g, vw, vh)
+        assert g.top() >= 0 and g.bottom() < vh
+        lines = win.card_person.text().split("\n")
+        assert len(lines) <= 2 and lines[0].startswith("Dr. Hj. Raden"), lines
+        assert " ".join(lines) == LONG_NAME or lines[-1].endswith("…"), lines  # whole, or elided visibly
+        assert win.card_nip.text() == "197805122003122004" and win.card_switch.text() == "Salah? Ganti ke PULANG"
+        for w in (win.card_person, win.card_nip, win.card_head, win.card_detail, win.card_switch):
+            assert w.isVisible() and w.geometry().bottom() < win.card.height(), (w.objectName(), w.geometry())
+            assert w.sizeHint().width() <= win.card.width() or w.wordWrap()
+        fm = win.card_person.fontMetrics()
+        assert max(fm.horizontalAdvance(x) for x in lines) <= win.card_person.width()
+    finally:
+        win.request_quit()
+
+
+def test_the_employee_switches_masuk_to_pulang_and_the_original_stays(window, qtbot, cfg):
+    qtbot.waitUntil(lambda: window.card.isVisible() and window.card_switch.isVisible(), timeout=60000)
+    head = window.card_head.text()
+    assert head.startswith("MASUK") and window.card_switch.text() == "Salah? Ganti ke PULANG"
+    qtbot.mouseClick(window.card_switch, Qt.MouseButton.LeftButton)
+    assert window.card_head.text() == "PULANG" + head[5:] and window.card_switch.text() == "Salah? Ganti ke MASUK"
+    db = sqlite3.connect(cfg.db_path)
+    rows = db.execute("select id, kind, corrects, correction_source, local_time from attendance_events "
+                      "order by created_at").fetchall()
+    assert [(r[1], r[3]) for r in rows] == [("masuk", None), ("pulang", "employee")]
+    assert rows[1][2] == rows[0][0] and rows[1][4] == rows[0][4]  # names the original, same moment
+    assert db.execute("select count(*) from outbox").fetchone()[0] == 2  # both go to the collector
+    (detail,) = db.execute("select detail from audit_log where action = 'attendance_corrected'").fetchone()
+    assert '"source": "employee"' in detail and '"to": "pulang"' in detail
+    qtbot.waitUntil(lambda: not window.card_switch.isVisible(), timeout=cfg.attendance.correction_seconds * 1000 + 3000)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kiosk.camera.base import CameraError, Frame, FrameSource
+from kiosk.camera.base import CameraError, Frame, FrameSource, SourceEnded
 
-__all__ = ["CameraError", "Frame", "FrameSource", "open_source"]
+__all__ = ["CameraError", "Frame", "FrameSource", "SourceEnded", "open_source"]
 
 
 def open_source(spec: str, width: int = 640, height: int = 480, fps: int = 15,

@@ -12,6 +12,11 @@ class CameraError(RuntimeError):
     """The camera cannot be opened or stopped delivering; the message says which and why."""
 
 
+class SourceEnded(StopIteration):
+    """A source that has nothing more to give (a replay that is over); ``str()`` says why,
+    e.g. "replay of clip.mp4 ended after 412 frames (end of the file)"."""
+
+
 @dataclass(frozen=True)
 class Frame:
     image: np.ndarray  # HxWx3 uint8 RGB, contiguous
@@ -26,7 +31,8 @@ class FrameSource(Protocol):
     def read(self, timeout: float = 1.0) -> Frame | None:
         """The newest frame not handed out yet; None if none arrived within `timeout`.
 
-        Raises CameraError if the camera failed, StopIteration when a replay is over.
+        Raises CameraError if the camera failed, SourceEnded (a StopIteration) with the
+        reason when a replay is over.
         """
 
     def close(self) -> None: ...

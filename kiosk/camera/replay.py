@@ -3,8 +3,13 @@
 For demos, tests and benchmarks. In real time (the default) it behaves like a camera: frames
 are due at `fps`, and a reader that falls behind gets the newest due frame, the ones in between
 are dropped (as a live camera's would be). With ``realtime=False`` every frame is handed out
-in order, as fast as it is read, for deterministic tests. A still image is shown for `hold_s`
+in order, as fast as it is read, stamped as if they came at `fps`, for deterministic tests. A still image is shown for `hold_s`
 seconds (fps * hold_s frames), long enough for the k-of-n vote.
+
+A video's frame count in its header is only a hint: many files report 0, a negative number
+(a raw MJPEG stream) or a wrong one, so a video is played until a frame can no longer be
+decoded. With ``loop`` it then starts again (never recursively); without, ``read`` raises
+``SourceEnded`` saying why and after how many frames.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kiosk.camera.base import CameraError, Frame
+from kiosk.camera.base import CameraError, Frame, SourceEnded
 from kiosk.imageio import ImageReadError, downscale, load_rgb
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -32,7 +37,10 @@ class ReplaySource:
         self._index = -1  # index of the last frame handed out
         self._t0 = 0.0
         self._cached: tuple[int, np.ndarray] | None = None
+        self._total: int | None = None  # frames in one pass; None: unknown until the video ends
         self.dropped = 0
+        self.passes = 0  # completed passes (with loop)
+        self.played = 0  # frames handed out, over all passes
 
     def open(self) -> None:
         if self.path.is_dir():
@@ -51,10 +59,24 @@ class ReplaySource:
             self._cap = cv2.VideoCapture(str(self.path))
             if not self._cap.isOpened():
                 raise CameraError(f"replay: cannot open video {self.path}")
-            self._total = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)) or 10**9
+            # the header's count is not trusted (0, negative or wrong): play until decoding ends
+            self._total = None
             self._video_pos = -1
         self._t0 = time.monotonic()
+        if not hasattr(self, "_vstart"):
+            self._vstart = self._t0
         self._index = -1
+
+    def _rewind(self) -> None:
+        """Start the next pass of a looped replay."""
+        self.passes += 1
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+        self.open()
+
+    def _ended(self, why: str) -> SourceEnded:
+        return SourceEnded(f"replay of {self.path} ended after {self.played} frame(s) ({why})")
 
     def _due_index(self) -> int:
         return int((time.monotonic() - self._t0) * self.fps)
@@ -62,34 +84,38 @@ class ReplaySource:
     def read(self, timeout: float = 1.0) -> Frame | None:
         if self._t0 == 0.0:
             raise CameraError("replay source read before open()")
-        if self.realtime:
-            deadline = time.monotonic() + timeout
-            while (due := self._due_index()) <= self._index:
-                next_t = self._t0 + (self._index + 1) / self.fps
-                if next_t > deadline:
-                    time.sleep(max(0.0, deadline - time.monotonic()))
-                    return None
-                time.sleep(max(0.0, next_t - time.monotonic()))
-            index = due
-        else:
-            index = self._index + 1
-        if index >= self._total:
+        for _ in range(3):  # at most: this pass, a rewind, the first frame of the next pass
+            if self.realtime:
+                deadline = time.monotonic() + timeout
+                while (due := self._due_index()) <= self._index:
+                    next_t = self._t0 + (self._index + 1) / self.fps
+                    if next_t > deadline:
+                        time.sleep(max(0.0, deadline - time.monotonic()))
+                        return None
+                    time.sleep(max(0.0, next_t - time.monotonic()))
+                index = due
+            else:
+                index = self._index + 1
+            image = None
+            if self._total is None or index < self._total:
+                image, label = self._frame(index)
+                if image is None:  # the video's last decodable frame was before `index`
+                    self._total = index
+            if image is not None:
+                self.dropped += max(0, index - self._index - 1)
+                self._index = index
+                self.played += 1
+                # in real time a frame is stamped when it was due, as a live camera stamps its arrival;
+                # otherwise on a virtual clock at `fps` (tracks, votes and liveness see the camera's
+                # timing however fast or slowly the frames are read)
+                ts = self._t0 + index / self.fps if self.realtime else self._vstart + (self.played - 1) / self.fps
+                return Frame(image=image, ts=ts, seq=self.passes * 10**7 + index, label=label)
+            if not self._total:
+                raise self._ended("no frame could be decoded")
             if not self.loop:
-                raise StopIteration
-            self.open()
-            return self.read(timeout)
-        image, label = self._frame(index)
-        if image is None:  # the video ended earlier than its header said
-            self._total = index
-            if not self.loop:
-                raise StopIteration
-            self.open()
-            return self.read(timeout)
-        self.dropped += max(0, index - self._index - 1)
-        self._index = index
-        # in real time a frame is stamped when it was due, as a live camera stamps its arrival
-        ts = self._t0 + index / self.fps if self.realtime else time.monotonic()
-        return Frame(image=image, ts=ts, seq=index, label=label)
+                raise self._ended("end of the file" if self._cap is not None else "last image shown")
+            self._rewind()
+        raise self._ended("nothing to replay")
 
     def _frame(self, index: int) -> tuple[np.ndarray | None, str]:
         if self._images:

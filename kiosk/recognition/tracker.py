@@ -33,6 +33,8 @@ class Track:
     liveness: object = None  # kiosk.liveness.LivenessTracker of this face, when liveness is on
     verdict: object = None  # its latest LivenessVerdict
     prompt: str | None = None  # the liveness prompt last sent to the screen
+    encoded_ts: float = float("-inf")  # when this face was last encoded
+    unverified: int = 0  # liveness checks of this face that ended unanswered (retry hints)
 
     @property
     def done(self) -> bool:

@@ -2,7 +2,10 @@
 
 Every punch is kept in the database; this decides which ones count. Inside the shift's punch
 window, the first punch before mid-shift is masuk and the last punch from mid-shift on is
-pulang (ANRI 18/2016: first for arrival, last for departure). Break punches (istirahat) and
+pulang (ANRI 18/2016: first for arrival, last for departure); the kind recorded at the kiosk
+(kiosk/decision.py, possibly switched by the employee: a correction event supersedes the
+original, ``current``) decides two cases the clock cannot: a first punch after mid-shift
+recorded as masuk is a (late) arrival, a punch before mid-shift recorded as pulang a departure. Break punches (istirahat) and
 punches outside the window or on a day off are listed but never counted. A working day
 without any counted punch is alpha; a missing masuk or pulang falls in the configured band
 (TL4 / PSW4 by default). Events recorded while the clock was not synchronised are flagged.
@@ -51,6 +54,13 @@ class DayResult:
     punches: int = 0
 
 
+def current(rows: list[dict]) -> list[dict]:
+    """The events that count: those no other event corrects (a correction names the event it
+    replaces in ``corrects``; both stay stored)."""
+    replaced = {r.get("corrects") for r in rows if r.get("corrects")}
+    return [r for r in rows if r["id"] not in replaced]
+
+
 def band(minutes: int, bands: list[int], prefix: str) -> str | None:
     """0 -> None; 1..b1 -> X1; ..b2 -> X2; ..b3 -> X3; more -> X4."""
     if minutes <= 0:
@@ -83,8 +93,12 @@ def evaluate_day(nip: str, work_date: dt.date, schedule: Schedule, cal: Calendar
         else:
             counted.append(p)
     open_day = now is not None and now < shift.window_end
-    arrivals = [p for p in counted if p.at < shift.split]
-    departures = [p for p in counted if p.at >= shift.split]
+    # by the clock, as recorded: before mid-shift an arrival, from it on a departure - except a
+    # first punch after mid-shift recorded as masuk (a late arrival: kiosk/decision.py) and a
+    # punch recorded as pulang before it (an early departure the employee confirmed)
+    late_arrival = counted[0] if counted and counted[0].kind == "masuk" and counted[0].at >= shift.split else None
+    arrivals = [p for p in counted if (p.at < shift.split and p.kind != "pulang") or p is late_arrival]
+    departures = [p for p in counted if p not in arrivals and (p.at >= shift.split or p.kind == "pulang")]
     if not counted:
         if open_day:
             r.status = "open"

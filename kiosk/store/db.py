@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import sqlite_utils
 
+from kiosk.fields import field_problem
+from kiosk.fileio import private_sqlite
 from kiosk.store.migrations import migrations
 
 BUSY_TIMEOUT_MS = 5000
@@ -57,7 +59,7 @@ class Store:
         if not create and not self.path.exists():
             raise StoreError(f"{self.path}: database not found (enroll someone first: kiosk enroll ...)")
         with self._errors("open"):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite(self.path)  # personal data: owner-only, with its -wal and -shm
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             self.db = sqlite_utils.Database(conn)
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -127,6 +129,13 @@ class Store:
     # --- employees and templates --------------------------------------------------------
 
     def upsert_employees(self, rows: list[dict], db=None) -> None:
+        """Insert or update employees; ValueError names one whose text the collector could not
+        store (too long, a control character) before anything is written."""
+        for r in rows:
+            for key in ("nip", "name", "unit", "schedule"):
+                problem = field_problem(key, r[key]) if r.get(key) is not None else None
+                if problem:
+                    raise ValueError(f"employee {str(r.get('nip'))[:40]!r}: {problem}")
         now = utc_now()
         target = db or self.db
         for r in rows:
@@ -190,6 +199,11 @@ class Store:
                 nips.append(nip)
         return mat[: len(nips)], nips
 
+    def gallery_version(self) -> int:
+        """Bumped by every change of templates or employees (triggers, migration m006)."""
+        with self._errors("read the gallery version"):
+            return self.db.execute("select version from gallery_version where id = 1").fetchone()[0]
+
     def template_rows(self, nip: str | None = None) -> list[dict]:
         sql = "select id, nip, encoding, model_version, quality, source, created_at from face_templates"
         params = []
@@ -214,6 +228,31 @@ class Store:
             db["attendance_events"].insert({**event, "created_at": utc_now()})
             db["outbox"].insert({"event_id": event["id"], "state": "pending", "attempts": 0,
                                  "queued_at": utc_now()})
+
+    def record_correction(self, event_id: str, source: str, actor: str | None = None) -> dict:
+        """Switch a stored masuk/pulang to the other kind: a new event (with its outbox row)
+        naming the one it corrects, and an audit entry, in one transaction. The original row
+        is never changed. Correcting an event that was already corrected corrects the newest
+        correction instead (switching back and forth keeps a chain)."""
+        from kiosk.decision import correction
+
+        with self.transaction(f"correct event {event_id}") as db:
+            while True:  # the newest event of the chain
+                nxt = db.execute("select id from attendance_events where corrects = ? order by created_at desc "
+                                 "limit 1", [event_id]).fetchone()
+                if nxt is None:
+                    break
+                event_id = nxt[0]
+            rows = list(db.query("select * from attendance_events where id = ?", [event_id]))
+            if not rows:
+                raise StoreError(f"{self.path}: event {event_id} not found; nothing was corrected")
+            event = correction(rows[0], source)
+            db["attendance_events"].insert({**event, "created_at": utc_now()})
+            db["outbox"].insert({"event_id": event["id"], "state": "pending", "attempts": 0, "queued_at": utc_now()})
+            self.audit("attendance_corrected", {"event": event_id, "correction": event["id"], "nip": event["nip"],
+                                                "from": rows[0]["kind"], "to": event["kind"], "source": source},
+                       actor or f"{source}:{event['nip']}", db=db)
+        return event
 
     def day_events(self, nip: str, work_dates: list[str]) -> list[dict]:
         """The employee's events counted for any of these work dates, oldest first."""
@@ -361,6 +400,34 @@ class Store:
             emps = list(db.query(f"select nip, name, unit, active, schedule from employees "
                                  f"where nip in ({','.join('?' * len(nips))})", nips)) if nips else []
         return emps, tmps
+
+    def mark_templates_refused(self, refused: dict[str, tuple[str, str]]) -> None:
+        """Templates the server refused (uid -> (nip, reason)): kept here, used here, not sent
+        again until `retry_refused_templates` (kiosk sync --once); the reasons are in the sync
+        state for `kiosk sync --status`."""
+        if not refused:
+            return
+        with self.transaction("record templates the server refused") as db:
+            known = json.loads(self.sync_get("templates_refused") or "{}")
+            known.update({uid: {"nip": nip, "reason": reason[:500]} for uid, (nip, reason) in refused.items()})
+            uids = list(refused)
+            for i in range(0, len(uids), 500):
+                chunk = uids[i:i + 500]
+                db.execute(f"update face_templates set pushed = 2 where uid in ({','.join('?' * len(chunk))})", chunk)
+            self.sync_set({"templates_refused": json.dumps(known)}, db=db)
+
+    def refused_templates(self) -> list[dict]:
+        """[{uid, nip, reason}] of the templates the server refused and that are still here."""
+        with self._errors("read the refused templates"):
+            known = json.loads(self.sync_get("templates_refused") or "{}")
+            here = {u for (u,) in self.db.execute("select uid from face_templates where pushed = 2")}
+        return [{"uid": u, **v} for u, v in sorted(known.items()) if u in here]
+
+    def retry_refused_templates(self) -> int:
+        with self.transaction("send refused templates again") as db:
+            n = db.execute("update face_templates set pushed = 0 where pushed = 2").rowcount
+            self.sync_set({"templates_refused": None}, db=db)
+        return n
 
     def mark_templates_pushed(self, uids: list[str]) -> None:
         with self.transaction("record templates sent to the server") as db:

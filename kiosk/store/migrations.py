@@ -119,3 +119,47 @@ def m004_upload(db):
 def m005_liveness(db):
     """The liveness verdict of each event (state, reason, the signals' scores), as JSON."""
     db["attendance_events"].add_column("liveness", str)
+
+
+@migrations()
+def m006_gallery_version(db):
+    """A counter that every change of the gallery bumps - templates added or removed, employees
+    added, renamed, (de)activated - whoever makes it (roster pull, HR at the kiosk, the CLI):
+    the running recognition worker reloads its gallery when it changes."""
+    db.execute("create table gallery_version (id integer primary key check (id = 1), version integer not null)")
+    db.execute("insert into gallery_version (id, version) values (1, 0)")
+    bump = "begin update gallery_version set version = version + 1 where id = 1; end"
+    db.execute(f"create trigger gallery_template_added after insert on face_templates {bump}")
+    db.execute(f"create trigger gallery_template_removed after delete on face_templates {bump}")
+    db.execute(f"create trigger gallery_employee_added after insert on employees {bump}")
+    db.execute(f"create trigger gallery_employee_removed after delete on employees {bump}")
+    db.execute("create trigger gallery_employee_changed after update of name, active, unit, schedule on employees "
+               "when old.name is not new.name or old.active is not new.active or old.unit is not new.unit "
+               f"or old.schedule is not new.schedule {bump}")
+
+
+@migrations()
+def m007_corrections(db):
+    """An employee's switch of MASUK <-> PULANG on the card is a new event naming the one it
+    corrects (``corrects``) and who did it (``correction_source``); the original stays."""
+    db["attendance_events"].add_column("corrects", str)
+    db["attendance_events"].add_column("correction_source", str)
+    db["attendance_events"].create_index(["corrects"])
+
+
+@migrations()
+def m008_admin_accounts(db):
+    """HR accounts (a name and a PIN each) so the audit log says who; the lockout after wrong
+    PINs is the kiosk's, not an account's (a PIN names its account). A PIN set before this
+    release becomes the account "HR"."""
+    db["admin_accounts"].create(
+        {"name": str, "hash": str, "created_at": str, "updated_at": str},
+        pk="name", not_null={"name", "hash", "created_at", "updated_at"},
+    )
+    db["admin_lock"].create({"id": int, "failed": int, "locked_until": str, "updated_at": str}, pk="id",
+                            not_null={"failed", "updated_at"}, defaults={"failed": 0})
+    for row in db.query("select hash, failed, locked_until, updated_at from admin_pin where id = 1"):
+        db["admin_accounts"].insert({"name": "HR", "hash": row["hash"], "created_at": row["updated_at"],
+                                     "updated_at": row["updated_at"]})
+        db["admin_lock"].insert({"id": 1, "failed": row["failed"], "locked_until": row["locked_until"],
+                                 "updated_at": row["updated_at"]})

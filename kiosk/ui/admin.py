@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QLineEdit, QLis
                                QPushButton, QStackedWidget, QVBoxLayout, QWidget)
 
 from kiosk import __version__
-from kiosk.admin import AdminAuth, PinError, check_pin_format
+from kiosk.admin import AccountError, AdminAuth, PinError, check_pin_format
 from kiosk.fileio import write_atomic
 from kiosk.store.db import TemplateRow
 from kiosk.ui import text
@@ -99,8 +99,11 @@ class AdminPanel(QWidget):
         # analysed for a previous employee can never land in this one's samples
         self.session = 0
         self.new_pin: str | None = None
+        self.pending_name: str | None = None  # an account being made: its PIN is asked next
+        self.actor = "admin"  # "admin:<account>" once logged in: the audit log says who
         self.capture: dict = {}
         self._build_pin()
+        self._build_account()
         self._build_menu()
         self._build_employee()
         self._build_new()
@@ -125,13 +128,14 @@ class AdminPanel(QWidget):
     # --- opening, closing, idle ---------------------------------------------------------
 
     def open(self) -> None:
-        self.new_pin = None
+        self.new_pin = self.pending_name = None
+        self.actor = "admin"
         self.pin.clear()
         if self.auth.has_pin():
             self._pin_prompt(t("pin_enter"))
-        else:
-            self._pin_prompt(t("pin_new"))
-        self.pages.setCurrentWidget(self.pin_page)
+            self.pages.setCurrentWidget(self.pin_page)
+        else:  # first start: HR names the first account, then chooses its PIN
+            self.open_account(first=True)
         self.touch()
 
     def touch(self) -> None:
@@ -143,7 +147,7 @@ class AdminPanel(QWidget):
         self.w.worker.send({"cmd": "mode", "mode": "attendance"})
         self.capture = {}
         if why != "cancel":
-            self.store.audit("admin_exit", {"reason": why}, "admin")
+            self.store.audit("admin_exit", {"reason": why}, self.actor)
         self.closed.emit(why)
 
     def show_page(self, page: QWidget) -> None:
@@ -190,7 +194,7 @@ class AdminPanel(QWidget):
             _typed(self.pin, key)
             return
         pin = self.pin.text()
-        if not self.auth.has_pin():  # first start: choose and repeat a new PIN
+        if self.pending_name is not None:  # a new account: choose and repeat its PIN
             try:
                 check_pin_format(pin)
             except PinError:
@@ -204,17 +208,82 @@ class AdminPanel(QWidget):
                 self.new_pin = None
                 self._pin_prompt(t("pin_new"), t("pin_mismatch"))
                 return
-            self.auth.set_pin(pin)
-            self.new_pin = None
-            self.enter_menu()
+            name, first = self.pending_name, not self.auth.has_pin()
+            try:
+                self.auth.add_account(name, pin, self.actor if not first else f"admin:{name}")
+            except AccountError:
+                self.new_pin = None
+                self._pin_prompt(t("pin_new"), t("pin_taken"))
+                return
+            self.new_pin = self.pending_name = None
+            if first:
+                self.actor = f"admin:{name}"
+                self.enter_menu()
+            else:
+                self.open_accounts(t("account_added", name))
             return
         result = self.auth.attempt(pin)
         if result.ok:
+            self.actor = f"admin:{result.name}"
             self.enter_menu()
         elif result.locked_for_s:
             self._pin_prompt(t("pin_enter"), t("pin_locked", result.locked_for_s))
         else:
             self._pin_prompt(t("pin_enter"), t("pin_wrong", result.remaining))
+
+    # --- HR accounts: a name and a PIN each ---------------------------------------------------
+
+    def _build_account(self) -> None:
+        self.account_page = QWidget()
+        lay = QVBoxLayout(self.account_page)
+        self.account_title = QLabel(objectName="title", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.account_list = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        self.account_list.setWordWrap(True)
+        self.account_name = QLineEdit(placeholderText=t("name"))
+        self.account_msg = QLabel(objectName="message", alignment=Qt.AlignmentFlag.AlignCenter)
+        keys = Keys(letters=True, ok=False)
+        keys.pressed.connect(lambda k: (self.touch(), _typed(self.account_name, k)))
+        row = QHBoxLayout()
+        row.addWidget(_button(t("next"), self.submit_account))
+        self.account_back = _button(t("back"), lambda: self.enter_menu())
+        row.addWidget(self.account_back)
+        row.addWidget(_button(t("cancel"), lambda: self.leave("cancel")))
+        for w in (self.account_title, self.account_list, self.account_name, self.account_msg):
+            lay.addWidget(w)
+        lay.addWidget(keys)
+        lay.addLayout(row)
+        self.pages.addWidget(self.account_page)
+
+    def open_account(self, first: bool = False) -> None:
+        """Name a new HR account (the first one at first start); its PIN is asked next."""
+        self.account_title.setText(t("account_first" if first else "account_new"))
+        self.account_name.clear()
+        self.account_msg.setText("")
+        self.account_list.setVisible(False)
+        self.account_back.setVisible(not first)
+        self.pages.setCurrentWidget(self.account_page)
+        self.touch()
+
+    def open_accounts(self, message: str = "") -> None:
+        """Who has an account; type a name to add one."""
+        self.open_account()
+        self.account_list.setText(t("accounts_list", ", ".join(self.auth.accounts())))
+        self.account_list.setVisible(True)
+        self.account_msg.setText(message)
+        self.show_page(self.account_page)
+
+    def submit_account(self) -> None:
+        self.touch()
+        name = self.account_name.text().strip()
+        if not name or len(name) > 40:
+            self.account_msg.setText(t("account_name_missing"))
+            return
+        if name.casefold() in (n.casefold() for n in self.auth.accounts()):
+            self.account_msg.setText(t("account_exists", name))
+            return
+        self.pending_name, self.new_pin = name, None
+        self._pin_prompt(t("pin_new"), name)
+        self.pages.setCurrentWidget(self.pin_page)
 
     # --- menu: search and pick ------------------------------------------------------------
 
@@ -230,6 +299,7 @@ class AdminPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(_button(t("new_employee"), self.open_new))
         row.addWidget(_button(t("status"), self.open_status))
+        row.addWidget(_button(t("accounts"), lambda: self.open_accounts()))
         row.addWidget(_button(t("exit_admin"), lambda: self.leave("exit")))
         self.menu_msg = QLabel(objectName="message")
         lay.addWidget(self.search)
@@ -308,7 +378,7 @@ class AdminPanel(QWidget):
             self._remove_armed = True
             self.emp_msg.setText(t("confirm_remove"))
             return
-        self.store.remove_templates(self.employee["nip"], actor="admin")
+        self.store.remove_templates(self.employee["nip"], actor=self.actor)
         self.w.worker.send("reload")
         self.open_employee(self.employee["nip"], t("removed"))
 
@@ -316,7 +386,7 @@ class AdminPanel(QWidget):
         nip, active = self.employee["nip"], 0 if self.employee["active"] else 1
         with self.store.transaction("change an employee's state") as db:
             db["employees"].update(nip, {"active": active, "updated_at": _now()})
-            self.store.audit("employee_active", {"nip": nip, "active": active}, "admin", db=db)
+            self.store.audit("employee_active", {"nip": nip, "active": active}, self.actor, db=db)
         self.w.worker.send("reload")
         self.open_employee(nip)
 
@@ -533,7 +603,7 @@ class AdminPanel(QWidget):
             self.store.add_templates(rows, db)
             self.store.audit("enroll_kiosk", {"nip": e["nip"], "templates": len(rows), "replace": c["replace"],
                                               "new_employee": bool(e.get("new")),
-                                              "kept_despite_match": c["forced"]}, "admin", db=db)
+                                              "kept_despite_match": c["forced"]}, self.actor, db=db)
         if self.cfg.enroll.keep_photos:
             self._keep_photos(e["nip"], c["samples"])
         self.w.worker.send("reload")
@@ -583,7 +653,7 @@ class AdminPanel(QWidget):
         if not self.tested:
             self.tested = True
             self.store.audit("test_recognition", {"nip": self.employee["nip"], "distance": msg["distance"],
-                                                  "margin": margin, "recognised": bool(recognised)}, "admin")
+                                                  "margin": margin, "recognised": bool(recognised)}, self.actor)
 
     # --- status ---------------------------------------------------------------------------------
 

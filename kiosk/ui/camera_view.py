@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 BOX_TTL_S = 0.7  # a face box older than this is no longer drawn
+
+
+def to_qimage(rgb: np.ndarray) -> QImage:
+    """A copy of an RGB frame as a QImage (made in the camera thread, painted in the UI thread)."""
+    rgb = np.ascontiguousarray(rgb)
+    h, w = rgb.shape[:2]
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
 class CameraView(QWidget):

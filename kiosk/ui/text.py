@@ -27,7 +27,13 @@ TEXT = {
     # decision cards
     "unknown": QT_TRANSLATE_NOOP("Kiosk", "Face not recognised"),
     "unknown_detail": QT_TRANSLATE_NOOP("Kiosk", "Please try again, or contact HR"),
-    "repeat": QT_TRANSLATE_NOOP("Kiosk", "Already recorded at %1"),
+    "repeat": QT_TRANSLATE_NOOP("Kiosk", "Already recorded: %1 at %2"),
+    "kind_masuk": QT_TRANSLATE_NOOP("Kiosk", "IN"),
+    "kind_pulang": QT_TRANSLATE_NOOP("Kiosk", "OUT"),
+    "kind_istirahat_keluar": QT_TRANSLATE_NOOP("Kiosk", "BREAK"),
+    "kind_istirahat_kembali": QT_TRANSLATE_NOOP("Kiosk", "BACK"),
+    "switch_to_masuk": QT_TRANSLATE_NOOP("Kiosk", "Wrong? Change to IN"),
+    "switch_to_pulang": QT_TRANSLATE_NOOP("Kiosk", "Wrong? Change to OUT"),
     "masuk": QT_TRANSLATE_NOOP("Kiosk", "IN %1"),
     "pulang": QT_TRANSLATE_NOOP("Kiosk", "OUT %1"),
     "istirahat_keluar": QT_TRANSLATE_NOOP("Kiosk", "BREAK %1"),
@@ -42,6 +48,8 @@ TEXT = {
     "prompt_turn_left": QT_TRANSLATE_NOOP("Kiosk", "Turn your head to the left"),
     "prompt_turn_right": QT_TRANSLATE_NOOP("Kiosk", "Turn your head to the right"),
     "prompt_wait": QT_TRANSLATE_NOOP("Kiosk", "Hold on, checking"),
+    "unverified": QT_TRANSLATE_NOOP("Kiosk", "Not verified yet"),
+    "unverified_detail": QT_TRANSLATE_NOOP("Kiosk", "Please try again and blink when asked"),
     "spoof": QT_TRANSLATE_NOOP("Kiosk", "Face check failed"),
     "spoof_detail": QT_TRANSLATE_NOOP("Kiosk", "Use your own face, not a photo or a screen. Contact HR if this is wrong."),
     # status line
@@ -104,16 +112,19 @@ def long_date(date: QDate, language: str) -> str:
     return QLocale(lang).toString(date, "dddd, d MMMM yyyy")
 
 
-def card_lines(msg: dict) -> tuple[str, str, str, str]:
-    """(style, headline, detail, person) for a decision message from the recognition loop."""
-    person = f"{msg.get('name') or ''}\n{msg.get('employee_id') or ''}".strip()
+def card_lines(msg: dict) -> tuple[str, str, str, str, str]:
+    """(style, headline, detail, name, NIP) for a decision message from the recognition loop."""
+    name, nip = (msg.get("name") or "").strip(), (msg.get("employee_id") or "").strip()
     if msg["type"] == "unknown":
-        return "unknown", t("unknown"), t("unknown_detail"), ""
+        return "unknown", t("unknown"), t("unknown_detail"), "", ""
     if msg["type"] == "spoof":
-        return "unknown", t("spoof"), t("spoof_detail"), ""
-    if msg.get("status") == "already_recorded":
-        return "repeat", t("repeat", (msg.get("recorded_at") or "")[11:16]), "", person
+        return "unknown", t("spoof"), t("spoof_detail"), "", ""
+    if msg["type"] == "unverified":
+        return "retry", t("unverified"), t("unverified_detail"), "", ""
     kind = msg.get("kind")
+    if msg.get("status") == "already_recorded":
+        word = t(f"kind_{kind}") if f"kind_{kind}" in TEXT else ""
+        return "repeat", t("repeat", word, (msg.get("recorded_at") or "")[11:16]), "", name, nip
     headline = t(kind, (msg.get("local_time") or "")[11:16]) if kind in TEXT else ""
     late, early = msg.get("late_minutes") or 0, msg.get("early_minutes") or 0
     if msg.get("note") in ("off", "holiday", "outside_window"):
@@ -124,7 +135,32 @@ def card_lines(msg: dict) -> tuple[str, str, str, str]:
         detail = t("early", early) if early else t("goodbye")
     else:
         detail = ""
-    return ("late" if late or early else "ok"), headline, detail, person
+    return ("late" if late or early else "ok"), headline, detail, name, nip
+
+
+def switch_label(msg: dict) -> str:
+    """The card's one button for a recorded MASUK or PULANG ("Salah? Ganti ke PULANG"), or ""."""
+    if msg.get("type") != "attendance" or msg.get("status") != "recorded" or not msg.get("event_id"):
+        return ""
+    other = {"masuk": "pulang", "pulang": "masuk"}.get(msg.get("kind"))
+    return t(f"switch_to_{other}") if other else ""
+
+
+def two_lines(s: str, metrics, width: int) -> str:
+    """`s` word-wrapped to `width` pixels in at most two lines, the second elided ("...") when
+    the rest does not fit: a long name never pushes the NIP off the card."""
+    from PySide6.QtCore import Qt
+
+    words, lines = s.split(), []
+    while words and len(lines) < 2:
+        line = words.pop(0)
+        while words and metrics.horizontalAdvance(f"{line} {words[0]}") <= width:
+            line = f"{line} {words.pop(0)}"
+        if len(lines) == 1 and words:
+            line = " ".join([line, *words])
+            words = []
+        lines.append(metrics.elidedText(line, Qt.TextElideMode.ElideRight, width))
+    return "\n".join(lines)
 
 
 ADMIN_TEXT = {
@@ -135,6 +171,14 @@ ADMIN_TEXT = {
     "pin_bad_format": QT_TRANSLATE_NOOP("Kiosk", "The PIN must be 6 to 12 digits."),
     "pin_wrong": QT_TRANSLATE_NOOP("Kiosk", "Wrong PIN. %1 attempt(s) left."),
     "pin_locked": QT_TRANSLATE_NOOP("Kiosk", "Too many wrong PINs. Try again in %1 seconds."),
+    "pin_taken": QT_TRANSLATE_NOOP("Kiosk", "Another account has this PIN. Choose a different one."),
+    "accounts": QT_TRANSLATE_NOOP("Kiosk", "HR accounts"),
+    "accounts_list": QT_TRANSLATE_NOOP("Kiosk", "Accounts: %1"),
+    "account_first": QT_TRANSLATE_NOOP("Kiosk", "First start: your name for the HR account"),
+    "account_new": QT_TRANSLATE_NOOP("Kiosk", "New HR account: the person's name"),
+    "account_name_missing": QT_TRANSLATE_NOOP("Kiosk", "Enter a name (at most 40 characters)."),
+    "account_exists": QT_TRANSLATE_NOOP("Kiosk", "There is already an account named %1."),
+    "account_added": QT_TRANSLATE_NOOP("Kiosk", "Account %1 added."),
     "ok": QT_TRANSLATE_NOOP("Kiosk", "OK"),
     "cancel": QT_TRANSLATE_NOOP("Kiosk", "Cancel"),
     "back": QT_TRANSLATE_NOOP("Kiosk", "Back"),

@@ -1,9 +1,9 @@
 """The kiosk window: header (unit, kiosk, clock, date), the live camera with hints and decision
 cards, and a status line (camera, recognition, clock sync, events waiting for upload).
 
-Threads and processes: the camera is read in a CameraThread; recognition and the attendance
-decision run in the worker process (kiosk/worker.py), whose messages arrive through a
-QSocketNotifier on the pipe, so the UI thread only paints, formats and reads one count.
+Threads and processes belong to kiosk.app.App (camera reader, recognition worker process,
+uploader, the supervisor that restarts a dead or hung worker); its callbacks reach the UI
+thread through Qt signals, so the UI thread only paints, formats and reads one count.
 """
 
 from __future__ import annotations
@@ -11,24 +11,30 @@ from __future__ import annotations
 import logging
 import time
 
-from PySide6.QtCore import QDateTime, QEvent, QSocketNotifier, Qt, QTimer
-from PySide6.QtGui import QImage, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QApplication, QBoxLayout, QFrame, QLabel, QSizePolicy, QStackedWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtCore import QDateTime, QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QFontMetrics, QImage, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QApplication, QBoxLayout, QFrame, QLabel, QPushButton, QSizePolicy,
+                               QStackedWidget, QVBoxLayout, QWidget)
 
 from kiosk.clock import Clock
 from kiosk.fileio import purge_older_than
-from kiosk.store import Store, StoreError
+from kiosk.app import App
+from kiosk.store import StoreError
 from kiosk.ui import text
-from kiosk.ui.camera_thread import CameraThread
-from kiosk.ui.camera_view import CameraView
+from kiosk.ui.camera_view import CameraView, to_qimage
 from kiosk.ui.sound import Sounds
-from kiosk.worker import FrameRing, RecognitionProcess
 
 log = logging.getLogger(__name__)
 
-CARD_COLOURS = {"ok": "#1e8449", "late": "#b9770e", "repeat": "#1f618d", "unknown": "#922b21"}
-SOUND_FOR = {"ok": "ok", "late": "late", "repeat": "repeat", "unknown": "unknown"}
+CARD_COLOURS = {"ok": "#1e8449", "late": "#b9770e", "repeat": "#1f618d", "unknown": "#922b21", "retry": "#6c3483"}
+SOUND_FOR = {"ok": "ok", "late": "late", "repeat": "repeat", "unknown": "unknown", "retry": "repeat"}
+
+
+class _Bridge(QObject):
+    """The App calls back from its threads; these signals bring each call to the Qt thread."""
+
+    message = Signal(object)
+    frame = Signal(QImage, int, float)
 
 
 class KioskWindow(QWidget):
@@ -40,41 +46,53 @@ class KioskWindow(QWidget):
         self.allow_close = False
         self.sounds = sounds or Sounds(cfg.display.sound)
         self.clock = Clock(cfg.tz)
-        self.state = {"camera": "starting", "recognition": "starting", "store": "ok"}
-        try:
-            self.store: Store | None = Store(cfg.db_path, device_id=cfg.device.id)
-        except StoreError as e:  # corrupt, locked, unwritable: say so on screen, keep the preview
-            log.error("%s", e)
-            self.store = None
-            self.state["store"] = "error"
         # kept enrollment photos and liveness snapshots are personal data: keep them no longer
         # than [enroll] photo_retention_days
         for sub in ("photos", "liveness"):
             purge_older_than(cfg.data_dir / sub, cfg.enroll.photo_retention_days)
         self.pending = 0
         self.last_face_ts = 0.0
-        self.fatal_message = ""
+        self.last_event: dict | None = None  # the recorded event the card offers to correct
         self._build()
         self.setWindowTitle(f"Kiosk {cfg.device.id}")
         self.setCursor(Qt.CursorShape.BlankCursor)
 
-        self.ring = FrameRing(max_h=max(cfg.camera.height, 1080), max_w=max(cfg.camera.width, 1920))
-        self.worker = RecognitionProcess(cfg, self.ring)
-        self.notifier: QSocketNotifier | None = None
-        from kiosk.upload import Uploader
-
-        self.uploader = Uploader(cfg)  # a thread of its own: network waits never touch the UI
-        self.uploader.start()
-        self.camera = CameraThread(make_source, self.ring, self)
-        self.camera.frame.connect(self.on_frame)
-        self.camera.state.connect(self.on_camera_state)
-
-        self.worker_enabled = start_worker
+        self.bridge = _Bridge(self)
+        self.bridge.message.connect(lambda msg: self.handle(msg))  # late-bound: tools may wrap handle
+        self.bridge.frame.connect(self.on_frame)
+        self.app = App(cfg, make_source, on_message=self.bridge.message.emit,
+                       on_frame=lambda image, seq, ts: self.bridge.frame.emit(to_qimage(image), seq, ts),
+                       start_worker=start_worker)
+        self.app.start()
         self.card_timer = QTimer(self, singleShot=True, timeout=self.hide_card)
         self.tick = QTimer(self, interval=1000, timeout=self.on_tick)
         self.tick.start()
-        self.on_tick()  # starts the worker too
-        self.camera.start()
+        self.on_tick()
+
+    # the long-lived parts belong to the App; the admin panel and tests reach them through these
+    @property
+    def store(self):
+        return self.app.store
+
+    @property
+    def worker(self):
+        return self.app.worker
+
+    @property
+    def uploader(self):
+        return self.app.uploader
+
+    @property
+    def ring(self):
+        return self.app.ring
+
+    @property
+    def state(self) -> dict:
+        return self.app.state
+
+    @property
+    def fatal_message(self) -> str:
+        return self.app.state["recognition_message"]
 
     # --- layout ----------------------------------------------------------------------
 
@@ -102,13 +120,24 @@ class KioskWindow(QWidget):
         self.banner = QLabel(self.view, objectName="banner", alignment=Qt.AlignmentFlag.AlignCenter)
         self.banner.setWordWrap(True)
         self.card = QFrame(self.view, objectName="card")
-        self.card_head = QLabel(self.card, objectName="cardHead", alignment=Qt.AlignmentFlag.AlignCenter)
-        self.card_detail = QLabel(self.card, objectName="cardDetail", alignment=Qt.AlignmentFlag.AlignCenter)
-        self.card_person = QLabel(self.card, objectName="cardPerson", alignment=Qt.AlignmentFlag.AlignCenter)
+        center = Qt.AlignmentFlag.AlignCenter
+        self.card_head = QLabel(self.card, objectName="cardHead", alignment=center)
+        self.card_detail = QLabel(self.card, objectName="cardDetail", alignment=center)
+        # the name: at most two lines, elided after; the NIP on its own line, always shown
+        self.card_person = QLabel(self.card, objectName="cardPerson", alignment=center)
+        self.card_nip = QLabel(self.card, objectName="cardNip", alignment=center)
+        self.card_switch = QPushButton(self.card, objectName="cardSwitch")
+        self.card_switch.clicked.connect(self.switch_kind)
+        self.card_switch.setCursor(Qt.CursorShape.PointingHandCursor)
         card_layout = QVBoxLayout(self.card)
-        for w in (self.card_person, self.card_head, self.card_detail):
+        for w in (self.card_person, self.card_nip, self.card_head, self.card_detail):
             w.setWordWrap(True)
+            w.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             card_layout.addWidget(w)
+        card_layout.addWidget(self.card_switch)
+        self.card_name = ""
+        self.card_msg: dict | None = None
+        self.switch_timer = QTimer(self, singleShot=True, timeout=self.card_switch.hide)
         self.card.hide()
         self.hint.hide()
         self.banner.hide()
@@ -135,11 +164,15 @@ class KioskWindow(QWidget):
             w.installEventFilter(self)
         QShortcut(QKeySequence("Ctrl+Alt+A"), self, activated=self.open_admin)
         self.admin = None
+        self.view.installEventFilter(self)  # the overlays follow the view's own size
 
     # --- admin mode ----------------------------------------------------------------------
 
     def eventFilter(self, obj, event) -> bool:
         kind = event.type()
+        if obj is self.view and kind == QEvent.Type.Resize:
+            self._place_overlays()  # the view's size now, not the window's before its layout ran
+            return False
         if obj in (self.time, self.date):
             if kind in (QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin):
                 self.press_timer.start()
@@ -192,9 +225,12 @@ class KioskWindow(QWidget):
             #hint {{ font-size: {int(base * 1.2)}px; font-weight: bold; background: rgba(0,0,0,170);
                      border-radius: 10px; padding: 6px 16px; color: #ffeb3b; }}
             #banner {{ font-size: {int(base * 0.9)}px; font-weight: bold; background: #922b21; padding: 10px; }}
-            #cardHead {{ font-size: {int(base * 2.0)}px; font-weight: bold; }}
-            #cardDetail {{ font-size: {int(base * 1.1)}px; }}
-            #cardPerson {{ font-size: {int(base * 1.2)}px; font-weight: bold; }}
+            #cardHead {{ font-size: {int(base * 1.9)}px; font-weight: bold; }}
+            #cardDetail {{ font-size: {int(base * 1.05)}px; }}
+            #cardPerson {{ font-size: {int(base * 1.15)}px; font-weight: bold; }}
+            #cardNip {{ font-size: {int(base * 0.95)}px; color: #eaf2f8; }}
+            #cardSwitch {{ font-size: {int(base * 1.05)}px; font-weight: bold; color: #fff; background: rgba(0,0,0,90);
+                           border: 3px solid #fff; border-radius: 14px; padding: {int(base * 0.45)}px {int(base)}px; }}
         """)
         self.header.setDirection(QBoxLayout.Direction.TopToBottom if portrait else QBoxLayout.Direction.LeftToRight)
         align = Qt.AlignmentFlag.AlignLeft if portrait else Qt.AlignmentFlag.AlignRight
@@ -203,8 +239,17 @@ class KioskWindow(QWidget):
         self._place_overlays()
 
     def _place_overlays(self) -> None:
+        """Card, hint and banner placed from the view's current size: the card centred, as
+        wide as a landscape or portrait screen allows, as tall as its text needs."""
         w, h = self.view.width(), self.view.height()
-        self.card.setGeometry(int(w * 0.06), int(h * 0.42), int(w * 0.88), int(h * 0.54))
+        card_w = int(min(w * (0.92 if h > w else 0.72), 1100)) if w > 0 else 0
+        self.card.setFixedWidth(max(card_w, 1))
+        self._fit_name(card_w)
+        lay = self.card.layout()
+        card_h = lay.totalHeightForWidth(card_w) if lay.hasHeightForWidth() else lay.totalSizeHint().height()
+        card_h = min(max(card_h, 1), int(h * 0.96))
+        self.card.setFixedHeight(max(card_h, 1))
+        self.card.move((w - card_w) // 2, max(0, (h - card_h) // 2))
         self.hint.adjustSize()
         self.hint.move((w - self.hint.width()) // 2, int(h * 0.04))
         self.banner.setGeometry(0, 0, w, max(40, int(h * 0.2)))
@@ -218,50 +263,9 @@ class KioskWindow(QWidget):
             self.view.set_image(image)
 
     def on_camera_state(self, state: str, message: str) -> None:
-        self.state["camera"] = state
-        if state == "error":
-            log.warning("camera: %s", message)
-        self.refresh_status()
+        self.app.set_state(camera=state, camera_message=message)
 
-    # --- recognition worker ----------------------------------------------------------
-
-    def start_worker(self) -> None:
-        self.fatal_message = ""
-        self.worker.start()
-        self.notifier = QSocketNotifier(self.worker.conn.fileno(), QSocketNotifier.Type.Read, self)
-        self.notifier.activated.connect(self.on_worker_readable)
-        self.state["recognition"] = "starting"
-        self.refresh_status()
-
-    def on_worker_readable(self) -> None:
-        try:
-            while self.worker.conn is not None and self.worker.conn.poll():
-                self.handle(self.worker.conn.recv())
-        except (EOFError, OSError):
-            self.on_worker_died()
-
-    def watch_worker(self) -> None:
-        """Notice a dead worker (crash, kill, out of memory) and start a new one after a pause."""
-        if not self.worker_enabled:
-            return
-        if self.worker.proc is not None and not self.worker.alive():
-            self.on_worker_died()
-        if self.worker.proc is None and time.monotonic() >= self.worker.next_start:
-            self.start_worker()
-
-    def on_worker_died(self) -> None:
-        if self.notifier is not None:
-            self.notifier.setEnabled(False)
-            self.notifier.deleteLater()
-            self.notifier = None
-        if self.worker.proc is not None:
-            self.worker.stop(timeout=0.5)
-            pause = self.worker.schedule_restart()
-            log.error("recognition process stopped; restarting in %.0f s", pause)
-        if self.state["recognition"] != "fatal":
-            self.state["recognition"] = "restarting"
-        self.view.set_face(None, False)
-        self.refresh_status()
+    # --- what the worker and the app say ---------------------------------------------
 
     def handle(self, msg: dict) -> None:
         kind = msg.get("type")
@@ -274,28 +278,21 @@ class KioskWindow(QWidget):
                 self.show_hint(text.hint(msg.get("reason")) if msg.get("box") and not msg.get("identified") else "")
         elif kind == "liveness":
             self.show_hint(text.prompt(msg.get("prompt")))
-        elif kind in ("attendance", "unknown", "spoof"):
+        elif kind in ("attendance", "unknown", "spoof", "unverified"):
             self.show_card(msg)
-            if msg.get("status") == "recorded":
-                self.uploader.notify()
-            self.state["store"] = "ok"
             self.refresh_status()
         elif kind in ("capture", "test"):
             if self.admin is not None:
                 self.admin.on_message(msg)
         elif kind == "ready":
-            self.state["recognition"] = "ok"
-            self.worker.restarts = 0
             if self.admin is not None and self.stack.currentWidget() is self.admin:
                 self.admin.worker_ready()
             self.refresh_status()
-        elif kind == "error" and msg.get("error") == "store":
-            self.state["store"] = "error"
-            self.refresh_status()
-        elif kind == "fatal":
-            self.state["recognition"] = "fatal"
-            self.fatal_message = msg.get("message", "")
-            log.error("recognition cannot start: %s", self.fatal_message)
+        elif kind == "state":
+            if msg.get("camera") == "error":
+                log.warning("camera: %s", self.state["camera_message"])
+            if msg.get("recognition") == "restarting":
+                self.view.set_face(None, False)
             self.refresh_status()
 
     # --- what the employee sees ------------------------------------------------------
@@ -307,23 +304,61 @@ class KioskWindow(QWidget):
         self.hint.setVisible(bool(s) and not self.card.isVisible())
         self._place_overlays()
 
+    def _fit_name(self, card_w: int) -> None:
+        """The name in at most two lines of the card's width, the second elided if need be."""
+        m = self.card.layout().contentsMargins()
+        self.card_person.ensurePolished()
+        self.card_person.setText(text.two_lines(self.card_name, QFontMetrics(self.card_person.font()),
+                                                max(40, card_w - m.left() - m.right() - 8)))
+
     def show_card(self, msg: dict) -> None:
-        style, head, detail, person = text.card_lines(msg)
+        style, head, detail, name, nip = text.card_lines(msg)
+        self.card_msg = msg
         self.card.setStyleSheet(f"#card {{ background: {CARD_COLOURS[style]}; border-radius: 18px; }}")
         self.card_head.setText(head)
         self.card_detail.setText(detail)
         self.card_detail.setVisible(bool(detail))
-        self.card_person.setText(person)
-        self.card_person.setVisible(bool(person))
+        self.card_name = name
+        self.card_person.setVisible(bool(name))
+        self.card_nip.setText(nip)
+        self.card_nip.setVisible(bool(nip))
+        seconds = self.display.card_seconds
+        switch = text.switch_label(msg)
+        correct_s = self.cfg.attendance.correction_seconds
+        if switch and correct_s > 0 and self.store is not None:
+            # a few seconds to fix an obvious mistake on the spot (MASUK <-> PULANG)
+            self.card_switch.setText(switch)
+            self.card_switch.show()
+            self.switch_timer.start(int(correct_s * 1000))
+            seconds = max(seconds, correct_s)
+        else:
+            self.card_switch.hide()
+            self.switch_timer.stop()
         self.hint.hide()
+        self._place_overlays()
         self.card.show()
         self.card.raise_()
         self.sounds.play(SOUND_FOR[style])
-        self.card_timer.start(int(self.display.card_seconds * 1000))
+        self.card_timer.start(int(seconds * 1000))
         self.refresh_pending()
+
+    def switch_kind(self) -> None:
+        """The employee pressed the card's button: record the correction, show the new card."""
+        msg = self.card_msg or {}
+        if not msg.get("event_id"):
+            return
+        try:
+            corrected = self.app.correct(msg["event_id"], source="employee")
+        except StoreError as e:
+            log.error("%s", e)
+            self.app.set_state(store="error")
+            self.refresh_status()
+            return
+        self.show_card(corrected)
 
     def hide_card(self) -> None:
         self.card.hide()
+        self.card_switch.hide()
 
     def on_tick(self) -> None:
         # the kiosk's own clock (a staged one in a rehearsal), so the screen shows what is recorded
@@ -333,7 +368,6 @@ class KioskWindow(QWidget):
         self.date.setText(text.long_date(now.date(), self.lang))
         if self.last_face_ts and time.monotonic() - self.last_face_ts > 1.0:
             self.show_hint("")
-        self.watch_worker()
         if int(time.monotonic()) % 5 == 0:
             self.refresh_pending()
         self.refresh_status()
@@ -345,13 +379,13 @@ class KioskWindow(QWidget):
             self.pending = self.store.pending_uploads()
         except StoreError as e:
             log.error("%s", e)
-            self.state["store"] = "error"
+            self.app.set_state(store="error")
 
     def refresh_status(self) -> None:
         t = text.t
         line = [t(f"camera_{self.state['camera']}"), t(f"recognition_{self.state['recognition']}"),
                 t("clock_synced" if self.clock.synced() else "clock_unsynced"),
-                t(f"upload_{self.uploader.status()['state']}"), t("pending", self.pending)]
+                t(f"upload_{self.uploader.status()['state'] if self.uploader else 'not_configured'}"), t("pending", self.pending)]
         self.status.setText(" | ".join(line))
         problems = []
         if self.state["camera"] == "error":
@@ -380,15 +414,7 @@ class KioskWindow(QWidget):
 
         systemd.stopping()
         self.tick.stop()
-        self.camera.requestInterruption()
-        self.camera.wait(3000)
-        if self.notifier is not None:
-            self.notifier.setEnabled(False)
-        self.worker.stop()
-        self.uploader.stop(timeout=3)
-        self.ring.close(unlink=True)
-        if self.store is not None:
-            self.store.close()
+        self.app.stop()
 
     def upload_status(self) -> dict:
         return self.uploader.status()

@@ -12,7 +12,7 @@
       <translation>Posisikan wajah di tengah</translation>
     </message>
     <message>
-      <location filename="../../work/main/kiosk/ui/text.py" line="161" />
+      <location filename="../../work/wt15/kiosk/ui/text.py" line="205" />
       <source>Look straight at the camera</source>
       <translation>Hadapkan wajah ke kamera</translation>
     </message>
@@ -41,8 +41,32 @@
       <translation>Silakan coba lagi, atau hubungi bagian kepegawaian</translation>
     </message>
     <message>
-      <source>Already recorded at %1</source>
-      <translation>Sudah tercatat pukul %1</translation>
+      <source>Already recorded: %1 at %2</source>
+      <translation>Sudah tercatat: %1 pukul %2</translation>
+    </message>
+    <message>
+      <source>IN</source>
+      <translation>MASUK</translation>
+    </message>
+    <message>
+      <source>OUT</source>
+      <translation>PULANG</translation>
+    </message>
+    <message>
+      <source>BREAK</source>
+      <translation>ISTIRAHAT</translation>
+    </message>
+    <message>
+      <source>BACK</source>
+      <translation>KEMBALI</translation>
+    </message>
+    <message>
+      <source>Wrong? Change to IN</source>
+      <translation>Salah? Ganti ke MASUK</translation>
+    </message>
+    <message>
+      <source>Wrong? Change to OUT</source>
+      <translation>Salah? Ganti ke PULANG</translation>
     </message>
     <message>
       <source>IN %1</source>
@@ -95,6 +119,14 @@
     <message>
       <source>Hold on, checking</source>
       <translation>Tahan sebentar, sedang memeriksa</translation>
+    </message>
+    <message>
+      <source>Not verified yet</source>
+      <translation>Wajah belum terverifikasi</translation>
+    </message>
+    <message>
+      <source>Please try again and blink when asked</source>
+      <translation>Silakan coba lagi, kedipkan mata saat diminta</translation>
     </message>
     <message>
       <source>Face check failed</source>
@@ -207,6 +239,38 @@
     <message>
       <source>Too many wrong PINs. Try again in %1 seconds.</source>
       <translation>Terlalu banyak PIN salah. Coba lagi dalam %1 detik.</translation>
+    </message>
+    <message>
+      <source>Another account has this PIN. Choose a different one.</source>
+      <translation>PIN ini sudah dipakai akun lain. Pilih PIN lain.</translation>
+    </message>
+    <message>
+      <source>HR accounts</source>
+      <translation>Akun HR</translation>
+    </message>
+    <message>
+      <source>Accounts: %1</source>
+      <translation>Akun: %1</translation>
+    </message>
+    <message>
+      <source>First start: your name for the HR account</source>
+      <translation>Pertama kali: nama Anda untuk akun HR</translation>
+    </message>
+    <message>
+      <source>New HR account: the person's name</source>
+      <translation>Akun HR baru: nama petugas</translation>
+    </message>
+    <message>
+      <source>Enter a name (at most 40 characters).</source>
+      <translation>Masukkan nama (paling banyak 40 huruf).</translation>
+    </message>
+    <message>
+      <source>There is already an account named %1.</source>
+      <translation>Sudah ada akun bernama %1.</translation>
+    </message>
+    <message>
+      <source>Account %1 added.</source>
+      <translation>Akun %1 ditambahkan.</translation>
     </message>
     <message>
       <source>OK</source>

@@ -1,0 +1,275 @@
+"""Visit benchmark: how long a genuine visit takes to be recorded, and what an unknown face costs.
+
+Run from the repository root (it reads the real clips outside the repository):
+
+    python bench/visit.py [--videos ../shared/videos] [--seconds 20]
+
+Not a test. Two parts, each printed as a table:
+
+a) time-to-record: every clip replayed as a live camera at its own frame rate (frames scaled to
+   640 px wide, as the kiosk's camera gives them), a visit starting every 4 s; each visit runs
+   the real KioskLoop (detection, gates, encoding, vote, liveness in its DEFAULT mode,
+   decision, SQLite) on a virtual clock: after a frame that took c seconds of CPU here, the
+   next frame is the newest one due by then (a live camera drops the rest). Time-to-record =
+   from the first frame in which the face was found to the end of the frame whose processing
+   recorded the event. The person is enrolled from 3 frames of another clip of the same person
+   (person A) or from the last part of the same clip (the others). A recorded clip cannot
+   answer "Kedipkan mata": a visit that liveness does not pass passively ends unrecorded
+   (counted, not timed). CPU is this machine's (a 2-core x86); a Pi 4 is slower.
+b) an unknown face in front of the kiosk: the real window (offscreen) with its App (camera
+   reader thread, recognition worker process) replaying a clip of someone not enrolled at 30
+   frames/s for --seconds, with `unknown_reencode_s = 0` (encode every frame: before issue 15)
+   and with the default: frames per second painted by the preview, and analysed by the worker
+   (each analysed frame also feeds liveness), measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("KIOSK_OVERRIDE", os.devnull)
+
+# the person in each clip, and where their templates come from (another clip of the same person
+# when there is one: a kiosk never enrolls from the visit it then recognises)
+ENROLL_FROM = {
+    "person-a_cap12.mp4": ("person-a_capture4.mp4", (0.3, 0.6, 0.9)),
+    "person-a_capture4.mp4": ("person-a_cap12.mp4", (0.2, 0.5, 0.8)),
+    "liveportrait_d3.mp4": ("liveportrait_d3.mp4", (0.85, 0.9, 0.95)),
+    "liveportrait_d9.mp4": ("liveportrait_d9.mp4", (0.85, 0.9, 0.95)),
+    "liveportrait_d18.mp4": ("liveportrait_d18.mp4", (0.85, 0.9, 0.95)),
+    "person-i_testvideo.avi": ("person-i_testvideo.avi", (0.6, 0.8, 0.95)),
+}
+NIP = "199001012015031001"
+WIDTH = 640
+
+
+def read_clip(path: Path) -> tuple[list[np.ndarray], float]:
+    """The clip's frames scaled to the kiosk camera's width, and its frame rate."""
+    import cv2
+
+    from liveness import read_clip as read_all
+
+    frames, fps = read_all(path)
+    return [np.ascontiguousarray(cv2.resize(f, (WIDTH, round(f.shape[0] * WIDTH / f.shape[1])),
+                                            interpolation=cv2.INTER_LINEAR)) for f in frames], fps
+
+
+def config(tmp: Path, extra: str = ""):
+    from kiosk.config import load_config
+
+    (tmp / "config.toml").write_text('[store]\ndata_dir = "data"\n[display]\nsound = false\n' + extra)
+    return load_config(tmp / "config.toml")
+
+
+def enroll(store, cfg, analyzer, videos: Path, clip: str) -> int:
+    from kiosk.store.db import TemplateRow
+    from kiosk_models import ENCODER_VERSION
+
+    source, where = ENROLL_FROM[clip]
+    frames, _ = read_clip(videos / source)
+    rows = []
+    for f in where:
+        a = analyzer.analyze(frames[min(len(frames) - 1, int(f * len(frames)))], single=True)
+        if a.encoding is not None:
+            rows.append(TemplateRow(NIP, a.encoding, a.quality.sharpness, f"{source}@{f}", ENCODER_VERSION))
+    with store.transaction("enroll for the benchmark") as db:
+        db.execute("delete from face_templates")
+        store.upsert_employees([{"nip": NIP, "name": "Pegawai Uji", "unit": "Dinas"}], db=db)
+        store.add_templates(rows, db)
+    return len(rows)
+
+
+def visit(cfg, store, analyzer, frames, fps: float, start: int, limit_s: float) -> dict:
+    """One visit on a virtual clock; returns what happened and when."""
+    from kiosk.camera.base import Frame
+    from kiosk.loop import KioskLoop
+
+    with store.transaction("forget the previous visit") as db:
+        db.execute("delete from outbox")
+        db.execute("delete from attendance_events")
+        db.execute("delete from audit_log")
+    loop = KioskLoop(cfg, store, analyzer=analyzer)
+    i, t0 = start, start / fps
+    face_t = None
+    out = {"recorded": False, "ttr": None, "frames": 0, "outcome": "pending"}
+    while i < len(frames):
+        ts = i / fps
+        if ts - t0 > limit_s:
+            break
+        c0 = time.perf_counter()
+        msgs = loop._safe_process(Frame(frames[i], ts, i))
+        cost = time.perf_counter() - c0
+        out["frames"] += 1
+        if face_t is None and loop.last_box is not None:
+            face_t = ts
+        for m in msgs:
+            if m["type"] == "attendance" and m["status"] == "recorded":
+                out.update(recorded=True, ttr=ts + cost - face_t, outcome="recorded")
+            elif m["type"] in ("unverified", "spoof", "unknown"):
+                out["outcome"] = f"{m['type']}:{m['reason']}" if m.get("reason") and m["type"] != "unknown" else m["type"]
+        if out["recorded"]:
+            break
+        # the newest frame due once this one is done (a live camera drops the ones in between)
+        i = max(i + 1, math.floor((ts + max(cost, 1 / fps)) * fps + 1e-9))
+    out["analysed_fps"] = out["frames"] / max(1e-9, (i - start) / fps)
+    # what HR's audit log shows as a suspected attack (liveness_failed) after this genuine visit
+    import json
+
+    cases = [json.loads(r["detail"]) for r in store.audit_rows() if r["action"] == "liveness_failed"]
+    out["fraud_cases"] = len(cases)
+    out["fraud_at"] = [c.get("elapsed") for c in cases]  # seconds into the face's track
+    return out
+
+
+def part_a(videos: Path, step_s: float, limit_s: float, clips: list[str] | None = None) -> None:
+    from kiosk.recognition.pipeline import FaceAnalyzer
+    from kiosk.store import Store
+
+    tmp = Path(tempfile.mkdtemp(prefix="kiosk-visit-"))
+    cfg = config(tmp)
+    analyzer = FaceAnalyzer(cfg.recognition)
+    analyzer.m.load_all()
+    print(f"a) time-to-record, liveness mode {cfg.liveness.mode!r} (passive {cfg.liveness.passive_s:g} s, "
+          f"then {cfg.liveness.challenge_tries} x {cfg.liveness.challenge_s:g} s challenges, max "
+          f"{cfg.liveness.max_seconds:g} s); a visit every {step_s:g} s of each clip, up to {limit_s:g} s each")
+    print(f"   {'clip':<24} {'fps':>5} {'tmpl':>4} {'visits':>6} {'recorded':>8} {'median s':>8} {'p90 s':>6} "
+          f"{'analysed/s':>10} {'HR fraud':>8}  not recorded")
+    all_ttr, total, recorded, fraud, fraud_at = [], 0, 0, 0, []
+    with Store(cfg.db_path) as store:
+        for clip in clips or ENROLL_FROM:
+            frames, fps = read_clip(videos / clip)
+            n_tmpl = enroll(store, cfg, analyzer, videos, clip)
+            starts = [round(s * fps) for s in np.arange(0.0, max(0.01, len(frames) / fps - 6.0), step_s)]
+            results = [visit(cfg, store, analyzer, frames, fps, s, limit_s) for s in starts]
+            ttr = [r["ttr"] for r in results if r["recorded"]]
+            cases = sum(r["fraud_cases"] for r in results)
+            fraud_at += [x for r in results for x in r["fraud_at"]]
+            fraud += cases
+            all_ttr += ttr
+            total += len(results)
+            recorded += len(ttr)
+            others = {}
+            for r in results:
+                if not r["recorded"]:
+                    others[r["outcome"]] = others.get(r["outcome"], 0) + 1
+            print(f"   {clip:<24} {fps:>5.1f} {n_tmpl:>4} {len(results):>6} {len(ttr):>8} "
+                  f"{_q(ttr, 50):>8} {_q(ttr, 90):>6} {statistics.median(r['analysed_fps'] for r in results):>10.1f} "
+                  f"{cases:>8}  {others or ''}")
+    print(f"   {'ALL':<24} {'':>5} {'':>4} {total:>6} {recorded:>8} {_q(all_ttr, 50):>8} {_q(all_ttr, 90):>6} "
+          f"{'':>10} {fraud:>8}")
+    print(f"   HR fraud cases at (s into the track): {sorted(fraud_at)}")
+    print("   time-to-record: first frame with the face -> the event stored; 'HR fraud' = liveness_failed rows\n"
+          "   the genuine visits left in HR's audit log; 'not recorded' by the last message of the visit\n"
+          "   (unverified = liveness asked for a blink the clip did not give in time, a retry hint;\n"
+          "   spoof:reason = refused; pending = the clip ended first; unknown = not matched)")
+
+
+def _q(xs: list[float], q: int) -> str:
+    if not xs:
+        return "-"
+    return f"{float(np.percentile(xs, q)):.2f}"
+
+
+VARIANTS = {"before": ("encode every frame (before)", "[recognition]\nunknown_reencode_s = 0.0\n"),
+            "after": ("re-encode every 1 s (default)", "")}
+
+
+def run_variant(variant: str, videos: Path, clip: str, seconds: float) -> dict:
+    """In its own process: the real kiosk window (offscreen) with the real App, one variant."""
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PySide6.QtWidgets import QApplication
+
+    from kiosk.camera import open_source
+    from kiosk.ui.window import KioskWindow
+
+    tmp = Path(tempfile.mkdtemp(prefix="kiosk-visit-b-"))
+    cfg = config(tmp, VARIANTS[variant][1])
+    qt = QApplication.instance() or QApplication([])
+    win = KioskWindow(cfg, lambda: open_source(f"replay:{videos / clip}", fps=30, realtime=True, loop=True))
+    win.resize(1024, 600)
+    win.show()
+
+    def pump(until: float) -> None:
+        while time.monotonic() < until:
+            qt.processEvents()
+            time.sleep(0.001)
+
+    end = time.monotonic() + 90
+    while not win.app.ready and time.monotonic() < end:
+        pump(time.monotonic() + 0.1)
+    pump(time.monotonic() + 2.0)  # warm
+    s0, f0, e0, t0 = win.view.shown, win.app.frames, win.app.encodings, time.monotonic()
+    pump(t0 + seconds)
+    el = time.monotonic() - t0
+    out = {"variant": variant, "shown": (win.view.shown - s0) / el, "analysed": (win.app.frames - f0) / el,
+           "encodings": (win.app.encodings - e0) / el}
+    win.request_quit()
+    return out
+
+
+def part_b(videos: Path, clip: str, seconds: float) -> None:
+    import json
+    import subprocess
+
+    print(f"\nb) an unknown face in front of the kiosk: {clip} replayed at 30 frames/s for {seconds:g} s per "
+          f"variant, nobody enrolled, the real window (offscreen) and worker; {os.cpu_count()} cores")
+    print(f"   {'variant':<34} {'preview frames/s':>16} {'analysed (liveness) frames/s':>28} {'encodings/s':>11}")
+    rows = []
+    for variant in VARIANTS:
+        r = subprocess.run([sys.executable, __file__, "--variant", variant, "--videos", str(videos),
+                            "--unknown-clip", clip, "--seconds", str(seconds)],
+                           capture_output=True, text=True, timeout=600)
+        line = [x for x in r.stdout.splitlines() if x.startswith("{")]
+        if r.returncode or not line:
+            sys.exit(f"{variant} failed:\n{r.stderr[-3000:]}")
+        row = json.loads(line[-1])
+        rows.append(row)
+        print(f"   {VARIANTS[variant][0]:<34} {row['shown']:>16.1f} {row['analysed']:>28.1f} {row['encodings']:>11.1f}")
+    b, a = rows
+    print(f"   after / before: preview {a['shown'] / b['shown']:.2f}x, analysed {a['analysed'] / b['analysed']:.2f}x")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--videos", type=Path, default=ROOT.parent / "shared" / "videos")
+    ap.add_argument("--seconds", type=float, default=20.0, help="b): seconds measured per variant")
+    ap.add_argument("--step", type=float, default=4.0, help="a): seconds between visit starts")
+    ap.add_argument("--limit", type=float, default=14.0, help="a): longest visit (s)")
+    ap.add_argument("--unknown-clip", default="person-a_cap12.mp4")
+    ap.add_argument("--only", choices=("a", "b"))
+    ap.add_argument("--clips", nargs="+", choices=tuple(ENROLL_FROM), help="a): only these clips")
+    ap.add_argument("--code", type=Path, help="a): run another checkout's kiosk package (e.g. main, for a "
+                    "before/after comparison); this script's own parts stay the same")
+    ap.add_argument("--variant", choices=tuple(VARIANTS), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.variant:
+        import json
+
+        print(json.dumps(run_variant(args.variant, args.videos, args.unknown_clip, args.seconds)), flush=True)
+        os._exit(0)  # skip interpreter teardown (PySide6 can crash there, after the work is done)
+    os.environ.setdefault("KIOSK_CLOCK_START", "2026-11-24T07:20:00+07:00")  # a working morning
+    if args.code:
+        sys.path.insert(0, str(args.code.resolve()))
+        import kiosk
+
+        print(f"kiosk package: {Path(kiosk.__file__).parent}")
+    if args.only != "b":
+        part_a(args.videos, args.step, args.limit, args.clips)
+    if args.only != "a":
+        part_b(args.videos, args.unknown_clip, args.seconds)
+
+
+if __name__ == "__main__":
+    main()
