@@ -184,6 +184,83 @@ def test_firstboot_check_clears_after_a_fix(tmp_path, monkeypatch):
     assert firstboot.check(tmp_path / "run") is None
 
 
+
+def _profile(tmp_path, name):
+    return (tmp_path / "data" / "network" / name).read_text()
+
+
+def test_firstboot_fixed_address_on_the_cable(tmp_path):
+    boot_file = _boot_file(tmp_path, ssid="", password="", extra={
+        '# address = "10.20.30.40/24"': 'address = "10.20.30.40/24"',
+        '# gateway = "10.20.30.1"': 'gateway = "10.20.30.1"',
+        '# dns = ["10.20.30.1"]': 'dns = ["10.20.30.1", "8.8.8.8"]'})
+    res = _apply(tmp_path, boot_file)
+    assert res.errors == []
+    wired = _profile(tmp_path, "kiosk-wired.nmconnection")
+    assert "type=ethernet" in wired and "method=manual" in wired
+    assert "address1=10.20.30.40/24,10.20.30.1" in wired and "dns=10.20.30.1;8.8.8.8;" in wired
+    assert not (tmp_path / "data" / "network" / "kiosk-wifi.nmconnection").exists()
+    # [network] belongs to the image: the kiosk program does not see it (and accepts the rest).
+    derived = (tmp_path / "run" / "kiosk.toml").read_text()
+    assert "10.20.30.40" not in derived and derived.count("\n") == boot_file.read_text().count("\n")
+    # Back to DHCP: the fixed profile goes.
+    boot_file.write_text(boot_file.read_text().replace('address = "10.20.30.40/24"', "")
+                         .replace('gateway = "10.20.30.1"', "").replace('dns = ["10.20.30.1", "8.8.8.8"]', ""))
+    assert _apply(tmp_path, boot_file).errors == []
+    assert not (tmp_path / "data" / "network" / "kiosk-wired.nmconnection").exists()
+
+
+def test_firstboot_wpa2_enterprise_with_the_networks_ca(tmp_path):
+    ca = tmp_path / "boot-ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    boot_file = _boot_file(tmp_path, ssid="Pemda-Staf", password="sandi;rahasia\\\\1", extra={
+        '# identity = "kiosk-lobi@pemda.go.id"': 'identity = "kiosk-lobi@pemda.go.id"',
+        '# eap = "peap"': 'eap = "ttls"',
+        '# ca_file = "/boot/firmware/wifi-ca.pem"': f'ca_file = "{ca}"',
+        '# address = "10.20.30.40/24"': 'address = "10.20.30.40/24"'})
+    res = _apply(tmp_path, boot_file)
+    assert res.errors == []
+    wifi = _profile(tmp_path, "kiosk-wifi.nmconnection")
+    assert "key-mgmt=wpa-eap" in wifi and "eap=ttls;" in wifi and "phase2-auth=pap" in wifi
+    assert "identity=kiosk-lobi@pemda.go.id" in wifi and "password=sandi\\;rahasia\\\\1" in wifi
+    assert f"ca-cert={tmp_path / 'data' / 'network' / 'wifi-ca.pem'}" in wifi
+    assert (tmp_path / "data" / "network" / "wifi-ca.pem").read_text() == ca.read_text()
+    assert "address1=10.20.30.40/24" in wifi  # the fixed address on the Wi-Fi
+    assert stat.S_IMODE((tmp_path / "data" / "network" / "kiosk-wifi.nmconnection").stat().st_mode) == 0o600
+    fat = boot_file.read_text()
+    assert "sandi" not in fat and "identity = " in fat
+    assert all("sandi" not in a for a in res.actions)
+    # Next boot: the password is no longer on the card; the profile keeps it.
+    assert _apply(tmp_path, boot_file).errors == []
+    assert _profile(tmp_path, "kiosk-wifi.nmconnection") == wifi
+
+
+@pytest.mark.parametrize("extra, expect", [
+    ({'# address = "10.20.30.40/24"': 'address = "10.20.30.40"'}, "with its prefix"),
+    ({'# address = "10.20.30.40/24"': 'address = "10.20.30.40/24"', '# gateway = "10.20.30.1"': 'gateway = "10.9.9.1"'},
+     "is not in 10.20.30.0/24"),
+    ({'# gateway = "10.20.30.1"': 'gateway = "10.20.30.1"'}, "need an address too"),
+    ({'# address = "10.20.30.40/24"': 'address = "10.20.30.40/24"', '# dns = ["10.20.30.1"]': 'dns = "10.20.30.1"'},
+     "dns must be a list"),
+    ({'# identity = "kiosk-lobi@pemda.go.id"': 'identity = "kiosk"', '# eap = "peap"': 'eap = "tls"'}, "eap = 'tls'"),
+    ({'# ca_file = "/boot/firmware/wifi-ca.pem"': 'ca_file = "/nowhere/ca.pem"'}, "set identity as well"),
+    ({'# identity = "kiosk-lobi@pemda.go.id"': 'identity = "kiosk"',
+      '# ca_file = "/boot/firmware/wifi-ca.pem"': 'ca_file = "/nowhere/ca.pem"'}, "not found"),
+    ({'[network]': '[network]\nmask = "255.255.255.0"'}, "unknown key(s) mask"),
+])
+def test_firstboot_network_mistakes_are_named(tmp_path, extra, expect):
+    res = _apply(tmp_path, _boot_file(tmp_path, extra=extra))
+    assert any(expect in e for e in res.errors), res.errors
+    assert WIFI_PW not in (tmp_path / "run" / "config-error.txt").read_text()
+
+
+def test_firstboot_enterprise_needs_a_password(tmp_path):
+    res = _apply(tmp_path, _boot_file(tmp_path, password="", extra={
+        '# identity = "kiosk-lobi@pemda.go.id"': 'identity = "kiosk"'}))
+    assert any("password is needed" in e for e in res.errors), res.errors
+    assert not (tmp_path / "data" / "network" / "kiosk-wifi.nmconnection").exists()
+
+
 def test_firstboot_time_zone_link(tmp_path):
     if not Path("/usr/share/zoneinfo/Asia/Makassar").exists():
         pytest.skip("no /usr/share/zoneinfo on this machine")
