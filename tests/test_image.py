@@ -425,7 +425,7 @@ def test_kernel_options_reach_both_bases(tmp_path):
     assert cmdline.count("\n") == 1 and "console=tty3" in cmdline and "console=tty1" not in cmdline
     extra = (root / "etc" / "default" / "raspi-extra-cmdline").read_text()
     assert extra.count("\n") == 1
-    for opt in ("overlayroot=tmpfs:recurse=0", "consoleblank=0", "quiet"):
+    for opt in ("ro", "overlayroot=tmpfs:recurse=0", "consoleblank=0", "quiet"):
         assert opt in cmdline.split() and opt in extra.split()
     assert "root=PARTUUID=1234abcd-02" in cmdline  # pi-gen's own options are kept
     # Applied twice (a rebuild), nothing is repeated.

@@ -154,6 +154,8 @@ for want in root=LABEL=rootfs overlayroot=tmpfs:recurse=0 console=tty3 consolebl
 	grep -qw -- "$want" <<<"$cmdline_txt" || die "cmdline.txt lacks $want"
 done
 ! grep -q 'cma=' <<<"$cmdline_txt" || die "cmdline.txt sets cma= (cma=64M can keep a Pi 4 from booting)"
+[ "$(grep -oE '(^| )r[ow]( |$)' <<<"$cmdline_txt" | tail -n1 | tr -d ' ')" = ro ] \
+	|| die "cmdline.txt does not end with ro: the root below the overlay would be mounted writable"
 [ "$(wc -l <<<"$cmdline_txt")" = 1 ] || die "cmdline.txt must be one line"
 rootpart="$img?offset=$(( starts[1] * 512 ))"
 for want in graphical.target.wants/kiosk.service multi-user.target.wants/kiosk-firstboot.service \

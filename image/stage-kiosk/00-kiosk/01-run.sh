@@ -31,12 +31,13 @@ cp -a files/app "$R/opt/kiosk/src"
 
 # Kernel command line: read-only root through an overlay in RAM, except other mounts
 # (recurse=0 keeps /data and /boot/firmware writable); no console blanking; boot messages off
-# the kiosk's screen. One list for both bases:
+# the kiosk's screen; `ro` (last wins over raspi-firmware's `rw`) keeps the ext4 root below the
+# overlay read-only, so a power cut cannot leave it half-written. One list for both bases:
 # * Raspberry Pi OS (pi-gen): appended to /boot/firmware/cmdline.txt, console=tty1 -> tty3;
 # * Debian (image/debian/mkroot.sh): /etc/default/raspi-extra-cmdline, which raspi-firmware's
 #   kernel hook appends to the cmdline.txt it writes at every kernel or firmware update (a
 #   hand-edited cmdline.txt would be overwritten there).
-kiosk_cmdline="overlayroot=tmpfs:recurse=0 consoleblank=0 quiet loglevel=3 logo.nologo vt.global_cursor_default=0"
+kiosk_cmdline="ro overlayroot=tmpfs:recurse=0 consoleblank=0 quiet loglevel=3 logo.nologo vt.global_cursor_default=0"
 install -d -m 755 "$R/etc/default"
 printf '%s\n' "$kiosk_cmdline" > "$R/etc/default/raspi-extra-cmdline"
 cmdline="$R/boot/firmware/cmdline.txt"
