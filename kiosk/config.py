@@ -201,6 +201,16 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 "An identified face that stays in front of the kiosk is re-checked this often; "
                 "if it is now someone else (the next person in a queue), a new track starts.",
                 lo=0.2, hi=30.0),
+        Setting("encoder", "onnxruntime",
+                "What runs the 128-d face encoder (the same dlib network and weights, the same "
+                "templates: docs/encoder.md): onnxruntime (about 0.12x dlib's time) | opencv "
+                "(OpenCV's DNN module, about 0.13x) | dlib (the reference). Falls back to dlib, "
+                "with a warning in the log, if the converted graph or the runtime is missing.",
+                choices=("onnxruntime", "opencv", "dlib")),
+        Setting("encoder_threads", 0,
+                "Threads of one encoding (onnxruntime, opencv); 0 = half the cores, at least 1, "
+                "so the recognition worker leaves the window process a core (2 on a Pi 4).",
+                lo=0, hi=16),
     ]),
     "liveness": ("Liveness: refuse a photo or a screen held up to the kiosk (docs/liveness.md)", [
         Setting("mode", "passive_then_challenge",
