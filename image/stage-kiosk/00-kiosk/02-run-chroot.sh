@@ -17,7 +17,8 @@ done
 
 src=/opt/kiosk/src
 venv=/opt/kiosk/venv
-[ -x "$venv/bin/python" ] || python3 -m venv --system-site-packages "$venv"
+# A venv without pip is one an earlier, interrupted build left half-made: make it again.
+"$venv/bin/python" -m pip --version >/dev/null 2>&1 || python3 -m venv --clear --system-site-packages "$venv"
 pip=("$venv/bin/python" -m pip --disable-pip-version-check --no-cache-dir -q)
 
 req=$(mktemp)
@@ -54,3 +55,8 @@ systemctl enable data.mount kiosk-data-init.service var-lib-systemd-timesync.mou
 # No login prompt on the kiosk's screen.
 systemctl mask getty@tty1.service
 systemctl set-default graphical.target
+# The root is read-only at run time (an overlay in RAM): software is updated by flashing a new
+# image, not by apt downloading into RAM at every boot.
+for t in apt-daily.timer apt-daily-upgrade.timer; do
+	if [ -e "/usr/lib/systemd/system/$t" ]; then systemctl mask "$t"; fi
+done
