@@ -37,7 +37,7 @@ mkdir -p "$WORK" "$DEPLOY"
 app=$WORK/app
 rm -rf "$app" && mkdir -p "$app"
 git -C "$repo" archive --format=tar HEAD pyproject.toml requirements.txt README.md LICENSE \
-	kiosk enroll models server | tar -x -C "$app"
+	attendance kiosk enroll models server | tar -x -C "$app"
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$repo/pyproject.toml")-g$(git -C "$repo" rev-parse --short HEAD)
 
 case "$BASE" in

@@ -86,7 +86,7 @@ work_stage=$(mktemp -d)
 cp -a "$stage" "$work_stage/00-kiosk"
 mkdir -p "$work_stage/00-kiosk/files/app"
 (cd "$app_src" && tar -c --exclude=__pycache__ --exclude='*.qm' --exclude='*.pyc' \
-	pyproject.toml requirements.txt README.md LICENSE kiosk enroll models server) | tar -x -C "$work_stage/00-kiosk/files/app"
+	pyproject.toml requirements.txt README.md LICENSE attendance kiosk enroll models server) | tar -x -C "$work_stage/00-kiosk/files/app"
 ROOTFS_DIR=$root bash "$work_stage/00-kiosk/01-run.sh"
 rm -rf "$work_stage"
 step "01-run.sh (files into the root file system)"
