@@ -42,7 +42,7 @@ def migrate(url: str | None, engine=None) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m server", description="Collector server for attendance kiosks.")
+    p = argparse.ArgumentParser(prog="kiosk-collector", description="Collector server for attendance kiosks.")
     p.add_argument("--database", help="SQLAlchemy URL or SQLite file (default: $KIOSK_SERVER_DB or ./collector.db)")
     p.add_argument("--config", type=Path, help="collector.toml (default: $KIOSK_COLLECTOR_CONFIG, else the built-in "
                                                "defaults; `config --print-defaults` lists them)")
