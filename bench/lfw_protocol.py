@@ -325,6 +325,9 @@ def main(argv=None) -> int:
     ap.add_argument("--open-gates", action="store_true",
                     help="every quality gate open (the `partial` one excepted), then the table of what each "
                     "gate would refuse at each value (over --config)")
+    ap.add_argument("--save", type=Path, metavar="FILE",
+                    help="write the kiosk's per-probe results (JSON lines: truth, identified, distance, margin, "
+                    "reason, quality, nearest) here as soon as its run ends")
     ap.add_argument("--darken", type=float, default=0.0, metavar="STOPS",
                     help="probes darkened by this many stops (linear light) before `kiosk identify`")
     args = ap.parse_args(argv)
@@ -355,6 +358,10 @@ def main(argv=None) -> int:
         probes, info, nearest = run_kiosk(people, subset, Path(tmp), args.config, args.jobs, args.darken)
         systems["kiosk (kiosk enroll + kiosk identify)"] = (probes, info, nearest, rc.threshold, rc.margin,
                                                              time.perf_counter() - t)
+        if args.save:
+            args.save.write_text("".join(json.dumps({"truth": p[0], "identified": p[1], "distance": p[2], "margin": p[3],
+                                                     "reason": p[4], "quality": p[5], "nearest": nearest.get(i)}) + "\n"
+                                         for i, p in enumerate(probes)), encoding="utf-8")
     if not args.no_plain:
         t = time.perf_counter()
         cache = None if args.no_cache else ROOT / ".cache" / "lfw-plain.npz"
