@@ -362,7 +362,9 @@ def main(argv=None) -> int:
             args.save.write_text("".join(json.dumps({"truth": p[0], "identified": p[1], "distance": p[2], "margin": p[3],
                                                      "reason": p[4], "quality": p[5], "nearest": nearest.get(i)}) + "\n"
                                          for i, p in enumerate(probes)), encoding="utf-8")
-    if not args.no_plain:
+    if args.darken and not args.no_plain:
+        print("(the plain matcher is not run on darkened probes: its encodings are of the photos as they are)")
+    if not args.no_plain and not args.darken:
         t = time.perf_counter()
         cache = None if args.no_cache else ROOT / ".cache" / "lfw-plain.npz"
         probes, info, nearest = run_plain(people, subset, args.jobs, cache)
