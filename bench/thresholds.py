@@ -68,7 +68,7 @@ ATTEMPT_SECONDS = 5.0  # a person stands at the kiosk this long at most in the v
 # Encoding (worker processes), with the cache
 # --------------------------------------------------------------------------------------------
 
-FIELDS = ("face_px", "brightness", "sharpness", "yaw", "roll_deg")
+FIELDS = ("face_px", "eye_px", "brightness", "median", "shadows", "highlights", "contrast", "sharpness", "yaw", "roll_deg")
 _AN = None  # FaceAnalyzer of this worker
 _RC = None
 
@@ -76,7 +76,7 @@ _RC = None
 def _permissive(rc) -> SimpleNamespace:
     """rc with every gate open except 'partial' (which has no setting): to read the values."""
     d = dict(vars(rc))
-    d.update(min_face_px=0, min_brightness=-1, max_brightness=256, min_sharpness=-1.0,
+    d.update(min_eye_px=0.0, max_clipped=2.0, min_contrast=-1.0, min_sharpness=-1.0,
              max_yaw=1e9, max_roll_deg=1e9)
     return SimpleNamespace(**d)
 
@@ -372,11 +372,12 @@ def gate_fails(rec: dict, rc) -> list[str]:
     out = []
     if rec["partial"]:
         out.append("partial")
-    if rec["face_px"] < rc.min_face_px:
+    if rec["eye_px"] < rc.min_eye_px:
         out.append("too_small")
-    if rec["brightness"] < rc.min_brightness:
+    flat = rec["contrast"] < rc.min_contrast  # the same rules as kiosk.recognition.quality.assess
+    if rec["shadows"] > rc.max_clipped or (flat and rec["median"] < 128):
         out.append("too_dark")
-    if rec["brightness"] > rc.max_brightness:
+    elif rec["highlights"] > rc.max_clipped or flat:
         out.append("too_bright")
     if rec["sharpness"] < rc.min_sharpness:
         out.append("blurred")
@@ -496,8 +497,8 @@ def section_data(photos: list[Photo], clips: list[Clip], rc, cfg_files) -> None:
     print("# 1. Data\n")
     print(f"Settings: load_config(None) defaults{' + ' + ', '.join(map(str, cfg_files)) if cfg_files else ''}: "
           f"photo_detect_width {rc.photo_detect_width}, detect_width {rc.detect_width}, upsample {rc.upsample}, "
-          f"min_face_px {rc.min_face_px}, min_sharpness {rc.min_sharpness}, brightness {rc.min_brightness}-"
-          f"{rc.max_brightness}, max_yaw {rc.max_yaw}, max_roll_deg {rc.max_roll_deg}; "
+          f"min_eye_px {rc.min_eye_px}, min_sharpness {rc.min_sharpness}, max_clipped {rc.max_clipped}, "
+          f"min_contrast {rc.min_contrast}, max_yaw {rc.max_yaw}, max_roll_deg {rc.max_roll_deg}; "
           f"threshold {rc.threshold}, margin {rc.margin}, votes {rc.votes_needed}/{rc.vote_window}.")
     rows = []
     sets = sorted({p.set for p in photos})
@@ -696,8 +697,8 @@ def section_open_set(photos: list[Photo], rc, splits: int, seed: int) -> dict:
 # --------------------------------------------------------------------------------------------
 
 def scaled_gates(rc, clip: Clip) -> SimpleNamespace:
-    """The gates as a 640 px wide camera would apply them to this scene: min_face_px scaled."""
-    return with_gates(rc, min_face_px=rc.min_face_px * clip.size[0] / 640.0)
+    """The gates as a 640 px wide camera would apply them to this scene: min_eye_px scaled."""
+    return with_gates(rc, min_eye_px=rc.min_eye_px * clip.size[0] / 640.0)
 
 
 def section_clip_quality(clips: list[Clip], rc) -> None:
@@ -723,19 +724,19 @@ def section_clip_quality(clips: list[Clip], rc) -> None:
         sc = scaled_gates(rc, c)
         refused_sc = sum(bool(gate_fails(r, sc)) for r in c.recs)
         rows.append([c.name, n, fails.get("no_face", 0), *[fails.get(g, 0) for g in GATE_NAMES],
-                     f"{refused} ({pct(refused, n)} %)", f"{sc.min_face_px:.0f}",
+                     f"{refused} ({pct(refused, n)} %)", f"{sc.min_eye_px:.1f}",
                      f"{refused_sc} ({pct(refused_sc, n)} %)"])
     table(["clip", "sampled", "no face", *GATE_NAMES, "refused (defaults)",
-           "min_face_px at 640", "refused (at 640)"], rows,
+           "min_eye_px at 640", "refused (at 640)"], rows,
           "Frames each gate refuses with the defaults (a frame can fail several gates); the last "
-          "two columns scale min_face_px to what a 640 px wide camera would see (90 * width / 640):")
+          "two columns scale min_eye_px to what a 640 px wide camera would see (90 * width / 640):")
 
 
 @dataclass
 class VFrame:
     ts: float
     box: Box | None
-    ok: bool  # gates pass (scaled min_face_px)
+    ok: bool  # gates pass (scaled min_eye_px)
     ok_raw: bool  # gates pass (defaults as they are)
     ok_nosharp: bool  # gates pass (scaled, sharpness gate off)
     sharpness: float
@@ -837,8 +838,8 @@ def section_clip_votes(clips: list[Clip], photos: list[Photo], rc, step: int) ->
           f"spread over the clip) plus {len(set(d_ids))} photo people ({len(d_ids)} templates) as the "
           f"other employees. Probe: A's other session, and the other clips as people never enrolled. "
           f"Every {step}th frame is processed (about {by[A_CLIPS[0]].fps / step:.0f} frames/s), so the "
-          f"clips behave like a kiosk encoding ~5 frames/s. Gates: defaults with min_face_px scaled "
-          f"to a 640 px camera (see above), because at 90 px every frame of capture4 is refused.")
+          f"clips behave like a kiosk encoding ~5 frames/s. Gates: defaults with min_eye_px scaled "
+          f"to a 640 px camera (see above).")
     for d in directions:
         print(f"  {d['name']}: enrolled from {d['enroll']} frames {d['frames']}; probe {d['probe']} "
               f"({len(d['genuine'])} frames)")
@@ -915,9 +916,9 @@ def section_clip_votes(clips: list[Clip], photos: list[Photo], rc, step: int) ->
             if t in (0.45, 0.50, 0.55, 0.60)]
     table(["threshold", "margin", *heads], rows, f"Margin, with k/n = {k}/{n}:")
     rows = []
-    for label, gate in (("defaults as they are (min_face_px 90)", "ok_raw"),
-                        ("min_face_px at 640 scale (as above)", "ok"),
-                        ("min_face_px at 640 scale, sharpness gate off", "ok_nosharp")):
+    for label, gate in (("defaults as they are", "ok_raw"),
+                        ("min_eye_px at 640 scale (as above)", "ok"),
+                        ("min_eye_px at 640 scale, sharpness gate off", "ok_nosharp")):
         for t in (0.45, 0.50, 0.55):
             rows.append([label, f"{t:.2f}", *summarize(t, rc.margin, k, n, gate)])
     table(["gates", "threshold", *heads], rows, f"Gate variants, k/n = {k}/{n}, margin {rc.margin}:")

@@ -44,7 +44,7 @@ def run_variant(variant: str, video: str, seconds: float, fps: float, encoder: s
     tmp = Path(tempfile.mkdtemp(prefix="kiosk-uibench-"))
     (tmp / "config.toml").write_text('[store]\ndata_dir = "data"\n[display]\nsound = false\n'
                                      '[camera]\nwidth = 640\nheight = 480\n'
-                                     '[recognition]\nmin_face_px = 40\n' + (f'encoder = "{encoder}"\n' if encoder else "")
+                                     '[recognition]\nmin_eye_px = 4.0\n' + (f'encoder = "{encoder}"\n' if encoder else "")
                                      + '[liveness]\nmode = "off"\n')  # the clip's faces are small
     cfg = load_config(tmp / "config.toml")
     Store(cfg.db_path).close()

@@ -1,18 +1,23 @@
 """Batch enrollment from photos: analyse every photo on all cores, check, then store at once.
 
 1. Each photo is read and analysed in a worker process (dlib holds the GIL, so processes, not
-   threads): exactly one face, every quality gate, then its 128-d template.
+   threads): one face (the largest, most central one when every other face is clearly smaller:
+   people in the background), every quality gate, then its 128-d template.
 2. A template that matches a *different* employee (already enrolled, or elsewhere in this
-   batch) within the recognition threshold is refused unless `force`: it is either the wrong
-   folder or two people who the kiosk could not tell apart.
+   batch) within the recognition threshold is refused, naming that employee, unless the photo
+   or its employee is named with `--force`: it is either the wrong folder or two people who the
+   kiosk could not tell apart.
 3. Employees with at least `min_photos` accepted photos are written in one transaction
-   (employees, templates, audit entry); if anything fails, nothing is written.
+   (employees, templates, audit entry); if anything fails, nothing is written. Employees of the
+   roster without photos are not stored (unless they already are: then their name, unit and
+   schedule are updated).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -24,13 +29,26 @@ import numpy as np
 from enroll.photos import PhotoSet
 from kiosk.imageio import ImageReadError, load_rgb
 from kiosk.recognition.gallery import Gallery
-from kiosk.recognition.quality import REASONS
 from kiosk.store import Store
 from kiosk.store.db import TemplateRow
 from kiosk_models import ENCODER_VERSION
 
 
 RECOMMENDED_PHOTOS = 3
+
+# What HR reads for each refused photo (the codes are kiosk.recognition.quality's; these say
+# what is wrong with the *photo*, not what the person in front of the kiosk should do).
+PHOTO_REASONS = {
+    "no_face": "no face found in the photo",
+    "several_faces": "several faces of similar size in the photo (crop it to the employee's face)",
+    "partial": "face cut off by the edge of the photo",
+    "too_small": "face too small in the photo",
+    "too_dark": "face too dark in the photo (underexposed)",
+    "too_bright": "face too bright in the photo (overexposed)",
+    "blurred": "face blurred in the photo",
+    "not_frontal": "face turned sideways in the photo",
+    "tilted": "head tilted in the photo",
+}
 
 
 @dataclass
@@ -41,30 +59,37 @@ class PhotoResult:
     reason: str | None  # None = accepted
     detail: str = ""
     sharpness: float | None = None
+    note: str = ""  # e.g. which of several faces was used
 
 
 @dataclass
 class EnrollReport:
     enrolled: dict[str, int] = field(default_factory=dict)  # NIP -> templates added
     refused: list[tuple[str, str]] = field(default_factory=list)  # (path or NIP, reason)
+    not_enrolled: list[str] = field(default_factory=list)  # employees (or folders) left out
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (photo, what HR should know)
+    not_stored: list[str] = field(default_factory=list)  # roster employees without photos
     warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.refused
+        """Everyone of the folder was enrolled (photos may have been refused)."""
+        return not self.not_enrolled
 
 
 # --- worker side ---------------------------------------------------------------------------
 
 _analyzer = None
+_others_ratio = 0.0
 
 
-def _init_worker(rc_values: dict) -> None:
-    global _analyzer
+def _init_worker(rc_values: dict, others_ratio: float = 0.0) -> None:
+    global _analyzer, _others_ratio
     from kiosk.recognition.pipeline import FaceAnalyzer
 
     _analyzer = FaceAnalyzer(SimpleNamespace(**rc_values))
     _analyzer.m.load_all()
+    _others_ratio = others_ratio
 
 
 def analyse_photo(job: tuple[str, str]) -> PhotoResult:
@@ -73,32 +98,51 @@ def analyse_photo(job: tuple[str, str]) -> PhotoResult:
         rgb = load_rgb(path)
     except ImageReadError as e:
         return PhotoResult(nip, path, None, "unreadable", str(e).removeprefix(f"{path}: "))
-    a = _analyzer.analyze(rgb, single=True)
+    a = _analyzer.analyze(rgb, single=True, others_ratio=_others_ratio)
+    note = ""
+    if len(a.faces) > 1 and a.face is not None:
+        note = f"{len(a.faces)} faces in the photo: {describe_face(a.face, a.faces, rgb.shape)}"
     if a.encoding is None:
-        detail = REASONS.get(a.reason, a.reason)
+        detail = PHOTO_REASONS.get(a.reason, a.reason)
         if a.reason == "several_faces":
-            detail = f"{len(a.faces)} faces in the photo; enrollment needs exactly one"
+            detail = (f"{len(a.faces)} faces of similar size in the photo "
+                      f"({', '.join(f'{b.width} px' for b in sorted(a.faces, key=lambda b: -b.width))} wide); "
+                      "crop it to the employee's face")
         elif a.quality is not None:
-            detail += f" ({_describe(a.reason, a.quality)})"
+            detail += f" ({_describe(a.reason, a.quality, _analyzer.rc)})"
         return PhotoResult(nip, path, None, a.reason, detail)
-    return PhotoResult(nip, path, a.encoding, None, sharpness=a.quality.sharpness)
+    return PhotoResult(nip, path, a.encoding, None, sharpness=a.quality.sharpness, note=note)
 
 
-def _describe(reason: str, q) -> str:
+def describe_face(face, faces, shape) -> str:
+    """Which face was used, in words HR can check against the photo."""
+    h, w = shape[:2]
+    cx, cy = face.center
+    col = "left" if cx < w / 3 else "right" if cx > 2 * w / 3 else "centre"
+    row = "top" if cy < h / 3 else "bottom" if cy > 2 * h / 3 else "middle"
+    where = "centre" if (col, row) == ("centre", "middle") else f"{row} {col}".replace("middle ", "")
+    others = sorted((b.width for b in faces if b != face), reverse=True)
+    return (f"used the largest, most central face ({face.width} px wide, {where}, box "
+            f"left {face.left} top {face.top}); the other{'s are' if len(others) > 1 else ' is'} "
+            f"{', '.join(f'{x} px' for x in others)} wide")
+
+
+def _describe(reason: str, q, rc) -> str:
     return {
-        "too_small": f"face {q.face_px} px wide",
-        "blurred": f"sharpness {q.sharpness:.0f}",
-        "too_dark": f"brightness {q.brightness:.0f}",
-        "too_bright": f"brightness {q.brightness:.0f}",
-        "not_frontal": f"yaw {q.yaw:+.2f}",
-        "tilted": f"roll {q.roll_deg:+.0f} degrees",
+        "too_small": f"{q.face_px} px wide, eyes {q.eye_px:.0f} px apart; at least {rc.min_eye_px:g} px needed",
+        "blurred": f"sharpness {q.sharpness:.0f}, at least {rc.min_sharpness:g} needed",
+        "too_dark": q.exposure_text(),
+        "too_bright": q.exposure_text(),
+        "not_frontal": f"yaw {q.yaw:+.2f}, at most {rc.max_yaw:g}",
+        "tilted": f"roll {q.roll_deg:+.0f} degrees, at most {rc.max_roll_deg:g}",
     }.get(reason, "")
 
 
 # --- parent side ---------------------------------------------------------------------------
 
 
-def analyse_all(photos: PhotoSet, rc, workers: int | None = None, progress=None) -> list[PhotoResult]:
+def analyse_all(photos: PhotoSet, rc, workers: int | None = None, progress=None,
+                others_ratio: float = 0.0) -> list[PhotoResult]:
     jobs = [(nip, str(p)) for nip, paths in photos.photos.items() for p in paths]
     if not jobs:
         return []
@@ -108,14 +152,14 @@ def analyse_all(photos: PhotoSet, rc, workers: int | None = None, progress=None)
         rc_values["encoder_threads"] = 1
     results: list[PhotoResult] = []
     if workers == 1:
-        _init_worker(rc_values)
+        _init_worker(rc_values, others_ratio)
         for i, job in enumerate(jobs, 1):
             results.append(analyse_photo(job))
             if progress:
                 progress(i, len(jobs))
         return results
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                             initargs=(rc_values,)) as pool:
+                             initargs=(rc_values, others_ratio)) as pool:
         for i, r in enumerate(pool.map(analyse_photo, jobs, chunksize=1), 1):
             results.append(r)
             if progress:
@@ -123,40 +167,84 @@ def analyse_all(photos: PhotoSet, rc, workers: int | None = None, progress=None)
     return results
 
 
-def find_duplicates(results: list[PhotoResult], existing: Gallery, threshold: float) -> None:
-    """Mark photos whose face matches a different employee (enrolled or in this batch)."""
+class Forced:
+    """The photos and employees `--force` names: their faces are stored even when they match
+    a different employee. Items are NIPs or photo paths (as given, or relative to the root)."""
+
+    def __init__(self, items=(), root: Path | None = None):
+        self.nips: set[str] = set()
+        self.paths: set[Path] = set()
+        self.root = root
+        for item in items:
+            self.add(str(item))
+
+    def add(self, item: str) -> None:
+        p = Path(item)
+        for c in [p] + ([self.root / p] if self.root is not None and not p.is_absolute() else []):
+            if c.is_file():
+                self.paths.add(c.resolve())
+                return
+            if c.is_dir():  # an employee's folder
+                self.nips.add(c.resolve().name)
+                return
+        self.nips.add(item)
+
+    def unknown(self, photos: PhotoSet) -> list[str]:
+        """NIPs named that are not in the batch (a typo would silently force nothing)."""
+        return sorted(n for n in self.nips if n not in photos.photos)
+
+    def __contains__(self, r: PhotoResult) -> bool:
+        return r.nip in self.nips or Path(r.path).resolve() in self.paths
+
+    def __bool__(self) -> bool:
+        return bool(self.nips or self.paths)
+
+
+def find_duplicates(results: list[PhotoResult], existing: Gallery, threshold: float,
+                    forced: Forced | None = None, names: dict[str, str] | None = None) -> None:
+    """Mark photos whose face matches a different employee (enrolled or in this batch), naming
+    that employee; photos or employees in `forced` are kept."""
     ok = [r for r in results if r.reason is None]
     if not ok:
         return
-    batch = Gallery(np.stack([r.encoding for r in ok]), [r.nip for r in ok])
+    names = names or {}
+    batch = Gallery(np.stack([r.encoding for r in ok]), [r.nip for r in ok], nearest=1)
     for r in ok:
+        if forced is not None and r in forced:
+            continue
         hits = [m for m in (existing.match(r.encoding, exclude=r.nip), batch.match(r.encoding, exclude=r.nip))
                 if m.employee_id is not None and m.distance <= threshold]
         if hits:
             m = min(hits, key=lambda m: m.distance)
+            who = f"employee {m.employee_id}" + (f" ({names[m.employee_id]})" if names.get(m.employee_id) else "")
             r.reason = "duplicate"
-            r.detail = (f"face matches employee {m.employee_id} (distance {m.distance:.3f} <= "
-                        f"{threshold}); use --force if this really is a different person")
+            r.detail = (f"face matches {who} (distance {m.distance:.3f} <= {threshold}); if this really "
+                        f"is a different person, run again with --force {r.path}")
 
 
 def enroll_photos(store: Store, photos: PhotoSet, cfg, roster: dict[str, dict] | None = None,
-                  force: bool = False, replace: bool = False, workers: int | None = None,
+                  force: Forced | None = None, replace: bool = False, workers: int | None = None,
                   progress=None, actor: str = "cli") -> EnrollReport:
     rc, min_photos = cfg.recognition, cfg.enroll.min_photos
-    report = EnrollReport(refused=list(photos.refused))
+    report = EnrollReport(refused=list(photos.refused), not_enrolled=list(photos.unenrolled))
     if roster is not None:
         for nip in list(photos.photos):
             if nip not in roster:
                 report.refused.append((nip, f"employee {nip} is not in the roster"))
+                report.not_enrolled.append(nip)
                 del photos.photos[nip]
-    results = analyse_all(photos, rc, workers, progress)
-    existing = Gallery(*store.templates(ENCODER_VERSION, active_only=False))
-    if not force:
-        find_duplicates(results, existing, rc.threshold)
+    results = analyse_all(photos, rc, workers, progress, cfg.enroll.background_face_ratio)
+    known = {e["nip"]: e for e in store.employees()}
+    names = {nip: e["name"] for nip, e in known.items()}
+    names.update({nip: r["name"] for nip, r in (roster or {}).items()})
+    existing = Gallery(*store.templates(ENCODER_VERSION, active_only=False), nearest=1)
+    find_duplicates(results, existing, rc.threshold, force or Forced(), names)
     by_nip: dict[str, list[PhotoResult]] = {}
     for r in results:
         if r.reason is None:
             by_nip.setdefault(r.nip, []).append(r)
+            if r.note:
+                report.notes.append((r.path, r.note))
         else:
             report.refused.append((r.path, f"{r.reason}: {r.detail}"))
     for nip in photos.photos:
@@ -164,20 +252,27 @@ def enroll_photos(store: Store, photos: PhotoSet, cfg, roster: dict[str, dict] |
         if len(accepted) < min_photos:
             report.refused.append(
                 (nip, f"employee {nip}: {len(accepted)} usable photo(s), at least {min_photos} needed; not enrolled"))
+            report.not_enrolled.append(nip)
             by_nip.pop(nip, None)
     templates = [TemplateRow(r.nip, r.encoding, r.sharpness, r.path, ENCODER_VERSION)
                  for rs in by_nip.values() for r in rs]
     people = [roster[nip] if roster else {"nip": nip} for nip in by_nip]
+    if roster:
+        # roster rows of employees already stored are updated; the others need photos first
+        people += [row for nip, row in roster.items() if nip in known and nip not in by_nip]
+        report.not_stored = sorted(nip for nip in roster if nip not in known and nip not in by_nip
+                                   and nip not in photos.photos)
     with store.transaction("store the enrollment") as db:
-        # the whole roster is stored (HR can enroll the rest at the kiosk later)
-        store.upsert_employees(list(roster.values()) if roster else people, db=db)
+        store.upsert_employees(people, db=db)
         if replace and by_nip:
             marks = ",".join("?" * len(by_nip))
             db.execute(f"delete from face_templates where nip in ({marks})", list(by_nip))
         store.add_templates(templates, db)
         store.audit("enroll_photos", {
             "employees": len(by_nip), "templates": len(templates), "refused": len(report.refused),
-            "force": force, "replace": replace}, actor, db=db)
+            "not_enrolled": len(report.not_enrolled),
+            "forced": sorted(force.nips) + sorted(map(str, force.paths)) if force else [],
+            "replace": replace}, actor, db=db)
     report.enrolled = {nip: len(rs) for nip, rs in by_nip.items()}
     counts = {e["nip"]: e["templates"] for e in store.employees()}
     for nip in report.enrolled:
@@ -185,25 +280,41 @@ def enroll_photos(store: Store, photos: PhotoSet, cfg, roster: dict[str, dict] |
             report.warnings.append(
                 f"employee {nip} has {counts.get(nip, 0)} template(s); {RECOMMENDED_PHOTOS} or more photos "
                 "are recommended (with one, about 3x more misses: docs/thresholds.md)")
+    if report.not_stored:
+        shown = ", ".join(report.not_stored[:10]) + (" ..." if len(report.not_stored) > 10 else "")
+        report.warnings.append(
+            f"{len(report.not_stored)} employee(s) of the roster have no photo folder and were not stored "
+            f"(add their photos, or enroll them at the kiosk): {shown}")
     return report
 
 
-def progress_bar(stream=sys.stderr):
-    """A one-line progress bar on a terminal, a line per tenth otherwise."""
+def _duration(s: float) -> str:
+    s = max(0, round(s))
+    return f"{s // 3600} h {s % 3600 // 60:02d} min" if s >= 3600 else f"{s // 60} min {s % 60:02d} s" if s >= 60 \
+        else f"{s} s"
+
+
+def progress_bar(stream=sys.stderr, every_s: float = 10.0, clock=time.monotonic):
+    """Progress with the rate and the time left: a bar redrawn in place on a terminal; a line
+    every `every_s` seconds otherwise (a log file, a pipe, a CI job), and one at the end."""
     tty = stream.isatty()
-    last = [-1]
+    start = clock()
+    last = [start]
 
     def show(done: int, total: int) -> None:
+        now = clock()
+        spent = max(now - start, 1e-9)
+        rate = done / spent
+        text = (f"{done}/{total} photos, {rate:.1f} photos/s, "
+                + ("done in " + _duration(spent) if done == total else f"about {_duration((total - done) / rate)} left"))
         if tty:
             n = int(30 * done / total)
-            stream.write(f"\r[{'#' * n}{'.' * (30 - n)}] {done}/{total} photos")
+            stream.write(f"\r[{'#' * n}{'.' * (30 - n)}] {text}   ")
             if done == total:
                 stream.write("\n")
-        else:
-            tenth = int(10 * done / total)
-            if tenth != last[0]:
-                last[0] = tenth
-                stream.write(f"analysed {done}/{total} photos\n")
+        elif done == total or now - last[0] >= every_s:
+            last[0] = now
+            stream.write(f"analysed {text}\n")
         stream.flush()
 
     return show

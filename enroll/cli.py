@@ -7,18 +7,21 @@ import json
 import sys
 from pathlib import Path
 
-from enroll.batch import enroll_photos, progress_bar
+from enroll.batch import Forced, enroll_photos, progress_bar
 from enroll.photos import EnrollInputError, read_roster, scan_folder
 from enroll.templates import export_templates, import_templates
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("enroll", help="enroll employees from a folder <root>/<NIP>/*.jpg|png",
-                       description="Enroll employees from photos: one folder per NIP, several photos each.")
+                       description="Enroll employees from photos: one folder per NIP, several photos each. "
+                       "Exit status: 0 every employee of the folder enrolled (refused photos are listed), "
+                       "1 someone not enrolled (or nothing written: a database error), 2 bad input.")
     p.add_argument("root", type=Path, help="folder holding one sub-folder per NIP")
     p.add_argument("--roster", type=Path, help="CSV with columns NIP,name[,unit][,schedule] (',' or ';')")
-    p.add_argument("--force", action="store_true",
-                   help="store faces even when they match a different employee")
+    p.add_argument("--force", action="append", default=[], metavar="PHOTO_OR_NIP",
+                   help="store this photo (or every photo of this employee) even when its face matches a "
+                   "different employee; repeat for several")
     p.add_argument("--replace", action="store_true",
                    help="replace the employees' existing templates instead of adding to them")
     p.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
@@ -45,11 +48,18 @@ def cmd_enroll(args, cfg, open_store) -> int:
     photos = scan_folder(args.root, cfg.enroll.nip_pattern)
     roster = (read_roster(args.roster, cfg.enroll.nip_pattern, set(cfg.values["schedules"]))
               if args.roster else None)
+    forced = Forced(args.force, args.root)
+    unknown = forced.unknown(photos)
+    if unknown:
+        raise EnrollInputError(f"--force {unknown[0]}: no such photo, and no employee folder {unknown[0]} "
+                               f"in {args.root}")
     with open_store() as store:
-        report = enroll_photos(store, photos, cfg, roster=roster, force=args.force, replace=args.replace,
+        report = enroll_photos(store, photos, cfg, roster=roster, force=forced, replace=args.replace,
                                workers=args.workers, progress=progress_bar())
     if args.json:
-        print(json.dumps({"enrolled": report.enrolled, "warnings": report.warnings,
+        print(json.dumps({"enrolled": report.enrolled, "not_enrolled": report.not_enrolled,
+                          "warnings": report.warnings, "not_stored": report.not_stored,
+                          "notes": [{"item": i, "note": n} for i, n in report.notes],
                           "refused": [{"item": i, "reason": r} for i, r in report.refused]}, indent=1))
     else:
         n = sum(report.enrolled.values())
@@ -58,8 +68,14 @@ def cmd_enroll(args, cfg, open_store) -> int:
             print(f"refused {len(report.refused)}:")
             for item, reason in report.refused:
                 print(f"  {item}: {reason}")
+        for item, note in report.notes:
+            print(f"note: {item}: {note}")
         for w in report.warnings:
             print(f"warning: {w}")
+        if report.not_enrolled:
+            print(f"NOT ENROLLED ({len(report.not_enrolled)}): {', '.join(report.not_enrolled)}")
+        else:
+            print("every employee of the folder is enrolled")
     return 0 if report.ok else 1
 
 

@@ -24,6 +24,14 @@ class EnrollInputError(ValueError):
 class PhotoSet:
     photos: dict[str, list[Path]] = field(default_factory=dict)  # NIP -> photos
     refused: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    # the items of `refused` that stand for someone who cannot be enrolled: a folder whose name
+    # is no NIP or that holds no photo, a photo outside any NIP folder
+    unenrolled: list[str] = field(default_factory=list)
+
+    def refuse(self, item: str, reason: str, someone: bool = False) -> None:
+        self.refused.append((item, reason))
+        if someone:
+            self.unenrolled.append(item)
 
 
 def check_nip(nip: str, pattern: str) -> str | None:
@@ -47,13 +55,13 @@ def scan_folder(root: Path, nip_pattern: str) -> PhotoSet:
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     loose = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
     for p in loose:
-        out.refused.append((str(p), "photo not inside a <NIP> folder"))
+        out.refuse(str(p), "photo not inside a <NIP> folder", someone=True)
     if not subdirs:
         raise EnrollInputError(f"{root}: no employee folders found (expected <root>/<NIP>/photo.jpg)")
     for d in subdirs:
         problem = check_nip(d.name, nip_pattern)
         if problem:
-            out.refused.append((str(d), problem))
+            out.refuse(str(d), problem, someone=True)
             continue
         files = sorted(p for p in d.iterdir() if p.is_file() and not p.name.startswith("."))
         photos = []
@@ -61,11 +69,11 @@ def scan_folder(root: Path, nip_pattern: str) -> PhotoSet:
             if f.suffix.lower() in IMAGE_SUFFIXES:
                 photos.append(f)
             else:
-                out.refused.append((str(f), f"not an image file ({f.suffix or 'no suffix'})"))
+                out.refuse(str(f), f"not an image file ({f.suffix or 'no suffix'})")
         if photos:
             out.photos[d.name] = photos
         else:
-            out.refused.append((str(d), "folder holds no photos"))
+            out.refuse(str(d), "folder holds no photos", someone=True)
     return out
 
 

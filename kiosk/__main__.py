@@ -243,7 +243,7 @@ def cmd_identify(args, cfg, open_store) -> int:
 
     rc = cfg.recognition
     with open_store(create=False) as store:
-        gallery = load_gallery(store)
+        gallery = load_gallery(store, rc)
     analyzer = FaceAnalyzer(rc)
     failures = 0
     for path in args.images:
@@ -260,11 +260,16 @@ def cmd_identify(args, cfg, open_store) -> int:
         out["faces"] = len(a.faces)
         if a.face is not None:
             out["box"] = a.face.as_list()
+        if a.quality is not None:
+            out["quality"] = a.quality.as_dict()  # the gates' measures (docs/gates.md)
         if a.encoding is None:
             out["reason"] = a.reason
         else:
             m = gallery.match(a.encoding)
-            out["distance"] = round(m.distance, 4) if m.employee_id else None
+            # `distance` is what the threshold is compared with (the employee's own threshold
+            # folded in: docs/thresholds.md, "Matching"); `raw_distance` the templates' distance
+            out["distance"] = round(m.score, 4) if m.employee_id else None
+            out["raw_distance"] = round(m.distance, 4) if m.employee_id else None
             out["margin"] = round(m.margin, 4) if m.runner_up else None
             out["reason"] = m.reason(rc.threshold, rc.margin)
             if out["reason"] is None:

@@ -35,6 +35,7 @@ from typing import Callable
 import numpy as np
 
 from kiosk.camera import CameraError
+from kiosk.camera.exposure import FacePriority
 from kiosk.store import Store, StoreError
 from kiosk.worker import FrameRing, RecognitionProcess
 
@@ -75,6 +76,8 @@ class CameraReader(threading.Thread):
         self.last_seq: int | None = None  # the last frame put into the ring
         self.frames = 0
         self.labels: dict[int, str] = {}  # seq -> the replayed file (and frame), for the decisions
+        # face-priority exposure, steered by the light the worker measures on the chosen face
+        self.exposure = FacePriority() if app.cfg.camera.face_exposure else None
 
     def run(self) -> None:
         app = self.app
@@ -86,7 +89,11 @@ class CameraReader(threading.Thread):
                 source.open()
                 app.set_state(camera="ok")
                 pause = 1.0
+                if self.exposure is not None:
+                    self.exposure.reset()
                 while not self.stopped():
+                    if self.exposure is not None:
+                        self.exposure.apply(source)
                     f = source.read(timeout=0.5)
                     if f is None:
                         continue
@@ -299,6 +306,8 @@ class App:
                 self.frames, self.encodings = base_f + msg["frames"], base_e + msg["encodings"]
             if kind == "face":
                 self.processed_seq = msg.get("seq")
+                if self.camera is not None and self.camera.exposure is not None:
+                    self.camera.exposure.observe(msg.get("light"), time.monotonic())
         if kind == "ready":
             self.ready = True
             self.set_state(recognition="ok", recognition_message="")

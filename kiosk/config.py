@@ -150,6 +150,11 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
         Setting("width", 640, "Capture width in pixels.", lo=160, hi=4096),
         Setting("height", 480, "Capture height in pixels.", lo=120, hi=4096),
         Setting("fps", 15, "Frames per second asked of the camera (and of a replay).", lo=1, hi=60),
+        Setting("face_exposure", True,
+                "Face-priority exposure: steer the camera's exposure compensation by the light on "
+                "the detected face (a person in front of a bright door or window is exposed for, "
+                "not the window). Pi camera: libcamera's ExposureValue; a webcam: its manual "
+                "exposure, when it has one (kiosk/camera/exposure.py).",),
     ]),
     "display": ("The kiosk window", [
         Setting("fullscreen", True, "Fill the screen without a frame (false: a normal window, for a laptop)."),
@@ -160,29 +165,52 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
     "recognition": ("Detection, quality gates and matching (see docs/thresholds.md)", [
         Setting("detect_width", 320,
                 "Frames are downscaled to this width before face detection (HOG finds faces "
-                "from about 73 px wide at that scale: about 146 px in a 640 px frame).",
+                "from about 73 px wide at that scale: about 146 px in a 640 px frame) ...",
                 lo=160, hi=1920),
+        Setting("far_detect_width", 640,
+                "... and a frame in which no face was found there is searched again at this width, "
+                "for a person standing further back (0 = never). Costs about 3x a detection, only "
+                "while nobody is found; docs/thresholds.md.", lo=0, hi=1920),
         Setting("photo_detect_width", 1024,
-                "Detection width for still photos (enrollment, `kiosk identify`): photos hold "
-                "smaller faces than the kiosk camera sees.", lo=160, hi=4096),
+                "Detection width for still photos (enrollment, `kiosk identify`); a photo narrower "
+                "than half of it is also upsampled once (faces of 40-80 px in a small portrait).",
+                lo=160, hi=4096),
         Setting("upsample", 0, "HOG upsampling passes; each costs about 4x the time.", lo=0, hi=2),
-        Setting("min_face_px", 90, "Smallest face width (full-frame pixels) that is encoded.",
-                lo=40, hi=2000),
-        Setting("min_sharpness", 35.0,
-                "Lowest variance of the Laplacian of the face, shrunk to 64 px; below is 'blurred'.",
-                lo=0.0, hi=10000.0),
-        Setting("min_brightness", 45, "Darkest accepted mean grey level of the face.", lo=0, hi=255),
-        Setting("max_brightness", 215, "Brightest accepted mean grey level of the face.", lo=0, hi=255),
-        Setting("max_yaw", 0.35,
+        Setting("min_eye_px", 8.0,
+                "Smallest distance between the eye centres (full-frame pixels) that is encoded; "
+                "set where misses and false matches rise (docs/thresholds.md). Measured on the "
+                "landmarks, not on the detector's box, whose width comes in a few fixed sizes.",
+                lo=4.0, hi=500.0),
+        Setting("min_sharpness", 2.0,
+                "Lowest share of fine detail in the face: 100 x the variance of its Laplacian over the "
+                "variance of its grey levels, on the face shrunk to 64 px (independent of brightness "
+                "and contrast: a darker face is not 'blurred'); below is 'blurred'.", lo=0.0, hi=1000.0),
+        Setting("max_clipped", 0.6,
+                "Largest share of the inner face (landmark hull without the jaw line) that is clipped "
+                "black (<= 10) or white (>= 245): beyond it 'too_dark' / 'too_bright'. Judged from "
+                "the face's histogram, not its mean grey level, so darker skin in ordinary light "
+                "passes (docs/thresholds.md, 'Light').", lo=0.0, hi=1.0),
+        Setting("min_contrast", 10.0,
+                "Smallest spread of the inner face's grey levels (95th minus 5th percentile); below, "
+                "an under- or overexposed face has lost its features.", lo=0.0, hi=255.0),
+        Setting("max_yaw", 0.6,
                 "Largest sideways turn, as the nose's offset from the eyes' midpoint divided by "
-                "the eye distance (0 = frontal).", lo=0.05, hi=1.0),
+                "the eye distance (0 = frontal, about 0.5 at 45 degrees).", lo=0.05, hi=2.0),
         Setting("max_roll_deg", 25.0, "Largest head tilt (eye line angle) in degrees.", lo=1.0, hi=90.0),
-        Setting("threshold", 0.45,
-                "Largest template distance accepted as the same person (face_recognition's 0.6 "
-                "is too lenient for 1:N; see docs/thresholds.md).", lo=0.2, hi=0.8),
+        Setting("mirror", True,
+                "Encode each face together with its mirror image and average the two descriptors "
+                "(templates and probes alike; one more face chip per encoding, in the same batch).",),
+        Setting("threshold", 0.47,
+                "Largest distance accepted as the same person, for an employee whose look-alikes in "
+                "the gallery are as far as usual; `neighbour_weight` moves it per employee "
+                "(face_recognition's 0.6 is far too lenient for 1:N; see docs/thresholds.md).", lo=0.2, hi=0.8),
         Setting("margin", 0.05,
                 "The best employee must beat the best *different* employee by at least this.",
                 lo=0.0, hi=0.5),
+        Setting("neighbour_weight", 0.5,
+                "Per-employee thresholds: an employee whose 5 nearest enrolled look-alikes are closer "
+                "than usual (0.55) gets a threshold lower by this times the difference, one without "
+                "near look-alikes a higher one (0 = one threshold for everybody).", lo=0.0, hi=2.0),
         Setting("votes_needed", 3, "Same employee must win this many frames of one face track ...",
                 lo=1, hi=30),
         Setting("vote_window", 5, "... out of this many most recent frames.", lo=1, hi=30),
@@ -348,6 +376,11 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
         Setting("nip_pattern", "^[0-9]{18}$",
                 "Regular expression an employee id must match (NIP of an ASN: 18 digits)."),
         Setting("min_photos", 1, "Fewest accepted photos for an employee to be enrolled.", lo=1, hi=20),
+        Setting("background_face_ratio", 0.5,
+                "A photo with several faces is enrolled from the largest, most central one when every "
+                "other face is at most this times as wide (people in the background; the report names "
+                "the face used); otherwise it is refused as several_faces. Two people side by side have "
+                "faces of about the same width.", lo=0.0, hi=1.0),
         Setting("poses", ["straight", "left", "right"],
                 "Samples the kiosk asks for when HR enrolls someone at the kiosk, in order.",
                 validate=lambda v: _poses(v)),
@@ -559,10 +592,25 @@ def _merge(values: dict, path: Path, device_file: bool = False) -> None:
             _merge_table(values[section], table, section, section, path, text)
 
 
+# Keys of earlier versions: ignored with a warning naming what replaced them, so a kiosk whose
+# config or boot override still holds one keeps starting.
+RETIRED = {
+    ("recognition", "min_face_px"): "min_eye_px (the detector's box comes in a few fixed widths)",
+    ("recognition", "min_brightness"): "max_clipped and min_contrast (the face's histogram, not its mean)",
+    ("recognition", "max_brightness"): "max_clipped and min_contrast (the face's histogram, not its mean)",
+}
+
+
 def _merge_table(target: dict, table: dict, section: str, header: str, path: Path, text: str) -> None:
     settings = {s.key: s for s in SCHEMA[section][1]}
     for key, value in table.items():
         where = _where(path, text, header, key)
+        if (section, key) in RETIRED:
+            import logging
+
+            logging.getLogger(__name__).warning("%s: [%s] %s is no longer used (replaced by %s); ignored",
+                                                where, header, key, RETIRED[section, key])
+            continue
         if key not in settings:
             raise ConfigError(
                 f"{where}: unknown key {key!r} in [{header}] (known: {', '.join(settings)})"
@@ -583,8 +631,6 @@ def _cross_checks(values: dict, files: list[Path]) -> None:
             f"{where}: [recognition] votes_needed ({r['votes_needed']}) must not exceed "
             f"vote_window ({r['vote_window']})"
         )
-    if r["min_brightness"] >= r["max_brightness"]:
-        raise ConfigError(f"{where}: [recognition] min_brightness must be below max_brightness")
     try:
         re.compile(values["enroll"]["nip_pattern"])
     except re.error as e:

@@ -34,9 +34,10 @@ def liveness_config(cfg: Config) -> LivenessConfig:
     return LivenessConfig.from_config(cfg)
 
 
-def load_gallery(store: Store) -> Gallery:
+def load_gallery(store: Store, rc=None) -> Gallery:
+    """The active employees' templates; `rc` ([recognition]) gives the per-employee thresholds."""
     enc, nips = store.templates(ENCODER_VERSION)
-    return Gallery(enc, nips)
+    return Gallery(enc, nips, neighbour_weight=rc.neighbour_weight if rc is not None else 0.0)
 
 
 class KioskLoop:
@@ -46,7 +47,7 @@ class KioskLoop:
         self.rc = cfg.recognition
         self.analyzer = analyzer or FaceAnalyzer(self.rc)
         self.clock = clock or Clock(cfg.tz)
-        self.gallery = gallery or load_gallery(store)
+        self.gallery = gallery or load_gallery(store, self.rc)
         self.employees = {e["nip"]: e for e in store.employees()}
         self.schedules = schedules_from_config(cfg)
         self.rules = cfg.values["attendance"]
@@ -58,10 +59,11 @@ class KioskLoop:
         self.on_frame = lambda: None  # called for every frame read (the headless kiosk feeds systemd's watchdog)
         self.last_box = None  # the chosen face of the last frame (for the screen's face box)
         self.last_reason: str | None = None  # why it was not encoded (the screen's hint)
+        self.last_light: dict | None = None  # light on the chosen face (face-priority exposure)
 
     def reload(self) -> None:
         """Re-read templates and employees (after an enrollment)."""
-        self.gallery = load_gallery(self.store)
+        self.gallery = load_gallery(self.store, self.rc)
         self.employees = {e["nip"]: e for e in self.store.employees()}
 
     def process(self, frame: Frame) -> list[dict]:
@@ -69,7 +71,7 @@ class KioskLoop:
         prompts and refusals, errors)."""
         self.frames += 1
         a = self.analyzer.detect(frame.image)
-        self.last_box, self.last_reason = a.face, a.reason
+        self.last_box, self.last_reason, self.last_light = a.face, a.reason, None
         track = self.tracker.observe(a.face, frame.ts)
         if track is None:
             return []  # nobody there
@@ -78,7 +80,7 @@ class KioskLoop:
             if frame.ts - track.checked_ts < self.rc.reverify_s:
                 return []
             self.analyzer.finish(frame.image, a)
-            self.last_reason = a.reason
+            self.last_reason, self.last_light = a.reason, a.quality.light if a.quality else None
             if a.encoding is None:
                 return []
             self.encodings += 1
@@ -96,7 +98,7 @@ class KioskLoop:
         encode = not track.done and (not track.unknown_reported or (track.votes and track.votes[-1] is not None)
                                      or frame.ts - track.encoded_ts >= self.rc.unknown_reencode_s)
         self.analyzer.finish(frame.image, a, encode=encode)
-        self.last_reason = a.reason
+        self.last_reason, self.last_light = a.reason, a.quality.light if a.quality else None
         m = None
         if a.encoding is not None:
             self.encodings += 1

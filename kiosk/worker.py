@@ -207,7 +207,8 @@ def worker_main(cfg, ring_args, conn, stop, log_level: int = logging.INFO) -> No
                 # last: the frame's answer is complete once its face message arrives
                 conn.send({"type": "face", "seq": frame.seq, "ts": frame.ts,
                            "box": loop.last_box.as_list() if loop.last_box else None,
-                           "reason": loop.last_reason, "identified": bool(t and t.closed),
+                           "reason": loop.last_reason, "light": loop.last_light,
+                           "identified": bool(t and t.closed),
                            "liveness": (t.verdict.prompt or "wait") if waiting else None,
                            "busy_ms": round((time.monotonic() - started) * 1000, 1),
                            "frames": loop.frames, "encodings": loop.encodings})
@@ -260,7 +261,8 @@ def analyse_for_admin(loop, frame: Frame, mode: dict) -> dict:
                 best_other = min(others) if others else float("inf")
                 out.update(distance=round(mine, 3),
                            margin=round(best_other - mine, 3) if others else None,
-                           recognised=mine <= rc.threshold and (best_other - mine) >= rc.margin)
+                           recognised=(mine <= loop.gallery.threshold_for(nip, rc.threshold)
+                                       and (best_other - mine) >= rc.margin))
             m = loop.gallery.match(a.encoding)
             out["best"] = m.employee_id if m.accepted(rc.threshold, rc.margin) else None
     except Exception as e:  # a bad frame must not stop the worker

@@ -138,3 +138,34 @@ def test_a_video_with_no_decodable_frame_says_so(tmp_path):
         return
     with pytest.raises(StopIteration, match="no frame could be decoded"):
         src.read()
+
+
+def test_face_priority_exposure_steers_toward_the_face_and_lets_go():
+    from kiosk.camera.exposure import ExposureSteer, FaceLight
+
+    s = ExposureSteer(target=110, hi=3.0, gain=0.6)
+    dark = FaceLight(median=28, shadows=0.05, highlights=0.0)  # two stops too dark
+    evs = [s.update(dark, t) for t in (0.0, 0.1)]
+    assert evs[0] == 1.25 and evs[1] == 2.5  # 0.6 x 2 stops per step, in quarter stops
+    assert s.update(FaceLight(110, 0.0, 0.0), 0.2) is None  # on target: no change
+    # brighter would burn the highlights of a face that is dark only in parts: hold
+    assert s.update(FaceLight(40, 0.0, 0.05), 0.3) is None
+    assert s.update(None, 1.0) is None and s.update(None, 3.4) == 0.0  # nobody for 3 s: back to the camera's own
+    bright = FaceLight(median=230, shadows=0.0, highlights=0.2)
+    assert s.update(bright, 4.0) < 0  # a burnt-out pale face: darker
+
+
+def test_backlit_fake_camera_behaves_like_a_camera(faces):
+    from kiosk.camera.fake import BacklitSource
+
+    img = load_rgb(faces / "obama.jpg")
+    src = BacklitSource(img, (366, 136, 625, 395), backlight_stops=4)
+    src.open()
+    f0 = src.read()
+    face = lambda f: f.image[180:360, 400:590].mean()  # noqa: E731
+    back = lambda f: f.image[20:120, 20:120].mean()  # noqa: E731
+    src.set_exposure_compensation(2.0)
+    f1 = src.read()
+    assert face(f1) > 1.6 * face(f0)  # two stops brighter on the face ...
+    assert back(f1) >= back(f0)  # ... and the bright background brighter or burnt out
+    assert f1.seq == f0.seq + 1 and f1.ts > f0.ts

@@ -188,7 +188,10 @@ def test_templates_enrolled_with_dlib_are_recognised_by_the_new_runtime(tmp_path
     for a, b in (obama3, hopper):
         assert abs(a["distance"] - b["distance"]) <= 1e-4  # printed to 4 decimals
     assert obama3[1]["employee_id"] == OBAMA and hopper[1]["reason"] == "unknown"
-    assert enrolled_photo[1]["employee_id"] == OBAMA and enrolled_photo[1]["distance"] < 0.01
+    # an enrolled photo: one of its employee's templates is itself (distance ~0; the gallery's
+    # distance is the mean of the 3 nearest templates), so both runtimes agree within that 1e-3
+    assert enrolled_photo[1]["employee_id"] == OBAMA
+    assert abs(enrolled_photo[0]["distance"] - enrolled_photo[1]["distance"]) <= 2e-3
 
 
 def test_self_test_names_the_encoder(tmp_path, faces):

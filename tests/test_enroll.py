@@ -1,7 +1,9 @@
 """Batch enrollment from HR's folders: real faces, every bad input named, nothing half-written."""
 
+import io
 import json
 import os
+import re
 import sqlite3
 
 import cv2
@@ -10,7 +12,7 @@ import pytest
 from PIL import Image
 
 from conftest import BIDEN, HOPPER, OBAMA, run_kiosk, side_by_side
-from enroll.batch import enroll_photos
+from enroll.batch import Forced, enroll_photos, progress_bar
 from enroll.photos import EnrollInputError, read_roster, scan_folder
 from enroll.templates import export_templates, import_templates
 from kiosk.imageio import load_rgb
@@ -27,21 +29,23 @@ def test_enroll_reports_every_refused_photo_with_its_reason(cfg, photo_root, ros
     Image.open(faces / "obama3.jpg").convert("CMYK").save(o / "cmyk.jpg")
     cv2.imwrite(str(photo_root / BIDEN / "group.jpg"),
                 cv2.cvtColor(side_by_side(load_rgb(faces / "obama.jpg"), load_rgb(faces / "biden.jpg")), cv2.COLOR_RGB2BGR))
-    small = cv2.resize(load_rgb(faces / "biden.jpg"), None, fx=0.3, fy=0.3)
+    small = cv2.resize(load_rgb(faces / "biden.jpg"), None, fx=0.2, fy=0.2)  # eyes about 17 px apart
     cv2.imwrite(str(photo_root / BIDEN / "far.jpg"), cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
     (o / "broken.jpg").write_bytes((faces / "obama.jpg").read_bytes()[:5000])
     (photo_root / "12345").mkdir()
     (photo_root / "12345" / "x.jpg").write_bytes((faces / "obama.jpg").read_bytes())
 
+    cfg.values["recognition"]["min_eye_px"] = 30.0  # this unit wants larger faces in its photos
     with Store(cfg.db_path) as store:
         report = enroll_photos(store, scan_folder(photo_root, PATTERN), cfg,
                                roster=read_roster(roster, PATTERN), workers=2)
         reasons = {os.path.basename(item): reason for item, reason in report.refused}
-        assert report.enrolled == {OBAMA: 3, BIDEN: 1}  # the CMYK photo counts
+        assert report.enrolled == {OBAMA: 3, BIDEN: 1}, report  # the CMYK photo counts
         assert reasons["notes.txt"].startswith("not an image file (.txt)")
         assert reasons["cat.png"].startswith("no_face")
-        assert reasons["group.jpg"].startswith("several_faces: 2 faces")
-        assert reasons["far.jpg"].startswith("too_small")
+        assert reasons["group.jpg"].startswith("several_faces: 2 faces of similar size")
+        assert re.match(r"too_small: face too small in the photo \(\d+ px wide, eyes \d+ px apart; at least 30 px "
+                        r"needed\)", reasons["far.jpg"]), reasons["far.jpg"]
         assert reasons["broken.jpg"].startswith("unreadable")
         assert "does not match" in reasons["12345"]
         rows = {e["nip"]: e for e in store.employees()}
@@ -51,17 +55,27 @@ def test_enroll_reports_every_refused_photo_with_its_reason(cfg, photo_root, ros
         assert audit["action"] == "enroll_photos" and json.loads(audit["detail"])["templates"] == 4
 
 
-def test_a_face_of_another_employee_is_refused_unless_forced(enrolled, cfg, faces, tmp_path):
+def test_a_face_of_another_employee_is_refused_naming_them_unless_that_photo_is_forced(enrolled, cfg, faces,
+                                                                                     tmp_path):
     root = tmp_path / "more"
     (root / HOPPER).mkdir(parents=True)
     (root / HOPPER / "wrong.jpg").write_bytes((faces / "obama3.jpg").read_bytes())  # Obama's face!
+    (root / HOPPER / "wrong2.jpg").write_bytes((faces / "obama2.jpg").read_bytes())  # and again
     (root / HOPPER / "hopper.jpg").write_bytes((faces / "grace_hopper.jpg").read_bytes())
     report = enroll_photos(enrolled, scan_folder(root, PATTERN), cfg, workers=1)
-    (item, reason), = report.refused
-    assert item.endswith("wrong.jpg") and f"matches employee {OBAMA}" in reason
-    assert report.enrolled == {HOPPER: 1}
-    forced = enroll_photos(enrolled, scan_folder(root, PATTERN), cfg, force=True, workers=1)
+    refused = dict(report.refused)
+    assert sorted(os.path.basename(i) for i in refused) == ["wrong.jpg", "wrong2.jpg"]
+    for reason in refused.values():  # HR reads who it is, not only a number
+        assert f"matches employee {OBAMA} (Barack Obama)" in reason and "--force" in reason
+    assert report.enrolled == {HOPPER: 1} and report.ok
+    # --force names one photo: only that one is stored; the other is still refused
+    forced = enroll_photos(enrolled, scan_folder(root, PATTERN), cfg, workers=1,
+                           force=Forced([str(root / HOPPER / "wrong.jpg")]))
     assert forced.enrolled == {HOPPER: 2}
+    assert [os.path.basename(i) for i, _ in forced.refused] == ["wrong2.jpg"]
+    # --force names the employee: every photo of theirs
+    assert enroll_photos(enrolled, scan_folder(root, PATTERN), cfg, workers=1,
+                         force=Forced([HOPPER])).enrolled == {HOPPER: 3}
 
 
 def test_roster_errors_name_file_and_line(tmp_path):
@@ -129,7 +143,8 @@ def test_cli_enroll_list_remove(tmp_path, photo_root, roster):
     r = run_kiosk("--config", str(cfg), "enroll", str(photo_root), "--roster", str(roster), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "enrolled 2 employee(s) with 3 template(s)" in r.stdout
-    assert "analysed 3/3 photos" in r.stderr  # progress
+    assert "every employee of the folder is enrolled" in r.stdout
+    assert re.search(r"analysed 3/3 photos, [0-9.]+ photos/s, done in [0-9]+ s", r.stderr)  # progress, not a tty
     r = run_kiosk("--config", str(cfg), "templates", "list", "--json", cwd=tmp_path)
     assert {e["nip"]: e["templates"] for e in json.loads(r.stdout)} == {OBAMA: 2, BIDEN: 1}
     r = run_kiosk("--config", str(cfg), "templates", "remove", BIDEN, cwd=tmp_path)
@@ -140,3 +155,86 @@ def test_cli_enroll_list_remove(tmp_path, photo_root, roster):
     bad.write_text(f"NIP,name\n{OBAMA},A\n{OBAMA},B\n")
     r = run_kiosk("--config", str(cfg), "enroll", str(photo_root), "--roster", str(bad), cwd=tmp_path)
     assert r.returncode == 2 and "bad.csv:3: NIP" in r.stderr
+
+
+def test_exit_status_tells_everyone_enrolled_from_someone_not(tmp_path, photo_root, roster, faces):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[store]\ndata_dir = "data"\n')
+    # a refused photo of an employee who is enrolled anyway: still everyone enrolled
+    (photo_root / OBAMA / "cat.png").write_bytes((faces / "chelsea.png").read_bytes())
+    r = run_kiosk("--config", str(cfg), "enroll", str(photo_root), "--roster", str(roster), "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["not_enrolled"] == [] and any(x["item"].endswith("cat.png") for x in out["refused"])
+    # an employee whose only photo has no face: not enrolled, exit 1, named
+    (tmp_path / "more" / HOPPER).mkdir(parents=True)
+    (tmp_path / "more" / HOPPER / "cat.png").write_bytes((faces / "chelsea.png").read_bytes())
+    r = run_kiosk("--config", str(cfg), "enroll", str(tmp_path / "more"), cwd=tmp_path)
+    assert r.returncode == 1
+    assert f"NOT ENROLLED (1): {HOPPER}" in r.stdout
+    # a --force naming nothing in the folder is bad input (a typo would force nothing): exit 2
+    r = run_kiosk("--config", str(cfg), "enroll", str(photo_root), "--force", "199901012020011999", cwd=tmp_path)
+    assert r.returncode == 2 and "--force 199901012020011999: no such photo" in r.stderr
+
+
+def test_roster_employees_without_photos_are_not_stored(cfg, photo_root, tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text(f"NIP,name,unit\n{OBAMA},Barack Obama,A\n{BIDEN},Joe Biden,B\n{HOPPER},Grace Hopper,C\n")
+    with Store(cfg.db_path) as store:
+        report = enroll_photos(store, scan_folder(photo_root, PATTERN), cfg, roster=read_roster(roster, PATTERN),
+                               workers=1)
+        assert report.not_stored == [HOPPER] and report.ok
+        assert any(HOPPER in w and "not stored" in w for w in report.warnings)
+        assert {e["nip"] for e in store.employees()} == {OBAMA, BIDEN}
+        # once stored, a later roster updates them even without photos in that batch
+        roster.write_text(f"NIP,name,unit\n{OBAMA},Barack H. Obama,A\n")
+        only_biden = tmp_path / "b"
+        (only_biden / BIDEN).mkdir(parents=True)
+        (only_biden / BIDEN / "b.jpg").write_bytes((photo_root / BIDEN / "biden.jpg").read_bytes())
+        enroll_photos(store, scan_folder(only_biden, PATTERN), cfg,
+                      roster=read_roster(roster, PATTERN) | {BIDEN: {"nip": BIDEN, "name": "Joe Biden", "unit": "B",
+                                                                   "schedule": None}}, workers=1)
+        assert store.employee(OBAMA)["name"] == "Barack H. Obama"
+
+
+def test_a_photo_with_people_in_the_background_enrolls_the_main_face_and_says_which(cfg, faces, tmp_path):
+    big = load_rgb(faces / "obama.jpg")
+    small = cv2.resize(load_rgb(faces / "biden.jpg"), None, fx=0.35, fy=0.35)
+    scene = np.full((big.shape[0], big.shape[1] + small.shape[1], 3), 90, np.uint8)
+    scene[:, :big.shape[1]] = big
+    scene[:small.shape[0], big.shape[1]:] = small  # someone smaller, behind, to the right
+    root = tmp_path / "photos"
+    (root / OBAMA).mkdir(parents=True)
+    cv2.imwrite(str(root / OBAMA / "event.jpg"), cv2.cvtColor(scene, cv2.COLOR_RGB2BGR))
+    (root / BIDEN).mkdir()
+    cv2.imwrite(str(root / BIDEN / "pair.jpg"),  # two faces of similar size: which one is meant?
+                cv2.cvtColor(side_by_side(load_rgb(faces / "biden.jpg"), load_rgb(faces / "obama2.jpg")),
+                             cv2.COLOR_RGB2BGR))
+    with Store(cfg.db_path) as store:
+        report = enroll_photos(store, scan_folder(root, PATTERN), cfg, workers=1)
+        assert report.enrolled == {OBAMA: 1}, report
+        (item, note), = report.notes
+        assert item.endswith("event.jpg")
+        assert re.search(r"2 faces in the photo: used the largest, most central face \(\d+ px wide, .*\); "
+                         r"the other is \d+ px wide", note)
+        (item, reason), = [r for r in report.refused if r[0].endswith("pair.jpg")]
+        assert reason.startswith("several_faces")
+        # the stored face is Obama's, not the one in the background
+        enc, nips = store.templates("dlib_resnet_v1")
+    from kiosk.recognition.gallery import Gallery
+    from kiosk.recognition.pipeline import FaceAnalyzer
+
+    a = FaceAnalyzer(cfg.recognition).analyze(load_rgb(faces / "obama3.jpg"))
+    assert Gallery(enc, nips).match(a.encoding).distance < cfg.recognition.threshold
+
+
+def test_progress_tells_rate_and_time_left_when_not_on_a_terminal():
+    out, now = io.StringIO(), [0.0]
+    show = progress_bar(out, every_s=10, clock=lambda: now[0])
+    for i in range(1, 101):
+        now[0] = i * 0.5  # 2 photos a second
+        show(i, 100)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "analysed 20/100 photos, 2.0 photos/s, about 40 s left"
+    assert lines[-1] == "analysed 100/100 photos, 2.0 photos/s, done in 50 s"
+    assert len(lines) == 5  # every 10 s (the last at the end), never a line per photo

@@ -2,14 +2,22 @@
 
 picamera2 is imported in open(), so this module loads on any machine; on a laptop open()
 raises CameraError. Not exercised in CI (no Pi camera there): it is the thinnest possible
-adapter, and the same FrameSource contract is tested through the replay and OpenCV sources.
+adapter, and the same FrameSource contract is tested through the replay and OpenCV sources,
+and face-priority exposure through the simulated camera (fake.py).
+
+Exposure: libcamera's auto-exposure meters centre-weighted (the person stands in the middle),
+and ``set_exposure_compensation`` sets its ExposureValue control (stops, -8..8), steered by the
+measured face (kiosk.camera.exposure): a face in front of a bright door gets brighter.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
 from kiosk.camera.base import CameraError, Frame
+
+log = logging.getLogger(__name__)
 
 
 class PiCameraSource:
@@ -29,9 +37,16 @@ class PiCameraSource:
         try:
             self._cam = Picamera2()
             # "RGB888" in libcamera's naming is B,G,R byte order in memory; read() flips it.
+            controls = {"FrameRate": float(self.fps)}
+            try:
+                from libcamera import controls as lc
+
+                controls["AeMeteringMode"] = lc.AeMeteringModeEnum.CentreWeighted
+            except (ImportError, AttributeError):
+                pass  # an older libcamera: its default metering
             config = self._cam.create_video_configuration(
                 main={"size": (self.width, self.height), "format": "RGB888"},
-                controls={"FrameRate": float(self.fps)},
+                controls=controls,
                 buffer_count=2,
             )
             self._cam.configure(config)
@@ -39,6 +54,18 @@ class PiCameraSource:
         except Exception as e:  # picamera2 raises RuntimeError/IndexError when no camera
             self.close()
             raise CameraError(f"Pi camera cannot be started: {e}") from None
+
+    supports_exposure = True
+
+    def set_exposure_compensation(self, ev: float) -> None:
+        """Brighter (+) or darker (-) than the auto-exposure's choice, in stops; picamera2 queues
+        the control for the next frames (safe from another thread)."""
+        if self._cam is None:
+            return
+        try:
+            self._cam.set_controls({"ExposureValue": max(-8.0, min(8.0, float(ev)))})
+        except Exception as e:  # a camera without the control: keep its own exposure
+            log.warning("Pi camera: exposure compensation %+.2f not applied: %s", ev, e)
 
     def read(self, timeout: float = 1.0) -> Frame | None:
         if self._cam is None:

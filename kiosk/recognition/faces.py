@@ -143,9 +143,15 @@ class FaceModels:
         shape = self.landmarks5(rgb, self._rect(box))
         return self._dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
 
-    def encode(self, rgb: np.ndarray, box: Box) -> np.ndarray:
-        """The 128-d template of the face in `box` (float32)."""
-        return self.encoder.encode(self.chip(rgb, box))[0]
+    def encode(self, rgb: np.ndarray, box: Box, mirror: bool = False) -> np.ndarray:
+        """The 128-d template of the face in `box` (float32). With `mirror`, the mean of the
+        descriptors of the chip and of its mirror image (one batch of two): a face and its
+        mirror image are the same person, and the mean is steadier against the side the light
+        or the turn came from (docs/thresholds.md, "Matching")."""
+        chip = self.chip(rgb, box)
+        if not mirror:
+            return self.encoder.encode(chip)[0]
+        return self.encoder.encode(np.stack([chip, chip[:, ::-1]])).mean(axis=0)
 
 
 _models: dict[tuple[str, int], FaceModels] = {}

@@ -1,4 +1,20 @@
-"""The enrolled templates as one matrix, and the 1:N match against all of them at once."""
+"""The enrolled templates as one matrix, and the 1:N match against all of them at once.
+
+How a probe is compared with an employee (docs/thresholds.md, "Matching"; each step measured
+on lfw-dev's open-set protocol, chosen on one half of its people and checked on the other):
+
+* **distance** = the mean of the probe's distances to the employee's `NEAREST` nearest
+  templates (all of them when there are fewer): one lucky template no longer decides alone;
+* **margin** = the runner-up employee's distance minus the best one's;
+* **per-person threshold**: an employee with near neighbours in the gallery (look-alikes
+  already enrolled) gets a stricter threshold, one with none a looser one. `neighbours` is the
+  mean distance from the employee to the `NEIGHBOURS` nearest other employees (the closest pair
+  of their templates); the probe is accepted when
+  ``score = distance - neighbour_weight * (neighbours - TYPICAL_NEIGHBOURS) <= threshold``.
+  It is computed for an employee the first time a probe matches them (one matrix-vector
+  product per template) and kept until the gallery changes, so a gallery of thousands costs
+  nothing extra to load.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +22,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
+NEAREST = 3  # templates averaged per employee
+NEIGHBOURS = 5  # nearest other employees that make the neighbourhood
+# An employee whose neighbours are this far keeps the configured threshold: about the mean of
+# lfw-dev's galleries (0.54-0.58 for 150-2,900 people), so thresholds stay near their old scale.
+TYPICAL_NEIGHBOURS = 0.55
+
 
 @dataclass(frozen=True)
 class Match:
     employee_id: str | None  # the nearest employee (None if the gallery is empty)
-    distance: float  # to that employee's nearest template
+    distance: float  # to that employee (mean of the nearest templates)
     runner_up: str | None  # the nearest *different* employee
     margin: float  # runner-up distance minus distance (inf when there is no runner-up)
+    score: float = float("inf")  # what is compared with the threshold (see the module doc)
 
     def accepted(self, threshold: float, margin: float) -> bool:
-        return self.employee_id is not None and self.distance <= threshold and self.margin >= margin
+        return self.employee_id is not None and self.score <= threshold and self.margin >= margin
 
     def reason(self, threshold: float, margin: float) -> str | None:
         """None when accepted; else 'unknown' (too far) or 'ambiguous' (too close to another)."""
-        if self.employee_id is None or self.distance > threshold:
+        if self.employee_id is None or self.score > threshold:
             return "unknown"
         if self.margin < margin:
             return "ambiguous"
@@ -27,15 +50,16 @@ class Match:
 
 
 class Gallery:
-    """Templates sorted by employee so one reduceat gives every employee's nearest distance.
+    """Templates sorted by employee so one reduceat gives every employee's nearest distances.
 
     match() costs one matrix-vector product over all N templates (||a-b||^2 = ||a||^2 + ||b||^2
-    - 2ab with the template norms precomputed), then a minimum per employee: measured 0.16 ms
-    for 10,000 templates and 1.6 ms for 100,000 on this 2-core laptop VM (2.5 ms on one BLAS
-    thread; docs/benchmarks.md).
+    - 2ab with the template norms precomputed), then two minimums per employee: measured 0.16 ms
+    for 10,000 templates and 1.6 ms for 100,000 on this 2-core laptop VM with the nearest
+    template only (2.5 ms on one BLAS thread; docs/benchmarks.md).
     """
 
-    def __init__(self, encodings: np.ndarray, employee_ids: list[str] | np.ndarray):
+    def __init__(self, encodings: np.ndarray, employee_ids: list[str] | np.ndarray,
+                 neighbour_weight: float = 0.0, nearest: int = NEAREST):
         enc = np.asarray(encodings, dtype=np.float32).reshape(-1, 128)
         ids = np.asarray(employee_ids, dtype=object)
         if len(ids) != len(enc):
@@ -51,7 +75,12 @@ class Gallery:
             self.starts = np.concatenate(([0], change)).astype(np.intp)
         else:
             self.starts = np.zeros(0, dtype=np.intp)
+        self.counts = np.diff(np.append(self.starts, len(self.matrix)))
         self.employees = [str(e) for e in sorted_ids[self.starts]]
+        self.index = {e: i for i, e in enumerate(self.employees)}
+        self.neighbour_weight = float(neighbour_weight)
+        self.nearest = max(1, int(nearest))
+        self._neighbours: dict[int, float] = {}
 
     def __len__(self) -> int:
         return len(self.matrix)
@@ -60,26 +89,69 @@ class Gallery:
     def employee_count(self) -> int:
         return len(self.employees)
 
-    def per_employee(self, encoding: np.ndarray) -> np.ndarray:
-        """Distance from `encoding` to each employee's nearest template (order: self.employees)."""
+    def _template_distances(self, encoding: np.ndarray) -> np.ndarray:
         e = np.asarray(encoding, dtype=np.float32).reshape(128)
         d2 = self.norms2 + np.float32(e @ e) - 2.0 * (self.matrix @ e)
         np.maximum(d2, 0.0, out=d2)
-        return np.sqrt(np.minimum.reduceat(d2, self.starts))
+        return np.sqrt(d2)
+
+    def _aggregate(self, d: np.ndarray) -> np.ndarray:
+        """Per employee, the mean of their `nearest` smallest template distances."""
+        best = np.minimum.reduceat(d, self.starts)
+        if self.nearest == 1 or self.counts.max(initial=1) == 1:
+            return best
+        total, taken = best.copy(), np.ones(len(best))
+        d = d.copy()
+        for _ in range(self.nearest - 1):
+            # drop each employee's current minimum (ties: one of them) and take the next
+            at = np.minimum.reduceat(np.where(d == np.repeat(best, self.counts), np.arange(len(d)), len(d)),
+                                     self.starts)
+            d[at[at < len(d)]] = np.inf
+            best = np.minimum.reduceat(d, self.starts)
+            more = np.isfinite(best)
+            total[more] += best[more]
+            taken[more] += 1
+        return total / taken
+
+    def per_employee(self, encoding: np.ndarray) -> np.ndarray:
+        """Distance from `encoding` to each employee (order: self.employees)."""
+        return self._aggregate(self._template_distances(encoding))
+
+    def neighbours(self, j: int) -> float:
+        """Mean distance from employee j to their NEIGHBOURS nearest other employees (the closest
+        pair of templates); computed on first use, kept until the gallery changes."""
+        if j not in self._neighbours:
+            s, n = self.starts[j], self.counts[j]
+            near = np.full(len(self.employees), np.inf, dtype=np.float32)
+            for t in self.matrix[s:s + n]:
+                np.minimum(near, np.minimum.reduceat(self._template_distances(t), self.starts), out=near)
+            near[j] = np.inf
+            k = min(NEIGHBOURS, len(near) - 1)
+            self._neighbours[j] = float(np.mean(np.partition(near, k - 1)[:k])) if k > 0 else TYPICAL_NEIGHBOURS
+        return self._neighbours[j]
+
+    def score(self, j: int, distance: float) -> float:
+        if not self.neighbour_weight or len(self.employees) < 2:
+            return distance
+        return distance - self.neighbour_weight * (self.neighbours(j) - TYPICAL_NEIGHBOURS)
+
+    def threshold_for(self, employee_id: str, threshold: float) -> float:
+        """The distance up to which `employee_id` is accepted at the global `threshold`."""
+        j = self.index[employee_id]
+        return threshold + (self.neighbour_weight * (self.neighbours(j) - TYPICAL_NEIGHBOURS)
+                            if self.neighbour_weight and len(self.employees) > 1 else 0.0)
 
     def match(self, encoding: np.ndarray, exclude: str | None = None) -> Match:
         if not len(self.matrix):
             return Match(None, float("inf"), None, float("inf"))
         d = self.per_employee(encoding)
-        if exclude is not None and exclude in self.employees:
-            d[self.employees.index(exclude)] = np.inf
+        if exclude is not None and exclude in self.index:
+            d[self.index[exclude]] = np.inf
         if len(d) == 1:
-            best = 0
-            return Match(self.employees[0], float(d[0]), None, float("inf"))
+            return Match(self.employees[0], float(d[0]), None, float("inf"), float(d[0]))
         two = np.argpartition(d, 1)[:2]
         best, second = (two[0], two[1]) if d[two[0]] <= d[two[1]] else (two[1], two[0])
         if not np.isfinite(d[best]):
             return Match(None, float("inf"), None, float("inf"))
-        return Match(
-            self.employees[best], float(d[best]), self.employees[second], float(d[second] - d[best])
-        )
+        return Match(self.employees[best], float(d[best]), self.employees[second], float(d[second] - d[best]),
+                     self.score(int(best), float(d[best])))

@@ -27,10 +27,14 @@ class Analysis:
 
 
 def choose_face(faces: list[Box], width: int, height: int) -> Box | None:
-    """The largest face, discounted by its distance from the centre of the frame.
+    """The largest, most central face: its width times (1 - its distance from the centre as a
+    share of the half diagonal) squared.
 
-    The person at the kiosk stands close and in front; someone passing behind is smaller
-    and off-centre. A face at the edge counts for half its area.
+    The person at the kiosk (or in an enrollment portrait) stands in front and in the middle;
+    someone passing behind is smaller or off-centre. Centrality weighs more than size: with area
+    and a mild discount for the distance, a larger face at the edge of a news photo (a
+    companion leaning in) was chosen over the person in the middle (lfw-dev: 5 of 373 photos
+    with several faces, each then matched to the wrong person; docs/thresholds.md).
     """
     if not faces:
         return None
@@ -40,9 +44,14 @@ def choose_face(faces: list[Box], width: int, height: int) -> Box | None:
     def score(b: Box) -> float:
         bx, by = b.center
         off = ((bx - cx) ** 2 + (by - cy) ** 2) ** 0.5 / half_diag
-        return b.area * (1.0 - 0.5 * min(1.0, off))
+        return b.width * max(0.0, 1.0 - off) ** 2
 
     return max(faces, key=score)
+
+
+def others_smaller(face: Box, faces: list[Box], ratio: float) -> bool:
+    """Every other face is at most `ratio` times as wide as `face` (people in the background)."""
+    return all(b.width <= ratio * face.width for b in faces if b != face)
 
 
 class FaceAnalyzer:
@@ -50,9 +59,15 @@ class FaceAnalyzer:
         self.rc = rc  # the [recognition] config section
         self.m = face_models or models(rc.encoder, rc.encoder_threads)
 
-    def detect(self, frame: np.ndarray, detect_width: int | None = None) -> Analysis:
+    def detect(self, frame: np.ndarray, detect_width: int | None = None, upsample: int | None = None) -> Analysis:
+        """Faces in a camera frame (at `detect_width`, then, if none was found, once more at
+        `far_detect_width` for someone further back), or at the given width for a photo."""
         t = time.perf_counter()
-        faces = self.m.detect(frame, detect_width or self.rc.detect_width, self.rc.upsample)
+        up = self.rc.upsample if upsample is None else upsample
+        faces = self.m.detect(frame, detect_width or self.rc.detect_width, up)
+        far = getattr(self.rc, "far_detect_width", 0)
+        if not faces and detect_width is None and far > self.rc.detect_width and frame.shape[1] > self.rc.detect_width:
+            faces = self.m.detect(frame, far, up)
         a = Analysis(faces=faces)
         a.timings["detect"] = time.perf_counter() - t
         h, w = frame.shape[:2]
@@ -76,14 +91,21 @@ class FaceAnalyzer:
             return a
         if encode:
             t = time.perf_counter()
-            a.encoding = self.m.encode(frame, a.face)
+            a.encoding = self.m.encode(frame, a.face, self.rc.mirror)
             a.timings["encode"] = time.perf_counter() - t
         return a
 
-    def analyze(self, frame: np.ndarray, single: bool = False) -> Analysis:
-        """Everything for one still photo; `single` refuses photos with more than one face."""
-        a = self.detect(frame, self.rc.photo_detect_width)
-        if single and len(a.faces) > 1:
+    def analyze(self, frame: np.ndarray, single: bool = False, others_ratio: float = 0.0) -> Analysis:
+        """Everything for one still photo. Detection runs at `photo_detect_width`; a photo
+        narrower than half of it is also upsampled once (HOG finds no face under about 80 px:
+        a portrait of 250 px would lose its faces of 70-80 px; docs/thresholds.md).
+
+        `single` (enrollment): with several faces, the chosen one is used only when every other
+        face is at most `others_ratio` times as wide (people in the background); otherwise the
+        photo is refused as `several_faces`."""
+        up = self.rc.upsample + (1 if frame.shape[1] * 2 <= self.rc.photo_detect_width else 0)
+        a = self.detect(frame, self.rc.photo_detect_width, min(up, 2))
+        if single and len(a.faces) > 1 and not others_smaller(a.face, a.faces, others_ratio):
             a.reason = "several_faces"
             return a
         return self.finish(frame, a)

@@ -21,8 +21,9 @@ TEXT = {
     "partial": QT_TRANSLATE_NOOP("Kiosk", "Move your face to the centre"),
     "not_frontal": QT_TRANSLATE_NOOP("Kiosk", "Look straight at the camera"),
     "tilted": QT_TRANSLATE_NOOP("Kiosk", "Hold your head straight"),
-    "too_dark": QT_TRANSLATE_NOOP("Kiosk", "Too dark"),
-    "too_bright": QT_TRANSLATE_NOOP("Kiosk", "Too bright: light behind you"),
+    # what helps: the camera also brightens a dark face by itself (face-priority exposure)
+    "too_dark": QT_TRANSLATE_NOOP("Kiosk", "Too dark: turn your face towards the light"),
+    "too_bright": QT_TRANSLATE_NOOP("Kiosk", "Too bright: step out of the direct light"),
     "blurred": QT_TRANSLATE_NOOP("Kiosk", "Hold still"),
     # decision cards
     "unknown": QT_TRANSLATE_NOOP("Kiosk", "Face not recognised"),

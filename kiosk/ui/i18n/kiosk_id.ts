@@ -21,12 +21,12 @@
       <translation>Tegakkan kepala</translation>
     </message>
     <message>
-      <source>Too dark</source>
-      <translation>Terlalu gelap</translation>
+      <source>Too dark: turn your face towards the light</source>
+      <translation>Terlalu gelap: hadapkan wajah ke arah cahaya</translation>
     </message>
     <message>
-      <source>Too bright: light behind you</source>
-      <translation>Terlalu terang: cahaya dari belakang</translation>
+      <source>Too bright: step out of the direct light</source>
+      <translation>Terlalu terang: menjauh dari cahaya langsung</translation>
     </message>
     <message>
       <source>Hold still</source>
