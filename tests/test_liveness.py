@@ -24,6 +24,7 @@ import pytest
 from kiosk.liveness import (CHALLENGE_KINDS, LivenessConfig, LivenessTracker, ear, eye_distance, openness,
                             planarity)
 from kiosk.recognition.quality import pose
+from moving_face import face_scene, head_turn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
@@ -235,46 +236,27 @@ def test_planarity_separates_a_tilted_print_from_a_head_turn(real_landmarks):
 SURFACE_FPS = 15.0
 
 
+# The scene of `face_frames` (the Oval Office) has curtains and a flag pole beside the head: long
+# straight edges on both sides of the face, the screen check's 'frame' look-alike (see the screen
+# tests below). Tests of the other liveness signals in that scene leave the screen check out.
+NO_SCREEN = {"screen_cues": 0}
+
+
 @pytest.fixture(scope="module")
 def face_frames(faces):
     """A real photo scaled so that the face is about 130 px wide in a 320 x 240 frame, with the
     landmarks of the real detector: (frame RGB, landmarks, dlib models)."""
-    import cv2
-
     from kiosk.imageio import load_rgb
     from kiosk.recognition.faces import models
-    from kiosk.recognition.pipeline import choose_face
 
     m = models()
-    im = load_rgb(faces / "obama.jpg")
-    box = choose_face(m.detect(im, 1024, 0), im.shape[1], im.shape[0])
-    f = 130 / box.width
-    small = cv2.resize(im, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-    cx, cy = (box.left + box.right) / 2 * f, (box.top + box.bottom) / 2 * f
-    M = np.float32([[1, 0, 160 - cx], [0, 1, 115 - cy]])
-    frame = cv2.warpAffine(small, M, (320, 240), borderMode=cv2.BORDER_REFLECT)
-    b = choose_face(m.detect(frame, 320, 0), 320, 240)
-    return frame, m.shape68(frame, b).astype(np.float64), m
+    frame, lm = face_scene(m, load_rgb(faces / "obama.jpg"), 130, (320, 240))
+    return frame, lm, m
 
 
 def _relief_frames(frame, lm, amount_at, seconds, rng, noise=2.0):
-    """A head turning, made from a still photo: each point moves sideways by amount x its
-    height out of the face (a bump at the nose tip on a gentle dome), so the nose moves
-    against the cheeks (parallax) - what no flat print can do. `amount_at(t)` in eye distances."""
-    import cv2
-
-    h, w = frame.shape[:2]
-    iod = np.linalg.norm(lm[42:48].mean(axis=0) - lm[36:42].mean(axis=0))
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    nose, centre = lm[30], lm[27:36].mean(axis=0)
-    depth = (np.exp(-((xx - nose[0]) ** 2 + (yy - nose[1]) ** 2) / (2 * (0.45 * iod) ** 2))
-             + 0.5 * np.exp(-((xx - centre[0]) ** 2 + (yy - centre[1]) ** 2) / (2 * (1.3 * iod) ** 2)))
-    nr = np.random.default_rng(rng.integers(1 << 31))
-    for i in range(int(seconds * SURFACE_FPS)):
-        t = i / SURFACE_FPS
-        dx = (amount_at(t) * iod * depth).astype(np.float32)
-        out = cv2.remap(frame, xx - dx, yy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        yield t, np.clip(out + nr.normal(0, noise, out.shape), 0, 255).astype(np.uint8)
+    """A head turning, made from a still photo (tests/moving_face.py), at SURFACE_FPS."""
+    return head_turn(frame, lm, amount_at, seconds, SURFACE_FPS, rng, noise)
 
 
 def _with_landmarks(m, frames):
@@ -315,7 +297,7 @@ def test_a_head_turning_is_live_from_its_surface_alone(face_frames):
     # the nose swings by up to 0.2 eye distances against the cheeks: a head turning about 10 degrees
     seq = _with_landmarks(m, _relief_frames(frame, lm, lambda t: 0.2 * np.sin(2 * np.pi * t / 1.5), 3.0, rng))
     assert len(seq) >= 40
-    v = _feed(LivenessTracker(LivenessConfig(mode="passive", blinks_needed=5)), seq)
+    v = _feed(LivenessTracker(LivenessConfig(mode="passive", blinks_needed=5, **NO_SCREEN)), seq)
     assert v.state == "live" and v.reason == "parallax", v.as_dict()["scores"]
     assert v.scores["parallax_region"] in ("nose", "jaw", "left_eye", "right_eye", "mouth")
     assert abs(v.scores["fps"] - SURFACE_FPS) < 2.0  # the rate it ran at, kept with the event
@@ -418,7 +400,7 @@ def test_a_landmark_blink_counts_only_when_the_eyes_look_closed(face_frames):
     assert v.scores["blinks_unconfirmed"] == 1 and v.scores["blink_eyes"] < LivenessConfig().blink_eye_change
     # with frames whose eyes really closed: the blink counts
     shut = _eyes_shut(frame, lm, 1.0)
-    v = _feed(LivenessTracker(LivenessConfig(mode="passive")),
+    v = _feed(LivenessTracker(LivenessConfig(mode="passive", **NO_SCREEN)),
               [(ts, x, _noisy(shut if a >= 0.5 else frame, rng)) for ts, x, a in seq])
     assert v.state == "live" and v.reason == "blink", v.as_dict()
     assert v.scores["blink_eyes"] >= LivenessConfig().blink_eye_change > v.scores["blink_nose"] * 2
@@ -467,7 +449,7 @@ def test_blink_challenge_answered_in_front_of_the_camera(face_frames):
     dipping over a picture whose eyes never change (a print) do not."""
     frame, lm, m = face_frames
     shut = _eyes_shut(frame, lm, 1.0)
-    cfg = LivenessConfig(mode="challenge", challenge_kinds=("blink",), challenge_s=3.0, challenge_tries=1)
+    cfg = LivenessConfig(mode="challenge", challenge_kinds=("blink",), challenge_s=3.0, challenge_tries=1, **NO_SCREEN)
     for eyes_close, expected in ((True, "live"), (False, "unverified")):
         rng = np.random.default_rng(9)
         seq = [(ts, x, 0.0) for ts, x in _still(lm, 1.5, rng)]
@@ -486,7 +468,7 @@ def test_a_slow_deliberate_blink_answers_the_challenge_at_a_pi_like_rate(face_fr
     blink_max_s = 0.8 s, docs/liveness.md); eyes kept shut for 1.2 s are not."""
     frame, lm, m = face_frames
     shut = _eyes_shut(frame, lm, 1.0)
-    cfg = LivenessConfig(mode="challenge", challenge_kinds=("blink",), challenge_s=4.0, challenge_tries=1)
+    cfg = LivenessConfig(mode="challenge", challenge_kinds=("blink",), challenge_s=4.0, challenge_tries=1, **NO_SCREEN)
     fps = 7.5
     for shut_s, expected in ((0.6, "live"), (1.2, "unverified")):
         rng = np.random.default_rng(12)
