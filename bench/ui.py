@@ -11,6 +11,7 @@ consecutive frames reaching the camera view (median, p99, max) and frames shown 
 
 Each variant runs in its own subprocess, one after the other, in the same invocation.
 Usage: python bench/ui.py [--video ../shared/videos/person-a_cap12.mp4] [--seconds 20]
+                          [--encoder onnxruntime|opencv|dlib]  ([recognition] encoder; default: the kiosk's)
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_variant(variant: str, video: str, seconds: float, fps: float) -> dict:
+def run_variant(variant: str, video: str, seconds: float, fps: float, encoder: str) -> dict:
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     os.environ["KIOSK_OVERRIDE"] = os.devnull
     import numpy as np
@@ -43,7 +44,8 @@ def run_variant(variant: str, video: str, seconds: float, fps: float) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="kiosk-uibench-"))
     (tmp / "config.toml").write_text('[store]\ndata_dir = "data"\n[display]\nsound = false\n'
                                      '[camera]\nwidth = 640\nheight = 480\n'
-                                     '[recognition]\nmin_face_px = 40\n[liveness]\nmode = "off"\n')  # the clip's faces are small
+                                     '[recognition]\nmin_face_px = 40\n' + (f'encoder = "{encoder}"\n' if encoder else "")
+                                     + '[liveness]\nmode = "off"\n')  # the clip's faces are small
     cfg = load_config(tmp / "config.toml")
     Store(cfg.db_path).close()
     app = QApplication.instance() or QApplication([])
@@ -117,15 +119,16 @@ def main() -> None:
     ap.add_argument("--video", default=str(ROOT.parent / "shared" / "videos" / "person-a_cap12.mp4"))
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--fps", type=float, default=30.0)
+    ap.add_argument("--encoder", default="", help="[recognition] encoder (default: the kiosk's default)")
     ap.add_argument("--variant", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.variant:
-        print(json.dumps(run_variant(args.variant, args.video, args.seconds, args.fps)), flush=True)
+        print(json.dumps(run_variant(args.variant, args.video, args.seconds, args.fps, args.encoder)), flush=True)
         os._exit(0)  # skip interpreter teardown: PySide6 6.12 can crash there, after the work is done
     rows = []
     for variant in ("process", "thread"):
         out = subprocess.run([sys.executable, __file__, "--variant", variant, "--video", args.video,
-                              "--seconds", str(args.seconds), "--fps", str(args.fps)],
+                              "--seconds", str(args.seconds), "--fps", str(args.fps), "--encoder", args.encoder],
                              capture_output=True, text=True, timeout=600)
         line = [x for x in out.stdout.splitlines() if x.startswith("{")]
         if out.returncode or not line:
@@ -133,7 +136,7 @@ def main() -> None:
         rows.append(json.loads(line[-1]))
     base = rows[1]
     print(f"UI thread while recognition is busy: replay {Path(args.video).name} at {args.fps:g} fps, "
-          f"{args.seconds:g} s per variant, {os.cpu_count()} cores\n")
+          f"{args.seconds:g} s per variant, {os.cpu_count()} cores, encoder {args.encoder or 'default'}\n")
     print("| variant | frames shown/s | gap median ms | gap p99 ms | gap max ms | frames analysed/s | p99 gap vs thread |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:

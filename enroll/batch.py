@@ -104,6 +104,8 @@ def analyse_all(photos: PhotoSet, rc, workers: int | None = None, progress=None)
         return []
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     rc_values = dict(vars(rc))
+    if workers > 1:  # one process per core already: one encoder thread each
+        rc_values["encoder_threads"] = 1
     results: list[PhotoResult] = []
     if workers == 1:
         _init_worker(rc_values)

@@ -24,7 +24,7 @@ DEFAULT_OVERRIDE = Path("/boot/firmware/kiosk.toml")
 RUN_OVERRIDE = Path("/run/kiosk/kiosk.toml")
 # Lines of the boot file that are for the image, not for the kiosk program: kiosk-firstboot moves
 # or applies them (kiosk/firstboot.py). Read as an override they are blanked, line for line.
-IMAGE_ONLY = {"wifi": None, "server": ("token",), "admin": ("pin",)}
+IMAGE_ONLY = {"wifi": None, "network": None, "server": ("token",), "admin": ("pin",)}
 ZONES = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
 
 
@@ -201,6 +201,16 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 "An identified face that stays in front of the kiosk is re-checked this often; "
                 "if it is now someone else (the next person in a queue), a new track starts.",
                 lo=0.2, hi=30.0),
+        Setting("encoder", "onnxruntime",
+                "What runs the 128-d face encoder (the same dlib network and weights, the same "
+                "templates: docs/encoder.md): onnxruntime (about 0.12x dlib's time) | opencv "
+                "(OpenCV's DNN module, about 0.13x) | dlib (the reference). Falls back to dlib, "
+                "with a warning in the log, if the converted graph or the runtime is missing.",
+                choices=("onnxruntime", "opencv", "dlib")),
+        Setting("encoder_threads", 0,
+                "Threads of one encoding (onnxruntime, opencv); 0 = half the cores, at least 1, "
+                "so the recognition worker leaves the window process a core (2 on a Pi 4).",
+                lo=0, hi=16),
     ]),
     "liveness": ("Liveness: refuse a photo or a screen held up to the kiosk (docs/liveness.md)", [
         Setting("mode", "passive_then_challenge",
@@ -394,6 +404,10 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
         Setting("url", "", "https://... of the collector; empty = offline only."),
         Setting("token_file", "", "File holding this device's token (never the token itself)."),
         Setting("ca_file", "", "PEM bundle of the government's own certificate authority; empty = system CAs."),
+        Setting("proxy", "", "http://host:port of a proxy the office's network requires for the collector "
+                "(HTTPS goes through it as a tunnel; the certificate is still verified); empty = direct.",
+                validate=lambda v: None if re.fullmatch(r"(https?://[^\s/]+(:\d{1,5})?/?)?", v) else
+                "must be http://host:port (a user:password@ before the host is allowed)", secret=True),
         Setting("batch_size", 200, "Events per upload request.", lo=1, hi=5000),
         Setting("connect_timeout_s", 5.0, "Seconds to wait for a connection.", lo=0.5, hi=120.0),
         Setting("timeout_s", 30.0, "Seconds to wait for the server's answer.", lo=1.0, hi=600.0),
@@ -508,7 +522,7 @@ def image_only_lines(lines: list[str]) -> set[int]:
 
 def device_file_text(text: str) -> str:
     """The kiosk program's view of the technician's boot file: the image-only lines ([wifi],
-    [server] token, [admin] pin) commented out line for line, so messages keep their line
+    [network], [server] token, [admin] pin) commented out line for line, so messages keep their line
     numbers. The one reader of that file, for the service (kiosk-firstboot) and the CLI alike."""
     lines = text.splitlines(keepends=True)
     blank = image_only_lines(lines)

@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiosk.config import device_file_text, section_spans as _section_spans
+from kiosk import network
 from kiosk.fileio import write_atomic
 
 BOOT_FILE = Path("/boot/firmware/kiosk.toml")
 RUN_DIR = Path("/run/kiosk")
 MAIN_CONFIG = Path("/etc/kiosk/config.toml")
 TOKEN_NAME = "server-token"
-WIFI_NAME = "kiosk-wifi.nmconnection"
 PLACEHOLDER = re.compile(r"PASTE|CHANGE|XXXX|^<.*>$", re.I)
 
 
@@ -72,36 +72,6 @@ def split(text: str) -> tuple[dict, str]:
     except tomllib.TOMLDecodeError as e:
         raise FirstbootError(f"not valid TOML: {e}") from None
     return values, device_file_text(text)
-
-
-def check_wifi(wifi: object) -> str | None:
-    if wifi is None:
-        return None
-    if not isinstance(wifi, dict):
-        return "[wifi] must be a table"
-    unknown = set(wifi) - {"ssid", "password", "country"}
-    if unknown:
-        return f"[wifi] unknown key(s) {', '.join(sorted(unknown))} (known: ssid, password, country)"
-    ssid, pw, cc = wifi.get("ssid", ""), wifi.get("password", ""), wifi.get("country", "ID")
-    if not all(isinstance(v, str) for v in (ssid, pw, cc)):
-        return "[wifi] ssid, password and country must be text in double quotes"
-    if len(ssid.encode()) > 32:
-        return "[wifi] ssid is longer than 32 bytes"
-    if pw and not 8 <= len(pw) <= 63:
-        return "[wifi] password must have 8 to 63 characters (or be empty for an open network)"
-    if not re.fullmatch(r"[A-Z]{2}", cc):
-        return f"[wifi] country = {cc!r} must be two capital letters, e.g. \"ID\""
-    return None
-
-
-def nm_profile(ssid: str, password: str) -> str:
-    def esc(s: str) -> str:  # GKeyFile: backslash, newline and ';' lists
-        return s.replace("\\", "\\\\").replace("\n", "\\n").replace(";", "\\;")
-
-    sec = (f"\n[wifi-security]\nkey-mgmt=wpa-psk\npsk={esc(password)}\n" if password else "\n")
-    return (f"[connection]\nid=kiosk-wifi\ntype=wifi\nautoconnect=true\n\n"
-            f"[wifi]\nmode=infrastructure\nssid={esc(ssid)}\n{sec}\n"
-            f"[ipv4]\nmethod=auto\n\n[ipv6]\nmethod=auto\n")
 
 
 def _rewrite_boot(text: str, token_file: Path, moved_token: bool, moved_password: bool,
@@ -171,22 +141,15 @@ def apply(boot_file: Path, data: Path, run_dir: Path, main_config: Path | None,
         res.errors.append(f"{boot_file}: [server] url is set but there is no token: add "
                           "token = \"...\" under [server]")
 
-    wifi = values.get("wifi")
-    problem = check_wifi(wifi)
-    if problem:
-        res.errors.append(f"{boot_file}: {problem}")
-    elif isinstance(wifi, dict):
-        profile = data / "network" / WIFI_NAME
-        ssid, pw = wifi.get("ssid", ""), wifi.get("password", "")
-        if not ssid:
-            if profile.exists():
-                profile.unlink()
-                res.actions.append("Wi-Fi profile removed (no ssid)")
-        elif pw or not profile.exists() or f"\nssid={ssid}\n" not in profile.read_text():
-            write_atomic(profile, nm_profile(ssid, pw).encode(), 0o600)
-            moved_password = bool(pw)
-            res.actions.append(f"Wi-Fi profile for {ssid!r} written")
-        if etc is not None and wifi.get("country"):
+    wifi, net = values.get("wifi"), values.get("network")
+    problems = network.check(wifi, net)
+    if problems:
+        res.errors.extend(f"{boot_file}: {p}" for p in problems)
+    elif wifi is not None or net is not None:
+        problem, moved_password = _apply_network(wifi, net, data / "network", res)
+        if problem:
+            res.errors.append(f"{boot_file}: {problem}")
+        if etc is not None and isinstance(wifi, dict) and wifi.get("country"):
             res.actions.append(f"Wi-Fi country {wifi['country']}")
 
     admin = values.get("admin", {}) if isinstance(values.get("admin"), dict) else {}
@@ -230,6 +193,28 @@ def apply(boot_file: Path, data: Path, run_dir: Path, main_config: Path | None,
             (etc / "timezone").write_text(tz + "\n")
             res.actions.append(f"time zone {tz}")
     return _finish(res, run_dir)
+
+
+def _apply_network(wifi, net, folder: Path, res: Result) -> tuple[str | None, bool]:
+    """Write the NetworkManager profiles (owner-only: they hold the Wi-Fi secret). Returns (the
+    problem, or None; whether the card held a Wi-Fi password that is now in a profile, so that it
+    is blanked on the card)."""
+    existing = {name: (folder / name).read_text() for name in (network.WIFI_FILE, network.WIRED_FILE)
+                if (folder / name).is_file()}
+    plan = network.plan(wifi, net, existing, folder)
+    problem = network.missing_secret(wifi, plan)
+    if problem:
+        return problem, False
+    if plan.ca_source is not None:
+        write_atomic(folder / network.CA_FILE, plan.ca_source.read_bytes(), 0o644)
+    for name, text in plan.files.items():
+        if existing.get(name) != text:
+            write_atomic(folder / name, text.encode(), 0o600)
+            res.actions.append(f"network profile {name} written")
+    for name in plan.remove:
+        (folder / name).unlink(missing_ok=True)
+        res.actions.append(f"network profile {name} removed")
+    return None, plan.password_on_card
 
 
 def validate(app_text: str, shown_as: Path, main_config: Path | None) -> str | None:

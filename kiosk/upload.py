@@ -89,6 +89,7 @@ class Settings:
     backoff_base_s: float = _S["backoff_base_s"]
     backoff_max_s: float = _S["backoff_max_s"]
     retry_after_max_s: float = _S["retry_after_max_s"]
+    proxy: str = _S["proxy"]
 
     @classmethod
     def from_config(cls, cfg, base_dir: Path | None = None) -> "Settings":
@@ -164,7 +165,9 @@ class Client:
         self.http = requests.Session()
         self.http.auth = _BearerAuth(token)
         self.http.verify = settings.ca_file or True
-        self.http.trust_env = False  # a stray HTTPS_PROXY must not divert the kiosk
+        self.http.trust_env = False  # a stray HTTPS_PROXY must not divert the kiosk: only [server] proxy
+        if settings.proxy:
+            self.http.proxies = {"http": settings.proxy, "https": settings.proxy}
         self.http.headers["User-Agent"] = f"kiosk/{__version__}"
 
     def close(self) -> None:

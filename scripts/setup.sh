@@ -22,6 +22,9 @@ pip=(.venv/bin/python -m pip -q --disable-pip-version-check)
 for ts in kiosk/ui/i18n/*.ts; do
   .venv/bin/pyside6-lrelease -silent "$ts" -qm "${ts%.ts}.qm"
 done
+# dlib's face encoder as an ONNX graph next to its .dat (docs/encoder.md): made here once, so the
+# kiosk does not convert at its first start.
+.venv/bin/python -m kiosk_models.convert
 if [ "${1:-}" = "--test" ]; then
   "${pip[@]}" install -r requirements-test.txt
 fi

@@ -69,6 +69,20 @@ def write_config(path: Path, text: str = "") -> Path:
 
 
 @pytest.fixture
+def models_copy(tmp_path, monkeypatch) -> Path:
+    """A models folder of links to the real model files ($KIOSK_MODELS_DIR), to break one at a
+    time; no converted encoder graph in it yet."""
+    from kiosk_models.loader import read_manifest
+
+    d = tmp_path / "models"
+    d.mkdir()
+    for m in read_manifest():
+        os.symlink(m.path, d / m.path.name)
+    monkeypatch.setenv("KIOSK_MODELS_DIR", str(d))
+    return d
+
+
+@pytest.fixture
 def cfg_path(tmp_path) -> Path:
     return write_config(tmp_path / "config.toml")
 

@@ -1,8 +1,8 @@
 """The SD-card image's pieces that run without a Pi: sd_notify, first-boot configuration,
 the database guard, the clock file, shell scripts and systemd units (issue 7).
 
-The heavy part (an arm64 root file system under qemu, the self-test inside it, a genimage test
-image) is image/ci/check.sh.
+The heavy part (the Debian image built from an arm64 root file system under qemu, the self-test
+inside it, the image file checked and smoke-booted as a Pi 4) is image/ci/check.sh.
 """
 
 from __future__ import annotations
@@ -184,6 +184,83 @@ def test_firstboot_check_clears_after_a_fix(tmp_path, monkeypatch):
     assert firstboot.check(tmp_path / "run") is None
 
 
+
+def _profile(tmp_path, name):
+    return (tmp_path / "data" / "network" / name).read_text()
+
+
+def test_firstboot_fixed_address_on_the_cable(tmp_path):
+    boot_file = _boot_file(tmp_path, ssid="", password="", extra={
+        '# address = "10.20.30.40/24"': 'address = "10.20.30.40/24"',
+        '# gateway = "10.20.30.1"': 'gateway = "10.20.30.1"',
+        '# dns = ["10.20.30.1"]': 'dns = ["10.20.30.1", "8.8.8.8"]'})
+    res = _apply(tmp_path, boot_file)
+    assert res.errors == []
+    wired = _profile(tmp_path, "kiosk-wired.nmconnection")
+    assert "type=ethernet" in wired and "method=manual" in wired
+    assert "address1=10.20.30.40/24,10.20.30.1" in wired and "dns=10.20.30.1;8.8.8.8;" in wired
+    assert not (tmp_path / "data" / "network" / "kiosk-wifi.nmconnection").exists()
+    # [network] belongs to the image: the kiosk program does not see it (and accepts the rest).
+    derived = (tmp_path / "run" / "kiosk.toml").read_text()
+    assert "10.20.30.40" not in derived and derived.count("\n") == boot_file.read_text().count("\n")
+    # Back to DHCP: the fixed profile goes.
+    boot_file.write_text(boot_file.read_text().replace('address = "10.20.30.40/24"', "")
+                         .replace('gateway = "10.20.30.1"', "").replace('dns = ["10.20.30.1", "8.8.8.8"]', ""))
+    assert _apply(tmp_path, boot_file).errors == []
+    assert not (tmp_path / "data" / "network" / "kiosk-wired.nmconnection").exists()
+
+
+def test_firstboot_wpa2_enterprise_with_the_networks_ca(tmp_path):
+    ca = tmp_path / "boot-ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    boot_file = _boot_file(tmp_path, ssid="Pemda-Staf", password="sandi;rahasia\\\\1", extra={
+        '# identity = "kiosk-lobi@pemda.go.id"': 'identity = "kiosk-lobi@pemda.go.id"',
+        '# eap = "peap"': 'eap = "ttls"',
+        '# ca_file = "/boot/firmware/wifi-ca.pem"': f'ca_file = "{ca}"',
+        '# address = "10.20.30.40/24"': 'address = "10.20.30.40/24"'})
+    res = _apply(tmp_path, boot_file)
+    assert res.errors == []
+    wifi = _profile(tmp_path, "kiosk-wifi.nmconnection")
+    assert "key-mgmt=wpa-eap" in wifi and "eap=ttls;" in wifi and "phase2-auth=pap" in wifi
+    assert "identity=kiosk-lobi@pemda.go.id" in wifi and "password=sandi\\;rahasia\\\\1" in wifi
+    assert f"ca-cert={tmp_path / 'data' / 'network' / 'wifi-ca.pem'}" in wifi
+    assert (tmp_path / "data" / "network" / "wifi-ca.pem").read_text() == ca.read_text()
+    assert "address1=10.20.30.40/24" in wifi  # the fixed address on the Wi-Fi
+    assert stat.S_IMODE((tmp_path / "data" / "network" / "kiosk-wifi.nmconnection").stat().st_mode) == 0o600
+    fat = boot_file.read_text()
+    assert "sandi" not in fat and "identity = " in fat
+    assert all("sandi" not in a for a in res.actions)
+    # Next boot: the password is no longer on the card; the profile keeps it.
+    assert _apply(tmp_path, boot_file).errors == []
+    assert _profile(tmp_path, "kiosk-wifi.nmconnection") == wifi
+
+
+@pytest.mark.parametrize("extra, expect", [
+    ({'# address = "10.20.30.40/24"': 'address = "10.20.30.40"'}, "with its prefix"),
+    ({'# address = "10.20.30.40/24"': 'address = "10.20.30.40/24"', '# gateway = "10.20.30.1"': 'gateway = "10.9.9.1"'},
+     "is not in 10.20.30.0/24"),
+    ({'# gateway = "10.20.30.1"': 'gateway = "10.20.30.1"'}, "need an address too"),
+    ({'# address = "10.20.30.40/24"': 'address = "10.20.30.40/24"', '# dns = ["10.20.30.1"]': 'dns = "10.20.30.1"'},
+     "dns must be a list"),
+    ({'# identity = "kiosk-lobi@pemda.go.id"': 'identity = "kiosk"', '# eap = "peap"': 'eap = "tls"'}, "eap = 'tls'"),
+    ({'# ca_file = "/boot/firmware/wifi-ca.pem"': 'ca_file = "/nowhere/ca.pem"'}, "set identity as well"),
+    ({'# identity = "kiosk-lobi@pemda.go.id"': 'identity = "kiosk"',
+      '# ca_file = "/boot/firmware/wifi-ca.pem"': 'ca_file = "/nowhere/ca.pem"'}, "not found"),
+    ({'[network]': '[network]\nmask = "255.255.255.0"'}, "unknown key(s) mask"),
+])
+def test_firstboot_network_mistakes_are_named(tmp_path, extra, expect):
+    res = _apply(tmp_path, _boot_file(tmp_path, extra=extra))
+    assert any(expect in e for e in res.errors), res.errors
+    assert WIFI_PW not in (tmp_path / "run" / "config-error.txt").read_text()
+
+
+def test_firstboot_enterprise_needs_a_password(tmp_path):
+    res = _apply(tmp_path, _boot_file(tmp_path, password="", extra={
+        '# identity = "kiosk-lobi@pemda.go.id"': 'identity = "kiosk"'}))
+    assert any("password is needed" in e for e in res.errors), res.errors
+    assert not (tmp_path / "data" / "network" / "kiosk-wifi.nmconnection").exists()
+
+
 def test_firstboot_time_zone_link(tmp_path):
     if not Path("/usr/share/zoneinfo/Asia/Makassar").exists():
         pytest.skip("no /usr/share/zoneinfo on this machine")
@@ -327,3 +404,31 @@ def test_kiosk_unit_essentials():
     assert "overlayroot=tmpfs:recurse=0" in run and "consoleblank=0" in run
     chroot = (STAGE / "02-run-chroot.sh").read_text()
     assert "--system-site-packages" in chroot and "systemctl mask getty@tty1.service" in chroot
+
+
+def test_kernel_options_reach_both_bases(tmp_path):
+    """01-run.sh: the kiosk's kernel options (read-only root, no blanking, boot messages off the
+    screen) go into pi-gen's cmdline.txt and into Debian's /etc/default/raspi-extra-cmdline, which
+    raspi-firmware's hook appends to the cmdline.txt it rewrites at every kernel update."""
+    if os.geteuid() != 0:
+        pytest.skip("01-run.sh installs files with owners: run as root (CI does)")
+    stage = tmp_path / "00-kiosk"
+    shutil.copytree(STAGE, stage)
+    (stage / "files" / "app").mkdir()
+    (stage / "files" / "app" / "pyproject.toml").write_text("[project]\nname = 'kiosk'\n")
+    root = tmp_path / "root"
+    (root / "boot" / "firmware").mkdir(parents=True)
+    pigen = "console=serial0,115200 console=tty1 root=PARTUUID=1234abcd-02 rootfstype=ext4 rootwait\n"
+    (root / "boot" / "firmware" / "cmdline.txt").write_text(pigen)
+    subprocess.run(["bash", str(stage / "01-run.sh")], env={**os.environ, "ROOTFS_DIR": str(root)}, check=True)
+    cmdline = (root / "boot" / "firmware" / "cmdline.txt").read_text()
+    assert cmdline.count("\n") == 1 and "console=tty3" in cmdline and "console=tty1" not in cmdline
+    extra = (root / "etc" / "default" / "raspi-extra-cmdline").read_text()
+    assert extra.count("\n") == 1
+    for opt in ("ro", "overlayroot=tmpfs:recurse=0", "consoleblank=0", "quiet"):
+        assert opt in cmdline.split() and opt in extra.split()
+    assert "root=PARTUUID=1234abcd-02" in cmdline  # pi-gen's own options are kept
+    # Applied twice (a rebuild), nothing is repeated.
+    subprocess.run(["bash", str(stage / "01-run.sh")], env={**os.environ, "ROOTFS_DIR": str(root)}, check=True)
+    assert (root / "boot" / "firmware" / "cmdline.txt").read_text() == cmdline
+

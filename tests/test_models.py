@@ -1,29 +1,16 @@
 """Model files: verified against the manifest; a missing or altered one stops with its name."""
 
-import os
 import shutil
 
 import pytest
 
 from conftest import run_kiosk
 from kiosk_models import ModelError, verify_models
-from kiosk_models.loader import read_manifest
 
 
 def test_installed_models_match_the_manifest():
     files = verify_models()
     assert {m.name for m in files} == {"landmarks_5", "landmarks_68", "encoder"}
-
-
-@pytest.fixture
-def models_copy(tmp_path, monkeypatch):
-    """A models folder of links to the real files, to break one at a time."""
-    d = tmp_path / "models"
-    d.mkdir()
-    for m in read_manifest():
-        os.symlink(m.path, d / m.path.name)
-    monkeypatch.setenv("KIOSK_MODELS_DIR", str(d))
-    return d
 
 
 def test_missing_model_is_named(models_copy):

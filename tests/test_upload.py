@@ -127,6 +127,97 @@ def test_tls_verified_with_the_governments_ca_file(tmp_path):
         c.stop()
 
 
+
+class _TunnelProxy:
+    """A forward proxy on loopback that only tunnels (HTTP CONNECT), as an office's proxy does for
+    HTTPS; it records what it was asked to connect to and every byte it relayed."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.connects: list[str] = []
+        self.relayed = bytearray()
+        self._stop = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import threading
+
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn):
+        import select
+        import socket
+
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return conn.close()
+            head += chunk
+        line = head.split(b"\r\n", 1)[0].decode()
+        method, target, _ = line.split(" ", 2)
+        if method != "CONNECT":
+            conn.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            return conn.close()
+        self.connects.append(target)
+        host, port = target.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        pair = {conn: upstream, upstream: conn}
+        try:
+            while True:
+                ready, _, _ = select.select(list(pair), [], [], 5)
+                if not ready:
+                    break
+                for s in ready:
+                    data = s.recv(65536)
+                    if not data:
+                        raise ConnectionError
+                    self.relayed += data
+                    pair[s].sendall(data)
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            conn.close()
+            upstream.close()
+
+    def close(self):
+        self._stop = True
+        self.sock.close()
+
+
+def test_upload_through_the_offices_proxy(tmp_path):
+    """[server] proxy: HTTPS to the collector is tunnelled through the proxy, the certificate is
+    still verified, and the proxy never sees the token (it only relays TLS)."""
+    cert, key = _self_signed(tmp_path)
+    c = Collector(f"sqlite:///{tmp_path / 'c.db'}", ssl=(cert, key))
+    proxy = _TunnelProxy()
+    try:
+        raw_token = c.register("kiosk-01")
+        token = write_token(tmp_path / "token", raw_token)
+        with Store(tmp_path / "k.db", device_id="kiosk-01") as store:
+            fill_events(store, 7, "kiosk-01")
+            via = f"http://127.0.0.1:{proxy.port}"
+            up = uploader(store.path, fast_settings(c.url, token, proxy=via))  # system CAs only
+            assert up.round(store) == "failed" and "not trusted" in up.status()["last_error"]
+            up = uploader(store.path, fast_settings(c.url, token, ca_file=str(cert), proxy=via))
+            assert up.round(store) == "ok" and c.count() == 7
+        assert proxy.connects and set(proxy.connects) == {f"127.0.0.1:{c.port}"}
+        assert raw_token.encode() not in proxy.relayed and b"Authorization" not in proxy.relayed
+    finally:
+        proxy.close()
+        c.stop()
+
+
 def test_enrolled_at_one_kiosk_recognised_at_another(collector, tmp_path, enrolled, encodings):
     """Kiosk A enrolled Obama and Biden from photos; kiosk B of Obama's unit gets his templates
     from the server and identifies him from a photo A never used."""

@@ -3,21 +3,19 @@
 # relies on (issue 7). Run after image/ci/check.sh, as root:
 #   WORK=/tmp/kiosk-image-ci bash image/ci/boot.sh
 #
-# 1. A copy of check.sh's root file system ($WORK/rootfs, which stays untouched) gets what a
-#    Raspberry Pi image has from Raspberry Pi OS but a Debian root lacks: Debian's generic arm64
-#    kernel (linux-image-arm64 with its initramfs; overlayroot and initramfs-tools are already
-#    there from the stage's 00-packages), a pi-gen style /etc/fstab (PARTUUID-01 /boot/firmware,
-#    PARTUUID-02 /), a real /boot/firmware/kiosk.toml with a fake token and Wi-Fi password, an
+# 1. A copy of check.sh's root file system ($WORK/rootfs, the Debian image's root, which stays
+#    untouched) gets a real /boot/firmware/kiosk.toml with a fake token and Wi-Fi password, an
 #    empty /data (as on a freshly flashed card), and the TEST-ONLY report unit from
 #    image/ci/boottest/ (plus serial-getty@ttyAMA0 masked, so no login prompt interleaves with it).
-# 2. genimage assembles the 3-partition disk from image/genimage.cfg (plus a fixed MBR disk
-#    signature for the PARTUUIDs); the disk file is then made 2 GiB longer (sparse) so that
-#    kiosk-data-init has something to grow (and journald room to keep earlier boots: its
-#    SystemKeepFree=500M would vacuum them on a 512 MiB data partition).
+#    Kernel, initramfs (with overlayroot) and the fstab by label are the image's own.
+# 2. image/debian/mkimage.sh assembles the 3-partition disk (image/genimage.cfg); the disk file is
+#    then made 2 GiB longer (sparse) so that kiosk-data-init has something to grow (and journald
+#    room to keep earlier boots: its SystemKeepFree=500M would vacuum them on a 512 MiB data
+#    partition).
 # 3. qemu-system-aarch64 -M virt -cpu max (TCG) with virtio disk, virtio-gpu (a DRM device for
 #    cage), virtio keyboard/tablet, no network, the kernel and initrd passed directly, and the
-#    image's own cmdline.txt (console=serial0 becomes ttyAMA0, last, so failures show on the
-#    serial log; root=PARTUUID of the test disk).
+#    image's own cmdline.txt (its consoles replaced by ttyAMA0, so failures show on the serial
+#    log; root=LABEL=rootfs as on the card).
 #    Boot 1: first boot; report; a database backup; clean power-off.
 #    Boot 2: report; SQLite writes in flight; hard power cut (SIGKILL of qemu).
 #    Boot 3: the emulated RTC set back to 2020 (a Pi 4 after a power cut without network);
@@ -26,8 +24,7 @@
 #    After each boot the KIOSKDATA and rootfs partitions are read from the disk file (dd at the
 #    sfdisk offset, e2fsck on that copy, debugfs; FAT via mtools): no loop devices, no mounts.
 # Env: WORK (default /tmp/kiosk-image-ci), BOOTDIR (default /tmp/kiosk-boot), SMP (2), MEM (2048),
-# BOOT_TIMEOUT (seconds to wait for each boot's report, default 2400), KEEP_ROOT=1 reuses
-# $BOOTDIR/rootfs from an earlier run (only for working on this script).
+# BOOT_TIMEOUT (seconds to wait for each boot's report, default 2400).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${WORK:-/tmp/kiosk-image-ci}
@@ -47,7 +44,7 @@ ok() { echo "boot.sh: ok   $*"; }
 fail() { echo "boot.sh: CHECK FAILED: $*" >&2; failures+=("$*"); }
 
 [ "$(id -u)" = 0 ] || die "run as root (chroot for the kernel package)"
-if [ ! -e "$src/.debootstrap-done" ] || [ ! -x "$src/opt/kiosk/venv/bin/kiosk" ]; then
+if [ ! -e "$src.done" ] || [ ! -x "$src/opt/kiosk/venv/bin/kiosk" ]; then
 	die "$src is not a finished root file system: run image/ci/check.sh first (same WORK)"
 fi
 if findmnt -R -n -o TARGET "$src" >/dev/null 2>&1 || grep -q " $src/" /proc/mounts; then
@@ -71,44 +68,18 @@ mkdir -p "$B"
 step "host tools ($(qemu-system-aarch64 --version | head -n1))"
 
 # --- 1. the boot copy of the root file system -----------------------------------------------------
-mounted=()
 qpid=
 cleanup() {
-	local i
 	if [ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null; then kill -KILL "$qpid" 2>/dev/null || true; fi
-	for (( i=${#mounted[@]}-1; i>=0; i-- )); do umount -l "${mounted[$i]}" 2>/dev/null || true; done
 }
 trap cleanup EXIT
-bind() { mkdir -p "$2"; mount --bind "$1" "$2"; mounted+=("$2"); }
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 	HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
 
-if [ "${KEEP_ROOT:-0}" = 1 ] && [ -e "$root/.boottest-kernel" ]; then
-	step "reused $root (KEEP_ROOT=1)"
-else
-	rm -rf "$root"
-	cp -a "$src" "$root"
-	step "copy of $src"
-	for pkg in overlayroot initramfs-tools; do
-		in_root dpkg-query -W -f "\${Status}" "$pkg" 2>/dev/null | grep -q 'ok installed' \
-			|| die "$pkg is not installed in $src (it comes from the stage's 00-packages)"
-	done
-	bind /proc "$root/proc"
-	bind /sys "$root/sys"
-	bind /dev "$root/dev"
-	bind /dev/pts "$root/dev/pts"
-	# The kernel package is kept between runs (about 100 MB to download).
-	mkdir -p "$B/apt-archives/partial"
-	bind "$B/apt-archives" "$root/var/cache/apt/archives"
-	# shellcheck disable=SC2086 # a list of package names
-	in_root apt-get install -y -qq --no-install-recommends linux-image-arm64 ${BOOT_EXTRA_PACKAGES:-} \
-		>"$B/kernel.log" 2>&1 || { tail -n 20 "$B/kernel.log" >&2; die "apt-get install linux-image-arm64 in the copy (see $B/kernel.log)"; }
-	for (( i=${#mounted[@]}-1; i>=0; i-- )); do umount -l "${mounted[$i]}"; done
-	mounted=()
-	touch "$root/.boottest-kernel"
-	step "Debian kernel and initramfs in the copy ($(find "$root/boot" -name 'vmlinuz-*' -printf '%f\n' | sort -V | tail -n1))"
-fi
-kernel=$(find "$root/boot" -name 'vmlinuz-*' | sort -V | tail -n1)
+rm -rf "$root" "$root.done"
+cp -a "$src" "$root"
+step "copy of $src"
+kernel=$(find "$root/boot" -maxdepth 1 -name 'vmlinuz-*' | sort -V | tail -n1)
 [ -n "$kernel" ] || die "no kernel in $root/boot"
 initrd=$root/boot/initrd.img-${kernel##*/vmlinuz-}
 [ -f "$initrd" ] || die "no initrd for $kernel"
@@ -119,13 +90,6 @@ for f in scripts/init-bottom/overlayroot overlay.ko; do
 done
 cp "$kernel" "$B/vmlinuz"; cp "$initrd" "$B/initrd.img"
 
-# What pi-gen's root has and a debootstrap root lacks: fstab with the PARTUUIDs of the image.
-disksig=6b696f73
-cat >"$root/etc/fstab" <<EOF
-proc                  /proc           proc  defaults          0 0
-PARTUUID=$disksig-01  /boot/firmware  vfat  defaults          0 2
-PARTUUID=$disksig-02  /               ext4  defaults,noatime  0 1
-EOF
 # The technician's file, as check.sh writes it (a fake token and Wi-Fi password).
 sed -e "s/PASTE-THE-DEVICE-TOKEN-HERE/$TOKEN/" -e 's/^ssid = ""/ssid = "Kantor CI"/' \
 	-e "s/^password = \"\"  /password = \"$WIFI_PASSWORD\"/" \
@@ -135,32 +99,25 @@ if ! grep -q "$TOKEN" "$root/boot/firmware/kiosk.toml" || ! grep -q "$WIFI_PASSW
 fi
 # A freshly flashed card: the data partition is empty (folders are made at boot).
 find "$root/data" -mindepth 1 -delete
-rm -rf "$root/run/kiosk" "$root/var/lib/kiosk/selftest.jpg" "$root/.debootstrap-done"
+rm -rf "$root/run/kiosk" "$root/var/lib/kiosk/selftest.jpg"
 # The test-only report unit.
 install -d "$root/usr/local/lib/kiosk-boottest"
 install -m 755 "$here/ci/boottest/report.sh" "$root/usr/local/lib/kiosk-boottest/report.sh"
 install -m 644 "$here/ci/boottest/kiosk-boottest.service" "$root/etc/systemd/system/"
 ln -sf /etc/systemd/system/kiosk-boottest.service "$root/etc/systemd/system/multi-user.target.wants/kiosk-boottest.service"
 ln -sf /dev/null "$root/etc/systemd/system/serial-getty@ttyAMA0.service"
-# The kernel command line of the image (01-run.sh made it), adapted to qemu's virt machine.
+# The kernel command line of the image (raspi-firmware's hook wrote it), on qemu's virt machine.
 cmdline=$(head -n1 "$root/boot/firmware/cmdline.txt")
-cmdline=$(sed -e 's/console=serial0,[0-9]* *//' -e "s/root=PARTUUID=[0-9a-f-]*/root=PARTUUID=$disksig-02/" <<<"$cmdline")
-cmdline="$cmdline console=ttyAMA0,115200"
+cmdline="$(sed -E 's/(^| )console=[^ ]*//g' <<<"$cmdline") console=ttyAMA0,115200"
+grep -q 'root=LABEL=rootfs' <<<"$cmdline" || die "cmdline.txt does not mount the root by label: $cmdline"
 grep -q 'overlayroot=tmpfs:recurse=0' <<<"$cmdline" || die "cmdline.txt lacks overlayroot: $cmdline"
 echo "boot.sh: kernel command line: $cmdline"
-step "test files in the copy (fstab, kiosk.toml, report unit)"
+step "test files in the copy (kiosk.toml, report unit)"
 
 # --- 2. the disk ---------------------------------------------------------------------------------
-gi=$B/genimage
-rm -rf "$gi" && mkdir -p "$gi/in" "$gi/out" "$gi/tmp"
-sed "s/partition-table-type = \"mbr\"/&\n\t\tdisk-signature = 0x$disksig/" "$here/genimage.cfg" >"$gi/genimage.cfg"
-grep -q "disk-signature = 0x$disksig" "$gi/genimage.cfg" || die "could not set the disk signature"
-genimage --config "$gi/genimage.cfg" --rootpath "$root" --inputpath "$gi/in" \
-	--outputpath "$gi/out" --tmppath "$gi/tmp" >"$B/genimage.log" 2>&1 || {
-	tail -n 30 "$B/genimage.log" >&2; die "genimage"; }
 img=$B/kiosk-boot.img
-mv "$gi/out/kiosk-test.img" "$img"
-rm -rf "$gi/out" "$gi/tmp"
+touch "$root.done"
+NAME=boot.sh bash "$here/debian/mkimage.sh" "$root" "$img"
 truncate -s +2G "$img"  # sparse; journald keeps SystemKeepFree=500M free on /data
 part() { sfdisk --dump "$img" | sed -n "s|^$img$1 : start= *\([0-9]*\), size= *\([0-9]*\).*|\1 \2|p"; }
 read -r _ data_size0 < <(part 3)

@@ -1,20 +1,24 @@
 #!/bin/bash
-# The image checks that need neither Docker, nor a Pi, nor the Raspberry Pi archive (issue 7):
+# The Debian image built and checked without Docker, a Pi or the Raspberry Pi archive (issue 17):
 #   1. shellcheck on every script of image/;
-#   2. a Debian arm64 root file system (debootstrap, second stage under qemu-user via binfmt_misc);
-#   3. the stage's own steps run in it for real: 00-packages (apt; packages found only in the
-#      Raspberry Pi archive are skipped and listed), 00-kiosk/01-run.sh, 00-kiosk/02-run-chroot.sh;
-#   4. `systemd-analyze verify` on the kiosk's units in that tree;
-#   5. inside it, under emulation: kiosk-firstboot apply/check on the example boot file, then
-#      `kiosk self-test --photo` as the kiosk user (models verified, a real recognition, the
-#      database migration);
-#   6. a partitioned test image (FAT boot, ext4 root, ext4 KIOSKDATA) assembled with genimage,
-#      and add-data-partition.sh on a two-partition image.
+#   2. the root file system, exactly as `BASE=debian image/build.sh` makes it
+#      (image/debian/mkroot.sh: Debian trixie arm64 by debootstrap, the stage's 00-packages - those
+#      only in the Raspberry Pi archive are skipped and listed -, 01-run.sh, 02-run-chroot.sh under
+#      qemu-user, raspi-firmware + linux-image-arm64 + firmware-brcm80211), from this working tree;
+#   3. `systemd-analyze verify` on the kiosk's units in that tree, and which are enabled;
+#   4. inside it (in an overlay, so the root stays as shipped), under emulation: kiosk-firstboot
+#      apply/check on the example boot file, then `kiosk self-test --photo` as the kiosk user;
+#   5. the SD-card image from that root (image/debian/mkimage.sh) and checks of the image file
+#      itself: partition table and labels, the FAT partition's firmware, kernel, initrd,
+#      bcm2711-rpi-4-b.dtb, config.txt and cmdline.txt (root by label, overlayroot, no cma=64M),
+#      the root partition's enabled units; add-data-partition.sh (the pi-gen path) on a small image;
+#   6. a smoke boot of the image on an emulated Raspberry Pi 4 (ci/smoke-raspi4b.sh).
 # Run as root (chroot, mounts). Needs the Debian packages debootstrap, qemu-user-static,
-# binfmt-support, genimage, shellcheck, mtools, dosfstools, e2fsprogs, fdisk and python3. Env: WORK (default /tmp/kiosk-image-ci;
-# a finished debootstrap there is reused), SUITE (default trixie), MIRROR (default: the host's
-# Debian mirror), PHOTO (default: fetched with scripts/fetch_faces.py), CLEAN=1 removes WORK at
-# the end (otherwise the next run reuses its debootstrap, which saves about 9 minutes).
+# binfmt-support, genimage, shellcheck, mtools, dosfstools, e2fsprogs, fdisk, xz-utils,
+# device-tree-compiler, python3, and qemu-system-arm 9+ (bookworm-backports on Debian 12).
+# Env: WORK (default /tmp/kiosk-image-ci; a finished debootstrap there is reused), SUITE (trixie),
+# MIRROR (default: the host's Debian mirror), PHOTO (default: fetched with scripts/fetch_faces.py),
+# XZ=1 also compresses the image as a release does, CLEAN=1 removes WORK at the end.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -27,8 +31,8 @@ NAME=check.sh
 source "$here/ci/lib.sh"
 
 [ "$(id -u)" = 0 ] || die "run as root (debootstrap, chroot and mounts need it)"
-for tool in debootstrap genimage shellcheck mkfs.vfat mcopy mke2fs sfdisk systemd-analyze; do
-	command -v "$tool" >/dev/null || die "$tool is missing (apt-get install debootstrap genimage shellcheck dosfstools mtools e2fsprogs fdisk systemd qemu-user-static binfmt-support)"
+for tool in debootstrap genimage shellcheck mkfs.vfat mcopy mke2fs sfdisk systemd-analyze debugfs xz fdtput; do
+	command -v "$tool" >/dev/null || die "$tool is missing (apt-get install debootstrap genimage shellcheck dosfstools mtools e2fsprogs fdisk systemd qemu-user-static binfmt-support xz-utils device-tree-compiler)"
 done
 
 # --- 1. shellcheck -----------------------------------------------------------------------------
@@ -40,93 +44,19 @@ done
 shellcheck -x "${shell_scripts[@]}"
 step "shellcheck on ${#shell_scripts[@]} scripts"
 
-# --- 2. arm64 root file system -----------------------------------------------------------------
-if [ "$(uname -m)" != aarch64 ]; then
-	if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
-		mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || die "cannot mount binfmt_misc (a container without --privileged?)"
-	fi
-	[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --enable qemu-aarch64 \
-		|| die "cannot register qemu-aarch64 with binfmt_misc"
-fi
-if [ -z "${MIRROR:-}" ]; then
-	MIRROR=$(grep -rhoE '(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
-		| grep -v security | head -n1 | grep -oE 'https?://[^ ]+' || true)
-	MIRROR=${MIRROR:-http://deb.debian.org/debian}
-fi
-mounted=()
+# --- 2. the Debian image's root file system: Debian arm64, the stage, the Pi 4's boot packages ----
+# (image/debian/mkroot.sh, as image/build.sh BASE=debian runs it), from this working tree.
+NAME=check.sh bash "$here/debian/mkroot.sh" "$root" "$repo"
+step "root file system (image/debian/mkroot.sh)"
+# shellcheck source-path=SCRIPTDIR source=../debian/chroot.sh
+source "$here/debian/chroot.sh"
 cleanup() {
-	local i
-	for (( i=${#mounted[@]}-1; i>=0; i-- )); do umount -l "${mounted[$i]}" 2>/dev/null || true; done
+	root_umount
 	if [ "${CLEAN:-0}" = 1 ]; then rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
-mkdir -p "$WORK"
-if [ ! -e "$root/.debootstrap-done" ]; then
-	rm -rf "$root"
-	# One run on the host: debootstrap's own work (resolving, unpacking) runs natively and only
-	# the package scripts run under qemu-user through binfmt_misc. (--foreign plus
-	# `chroot ROOT /debootstrap/debootstrap --second-stage` runs debootstrap's
-	# perl under emulation: still unpacking after 8 minutes on 2 shared cores.)
-	debootstrap --arch=arm64 --variant=minbase \
-		--include=systemd,systemd-sysv,systemd-timesyncd,ca-certificates,python3,python3-venv,python3-pip,udev \
-		"$SUITE" "$root" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 || die "debootstrap $SUITE arm64 (see $WORK/debootstrap.log)"
-	touch "$root/.debootstrap-done"
-	step "debootstrap $SUITE arm64 ($MIRROR)"
-else
-	step "reused $root"
-fi
 
-bind() { if [ -d "$1" ]; then mkdir -p "$2"; fi; mount --bind "$1" "$2"; mounted+=("$2"); }
-bind /proc "$root/proc"
-bind /sys "$root/sys"
-bind /dev "$root/dev"
-bind /dev/pts "$root/dev/pts"
-# pip in the chroot trusts what the host trusts (a proxy's CA, say) through the environment
-# only: the bundle is bind-mounted under /run, which is not part of any image.
-touch "$root/run/host-ca.crt"
-bind /etc/ssl/certs/ca-certificates.crt "$root/run/host-ca.crt"
-in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-	HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive PIP_CERT=/run/host-ca.crt \
-	PIP_DEFAULT_TIMEOUT=180 "$@"; }
-
-# --- 3. the stage's steps ----------------------------------------------------------------------
-echo "deb $MIRROR $SUITE main" > "$root/etc/apt/sources.list"
-in_root apt-get update -qq >"$WORK/apt.log" 2>&1 || die "apt-get update in the chroot (see $WORK/apt.log)"
-install=() skipped=()
-while read -r pkg; do
-	[ -n "$pkg" ] || continue
-	policy=$(in_root apt-cache policy "$pkg" 2>/dev/null </dev/null || true)
-	if grep -qE 'Candidate: [^(]' <<<"$policy"; then
-		install+=("$pkg")
-	else
-		skipped+=("$pkg")
-	fi
-done < <(sed 's/#.*//' "$stage/00-packages" | tr ' ' '\n')
-in_root apt-get install -y -qq --no-install-recommends "${install[@]}" >>"$WORK/apt.log" 2>&1 \
-	|| die "apt-get install ${install[*]} (see $WORK/apt.log)"
-echo "check.sh: installed from $SUITE: ${install[*]}"
-echo "check.sh: SKIPPED (only in the Raspberry Pi archive): ${skipped[*]:-none}"
-step "00-packages"
-
-app=$stage/files/app
-rm -rf "$app"
-mkdir -p "$app"
-(cd "$repo" && tar -c --exclude=__pycache__ --exclude='*.qm' --exclude='*.pyc' \
-	pyproject.toml requirements.txt README.md LICENSE kiosk enroll models server) | tar -x -C "$app"
-mkdir -p "$root/boot/firmware"
-echo "console=serial0,115200 console=tty1 root=PARTUUID=00000000-02 rootfstype=ext4 fsck.repair=yes rootwait" > "$root/boot/firmware/cmdline.txt"
-ROOTFS_DIR=$root bash "$stage/01-run.sh"
-rm -rf "$app"
-grep -q 'overlayroot=tmpfs:recurse=0' "$root/boot/firmware/cmdline.txt" || die "cmdline.txt lacks overlayroot"
-step "01-run.sh (files into the root file system)"
-
-# pi-gen runs NN-run-chroot.sh as `on_chroot < script`; so does this.
-in_root /bin/bash -e < "$stage/02-run-chroot.sh" >"$WORK/chroot.log" 2>&1 \
-	|| { tail -n 30 "$WORK/chroot.log" >&2; die "02-run-chroot.sh (see $WORK/chroot.log)"; }
-tail -n 3 "$WORK/chroot.log"
-step "02-run-chroot.sh under qemu-user (venv, pinned wheels, services)"
-
-# --- 4. systemd-analyze verify ------------------------------------------------------------------
+# --- 3. systemd-analyze verify ------------------------------------------------------------------
 units=()
 for u in "$stage"/files/units/*; do units+=("$root/etc/systemd/system/${u##*/}"); done
 verify_log=$WORK/verify.log
@@ -142,9 +72,14 @@ fi
 [ "$(readlink "$root/etc/systemd/system/default.target")" = /usr/lib/systemd/system/graphical.target ] \
 	|| [ "$(readlink "$root/etc/systemd/system/default.target")" = /lib/systemd/system/graphical.target ] \
 	|| die "default target is not graphical.target"
-step "systemd-analyze verify on ${#units[@]} units"
 
-# --- 5. first boot and self-test inside, under emulation ----------------------------------------
+for u in data.mount kiosk-data-init.service kiosk-firstboot.service kiosk.service kiosk-backup.timer \
+	kiosk-clock-save.timer systemd-timesyncd.service; do
+	compgen -G "$root/etc/systemd/system/*.wants/$u" >/dev/null || die "$u is not enabled"
+done
+step "systemd-analyze verify on ${#units[@]} units; kiosk units enabled"
+
+# --- 4. first boot and self-test inside, under emulation, in an overlay of the root ---------------
 photo=${PHOTO:-}
 if [ -z "$photo" ]; then
 	py=$repo/.venv/bin/python
@@ -152,6 +87,13 @@ if [ -z "$photo" ]; then
 	faces=$("$py" "$repo/scripts/fetch_faces.py" "$WORK/faces")
 	photo=$faces/obama.jpg
 fi
+shipped=$root
+ov=$WORK/selftest-overlay
+rm -rf "$ov" && mkdir -p "$ov/upper" "$ov/work" "$ov/merged"
+mount -t overlay overlay -o "lowerdir=$shipped,upperdir=$ov/upper,workdir=$ov/work" "$ov/merged"
+mounted+=("$ov/merged")
+root=$ov/merged
+root_mount
 cp "$photo" "$root/var/lib/kiosk/selftest.jpg"
 chown --reference="$root/var/lib/kiosk" "$root/var/lib/kiosk/selftest.jpg"
 # The data partition's folders, as kiosk-data-init makes them (.grown: never resize anything here).
@@ -173,34 +115,59 @@ in_root runuser -u kiosk -- "${kiosk_env[@]}" /opt/kiosk/venv/bin/kiosk self-tes
 # A database for the guard to check and copy, as the kiosk user.
 in_root runuser -u kiosk -- /usr/local/lib/kiosk/kiosk-db-guard backup /data/kiosk/kiosk.db /data/backup
 in_root runuser -u kiosk -- /usr/local/lib/kiosk/kiosk-db-guard check /data/kiosk/kiosk.db /data/backup
-rm -f "$root/boot/firmware/kiosk.toml" "$root/var/lib/kiosk/selftest.jpg"
-rm -rf "$root/run/kiosk"
+root_umount
+root=$shipped
+rm -rf "$ov"
+[ -z "$(find "$root/data" -mindepth 1 -print -quit)" ] || die "the shipped root's /data is not empty"
 step "kiosk self-test --photo under emulation"
 
-# --- 6. genimage test image ---------------------------------------------------------------------
-for (( i=${#mounted[@]}-1; i>=0; i-- )); do umount -l "${mounted[$i]}"; done
-mounted=()
-rm -f "$root/run/host-ca.crt"
-gi=$WORK/genimage
-rm -rf "$gi" && mkdir -p "$gi/in" "$gi/out" "$gi/tmp"
-# The data partition starts empty (folders are made at boot); keep the root's /data empty too.
-mkdir -p "$gi/rootpath"
-genimage --config "$here/genimage.cfg" --rootpath "$root" --inputpath "$gi/in" \
-	--outputpath "$gi/out" --tmppath "$gi/tmp" >"$WORK/genimage.log" 2>&1 || {
-	tail -n 30 "$WORK/genimage.log" >&2; die "genimage"; }
-img=$gi/out/kiosk-test.img
+# --- 5. the SD-card image, and checks of the image file -------------------------------------------
+img=$WORK/kiosk-ci-pi4-debian.img
+if [ "${XZ:-0}" = 1 ]; then
+	NAME=check.sh bash "$here/debian/mkimage.sh" "$root" "$img" --xz
+	xz -T0 -dc "$img.xz" >"$img"
+else
+	NAME=check.sh bash "$here/debian/mkimage.sh" "$root" "$img"
+fi
 sfdisk --dump "$img"
-n=0
-while read -r start; do
-	n=$((n + 1))
-	blkid -p -O $(( start * 512 )) -o export "$img" | grep -E '^(LABEL|TYPE)=' | tr '\n' ' '
-	echo
-done < <(sfdisk --dump "$img" | sed -n 's/.*start= *\([0-9]*\).*/\1/p')
-[ "$n" = 3 ] || die "the test image should have 3 partitions, has $n"
-labels=$(sfdisk --dump "$img" | sed -n 's/.*start= *\([0-9]*\).*/\1/p' | while read -r s; do
-	blkid -p -O $(( s * 512 )) -s LABEL -o value "$img"; done | tr '\n' ' ')
-[ "$labels" = "bootfs rootfs KIOSKDATA " ] || die "partition labels are '$labels'"
-step "genimage test image ($(du -h --apparent-size "$img" | cut -f1), labels: $labels)"
+starts=() labels=()
+while read -r start; do starts+=("$start"); done < <(sfdisk --dump "$img" | sed -n 's/.*start= *\([0-9]*\).*/\1/p')
+[ "${#starts[@]}" = 3 ] || die "the image should have 3 partitions, has ${#starts[@]}"
+for s in "${starts[@]}"; do labels+=("$(blkid -p -O $(( s * 512 )) -s TYPE -o value "$img"):$(blkid -p -O $(( s * 512 )) -s LABEL -o value "$img")"); done
+[ "${labels[*]}" = "vfat:bootfs ext4:rootfs ext4:KIOSKDATA" ] || die "partitions are '${labels[*]}'"
+sfdisk --dump "$img" | grep -q "${img}1 : .*type=c, bootable" || die "partition 1 is not a bootable FAT (type c)"
+fat="$img@@$(( starts[0] * 512 ))"
+bootfiles=$(mdir -i "$fat" -b ::/ | sed 's|^::/||')
+for f in start4.elf fixup4.dat bcm2711-rpi-4-b.dtb config.txt cmdline.txt kiosk.toml.example; do
+	grep -qx "$f" <<<"$bootfiles" || die "$f is not on the FAT partition"
+done
+kernel=$(grep -E '^vmlinuz-' <<<"$bootfiles" | sort -V | tail -n1)
+initrd=$(grep -E '^initrd.img-' <<<"$bootfiles" | sort -V | tail -n1)
+{ [ -n "$kernel" ] && [ -n "$initrd" ]; } || die "no kernel or initrd on the FAT partition"
+config_txt=$(mtype -i "$fat" ::/config.txt)
+cmdline_txt=$(mtype -i "$fat" ::/cmdline.txt)
+echo "check.sh: cmdline.txt: $cmdline_txt"
+for want in arm_64bit=1 "kernel=$kernel" "initramfs $initrd"; do
+	grep -qx "$want" <<<"$config_txt" || die "config.txt lacks '$want'"
+done
+for want in root=LABEL=rootfs overlayroot=tmpfs:recurse=0 console=tty3 consoleblank=0; do
+	grep -qw -- "$want" <<<"$cmdline_txt" || die "cmdline.txt lacks $want"
+done
+! grep -q 'cma=' <<<"$cmdline_txt" || die "cmdline.txt sets cma= (cma=64M can keep a Pi 4 from booting)"
+[ "$(grep -oE '(^| )r[ow]( |$)' <<<"$cmdline_txt" | tail -n1 | tr -d ' ')" = ro ] \
+	|| die "cmdline.txt does not end with ro: the root below the overlay would be mounted writable"
+[ "$(wc -l <<<"$cmdline_txt")" = 1 ] || die "cmdline.txt must be one line"
+rootpart="$img?offset=$(( starts[1] * 512 ))"
+for want in graphical.target.wants/kiosk.service multi-user.target.wants/kiosk-firstboot.service \
+	local-fs.target.wants/data.mount local-fs.target.wants/kiosk-data-init.service; do
+	debugfs -R "ls -p /etc/systemd/system/${want%/*}" "$rootpart" 2>/dev/null | cut -d/ -f6 | grep -qx "${want#*/}" \
+		|| die "${want#*/} is not enabled (${want%/*}) in the image's root partition"
+done
+[ "$(debugfs -R "stat /etc/systemd/system/getty@tty1.service" "$rootpart" 2>/dev/null | grep -o 'Fast link dest: "[^"]*"')" \
+	= 'Fast link dest: "/dev/null"' ] || die "getty@tty1 is not masked in the image's root partition"
+debugfs -R "stat /opt/kiosk/venv/bin/kiosk" "$rootpart" 2>/dev/null | grep -q 'Type: regular' \
+	|| die "the image's root partition has no /opt/kiosk/venv/bin/kiosk"
+step "image checks: partitions, FAT ($kernel, $initrd, config.txt, cmdline.txt), root units"
 
 # add-data-partition.sh on a small two-partition image, as build.sh does on pi-gen's.
 small=$WORK/two.img
@@ -211,4 +178,8 @@ sfdisk --dump "$small" | grep -q "${small}3 : start=       57344" || { sfdisk --
 [ "$(blkid -p -O $((57344 * 512)) -s LABEL -o value "$small")" = KIOSKDATA ] || die "add-data-partition: no KIOSKDATA label"
 rm -f "$small"
 step "add-data-partition.sh"
+
+# --- 6. a smoke boot on an emulated Raspberry Pi 4 ------------------------------------------------
+bash "$here/ci/smoke-raspi4b.sh" "$img"
+step "smoke boot under qemu-system-aarch64 -M raspi4b"
 echo "check.sh: all image checks passed in $(( $(date +%s) - t0 ))s"

@@ -8,9 +8,12 @@ from face_recognition_models, Euclidean distance) with two differences that matt
   here each model loads on first use, from a path checked against models/manifest.toml, and a
   problem raises ``ModelError``;
 * boxes are a ``Box`` dataclass in full-frame pixels, detection runs on a downscaled grey frame
-  and the box is scaled back, and encodings are float32.
+  and the box is scaled back, and encodings are float32;
+* the 128-d encoding runs the same network on a faster runtime by default (encoder.py): the
+  face chip is cut here exactly as dlib's ``compute_face_descriptor`` cuts it, then encoded.
 
-tests/test_faces.py checks that the templates equal face_recognition's own to float precision.
+tests/test_recognition.py checks that the templates equal face_recognition's own to float
+precision, and tests/test_encoder.py that every runtime gives dlib's descriptor.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from functools import cached_property
 
 import numpy as np
 
+from kiosk.recognition.encoder import CHIP_PADDING, CHIP_SIZE, DEFAULT_RUNTIME, Encoder, load_encoder
 from kiosk_models import model_path
 
 
@@ -74,7 +78,13 @@ def to_grey(rgb: np.ndarray) -> np.ndarray:
 
 
 class FaceModels:
-    """dlib's detector, landmark predictors and encoder, each loaded on first use."""
+    """dlib's detector and landmark predictors and the encoder, each loaded on first use.
+
+    `encoder` is the runtime of the 128-d encoder (encoder.RUNTIMES) and `threads` its
+    intra-op threads (0: half the cores)."""
+
+    def __init__(self, encoder: str = DEFAULT_RUNTIME, threads: int = 0):
+        self.encoder_runtime, self.encoder_threads = encoder, threads
 
     @cached_property
     def _dlib(self):
@@ -95,8 +105,8 @@ class FaceModels:
         return self._dlib.shape_predictor(str(model_path("landmarks_68")))
 
     @cached_property
-    def encoder(self):
-        return self._dlib.face_recognition_model_v1(str(model_path("encoder")))
+    def encoder(self) -> Encoder:
+        return load_encoder(self.encoder_runtime, self.encoder_threads)
 
     def load_all(self) -> None:
         """Load every model now (workers do this at start, not on the first face)."""
@@ -127,19 +137,23 @@ class FaceModels:
         shape = self.landmarks68(to_grey(frame), self._rect(box))
         return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
-    def encode(self, rgb: np.ndarray, box: Box, jitters: int = 0) -> np.ndarray:
-        """The 128-d template of the face in `box` (float32)."""
+    def chip(self, rgb: np.ndarray, box: Box) -> np.ndarray:
+        """The aligned 150x150 RGB face chip the encoder takes (5-point landmarks, padding
+        0.25), cut as dlib's compute_face_descriptor cuts it."""
         shape = self.landmarks5(rgb, self._rect(box))
-        desc = self.encoder.compute_face_descriptor(rgb, shape, jitters)
-        return np.asarray(desc, dtype=np.float32)
+        return self._dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
+
+    def encode(self, rgb: np.ndarray, box: Box) -> np.ndarray:
+        """The 128-d template of the face in `box` (float32)."""
+        return self.encoder.encode(self.chip(rgb, box))[0]
 
 
-_models: FaceModels | None = None
+_models: dict[tuple[str, int], FaceModels] = {}
 
 
-def models() -> FaceModels:
-    """The process-wide FaceModels (each worker process has its own)."""
-    global _models
-    if _models is None:
-        _models = FaceModels()
-    return _models
+def models(encoder: str = DEFAULT_RUNTIME, threads: int = 0) -> FaceModels:
+    """The process-wide FaceModels for an encoder runtime (each worker process has its own)."""
+    key = (encoder, threads)
+    if key not in _models:
+        _models[key] = FaceModels(encoder, threads)
+    return _models[key]

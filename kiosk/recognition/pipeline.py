@@ -48,7 +48,7 @@ def choose_face(faces: list[Box], width: int, height: int) -> Box | None:
 class FaceAnalyzer:
     def __init__(self, rc, face_models: FaceModels | None = None):
         self.rc = rc  # the [recognition] config section
-        self.m = face_models or models()
+        self.m = face_models or models(rc.encoder, rc.encoder_threads)
 
     def detect(self, frame: np.ndarray, detect_width: int | None = None) -> Analysis:
         t = time.perf_counter()

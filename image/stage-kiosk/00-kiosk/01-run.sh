@@ -29,14 +29,22 @@ fi
 rm -rf "$R/opt/kiosk/src"
 cp -a files/app "$R/opt/kiosk/src"
 
-# Kernel command line (one line): read-only root through an overlay in RAM, except other mounts
+# Kernel command line: read-only root through an overlay in RAM, except other mounts
 # (recurse=0 keeps /data and /boot/firmware writable); no console blanking; boot messages off
-# the kiosk's screen (tty3 instead of tty1).
+# the kiosk's screen; `ro` (last wins over raspi-firmware's `rw`) keeps the ext4 root below the
+# overlay read-only, so a power cut cannot leave it half-written. One list for both bases:
+# * Raspberry Pi OS (pi-gen): appended to /boot/firmware/cmdline.txt, console=tty1 -> tty3;
+# * Debian (image/debian/mkroot.sh): /etc/default/raspi-extra-cmdline, which raspi-firmware's
+#   kernel hook appends to the cmdline.txt it writes at every kernel or firmware update (a
+#   hand-edited cmdline.txt would be overwritten there).
+kiosk_cmdline="ro overlayroot=tmpfs:recurse=0 consoleblank=0 quiet loglevel=3 logo.nologo vt.global_cursor_default=0"
+install -d -m 755 "$R/etc/default"
+printf '%s\n' "$kiosk_cmdline" > "$R/etc/default/raspi-extra-cmdline"
 cmdline="$R/boot/firmware/cmdline.txt"
 if [ -f "$cmdline" ]; then
 	line=$(head -n1 "$cmdline")
 	line=${line//console=tty1/console=tty3}
-	for opt in overlayroot=tmpfs:recurse=0 consoleblank=0 quiet loglevel=3 logo.nologo vt.global_cursor_default=0; do
+	for opt in $kiosk_cmdline; do
 		case " $line " in *" ${opt%%=*}="*|*" $opt "*) ;; *) line="$line $opt" ;; esac
 	done
 	printf '%s\n' "$line" > "$cmdline"

@@ -40,6 +40,11 @@ for ts in "$src"/kiosk/ui/i18n/*.ts; do
 	qm=$("$venv/bin/python" -c 'import kiosk, pathlib, sys; print(pathlib.Path(kiosk.__file__).parent / "ui/i18n" / (pathlib.Path(sys.argv[1]).stem + ".qm"))' "$ts")
 	"$venv/bin/pyside6-lrelease" -silent "$ts" -qm "$qm" || echo "02-run-chroot: no translations compiled for $ts" >&2
 done
+# dlib's face encoder as an ONNX graph next to its .dat (docs/encoder.md), made once here: the
+# kiosk user cannot write into the venv, and at run time the root is a tmpfs overlay. Without it
+# the kiosk still works: it converts into its cache at every boot (or runs dlib's own encoder).
+"$venv/bin/python" -m kiosk_models.convert \
+	|| echo "02-run-chroot: the encoder graph was not made here; the kiosk will convert at start" >&2
 "$venv/bin/python" -m compileall -q "$venv" >/dev/null || true
 "$venv/bin/kiosk" --version
 
@@ -49,3 +54,8 @@ systemctl enable data.mount kiosk-data-init.service var-lib-systemd-timesync.mou
 # No login prompt on the kiosk's screen.
 systemctl mask getty@tty1.service
 systemctl set-default graphical.target
+# The root is read-only at run time (an overlay in RAM): software is updated by flashing a new
+# image, not by apt downloading into RAM at every boot.
+for t in apt-daily.timer apt-daily-upgrade.timer; do
+	if [ -e "/usr/lib/systemd/system/$t" ]; then systemctl mask "$t"; fi
+done
