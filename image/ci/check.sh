@@ -89,6 +89,7 @@ if [ -z "$photo" ]; then
 fi
 shipped=$root
 ov=$WORK/selftest-overlay
+(root=$ov/merged; root_umount_stale)  # an overlay a killed earlier run left mounted
 rm -rf "$ov" && mkdir -p "$ov/upper" "$ov/work" "$ov/merged"
 mount -t overlay overlay -o "lowerdir=$shipped,upperdir=$ov/upper,workdir=$ov/work" "$ov/merged"
 mounted+=("$ov/merged")

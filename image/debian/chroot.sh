@@ -2,6 +2,7 @@
 # Sourced (after image/ci/lib.sh or another file that defines `die`): run commands inside an arm64
 # root file system from an x86_64 or arm64 host. Set `root` before calling these.
 #   root_mount      bind /proc /sys /dev /dev/pts (and the host's CA bundle, for pip) into $root
+#   root_umount_stale  unmount what a killed earlier run left mounted under $root
 #   root_umount     undo it (also called by the EXIT trap of the sourcing script via root_umount)
 #   in_root CMD...  run CMD in $root with a clean environment
 # shellcheck disable=SC2154  # root is set by the sourcing script
@@ -33,6 +34,13 @@ root_mount() {
 		touch "$root/etc/resolv.conf"
 	fi
 	_bind /etc/resolv.conf "$root/etc/resolv.conf"
+}
+# Mounts left under $root by an earlier run that was killed (CI timeout, a lost session): a later
+# run would otherwise bind over them and fail to remove files held by them.
+root_umount_stale() {
+	local m
+	while read -r m; do umount -l "$m" 2>/dev/null || true; done < <(
+		awk -v r="$(realpath -m "$root")" '$2 == r || index($2, r "/") == 1 {print $2}' /proc/mounts | sort -r)
 }
 root_umount() {
 	local i

@@ -28,6 +28,7 @@ components=main,non-free-firmware
 [ -f "$app_src/pyproject.toml" ] || die "$app_src is not the application's source (no pyproject.toml)"
 command -v debootstrap >/dev/null || die "debootstrap is missing (apt-get install debootstrap)"
 binfmt_arm64
+root_umount_stale
 trap root_umount EXIT
 rm -f "$root.done"
 

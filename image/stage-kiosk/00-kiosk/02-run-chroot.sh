@@ -17,7 +17,8 @@ done
 
 src=/opt/kiosk/src
 venv=/opt/kiosk/venv
-[ -x "$venv/bin/python" ] || python3 -m venv --system-site-packages "$venv"
+# A venv without pip is one an earlier, interrupted build left half-made: make it again.
+"$venv/bin/python" -m pip --version >/dev/null 2>&1 || python3 -m venv --clear --system-site-packages "$venv"
 pip=("$venv/bin/python" -m pip --disable-pip-version-check --no-cache-dir -q)
 
 req=$(mktemp)
