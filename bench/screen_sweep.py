@@ -77,7 +77,8 @@ def measure(track: list) -> dict:
             border.append((ts, b.length))
         if p is not None:
             pairs.append((ts, p.motion, p.share, p.since))
-        lit.append((ts, g[0], g[1]))
+        if g is not None:
+            lit.append((ts, g[0], g[1]))
     return {"border": np.array(border).reshape(-1, 2),
             "pairs": np.array(pairs).reshape(-1, 4), "glow": np.array(lit).reshape(-1, 3)}
 

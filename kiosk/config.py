@@ -293,7 +293,7 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 "Cue 'frame', the device's border: straight edges on opposite sides of the face (outside it, "
                 "parallel, not edges the empty room has), each at least this long (/ eye distance) ...",
                 lo=1.0, hi=20.0),
-        Setting("screen_frame_hits", 2, "... in this many looks (one every 0.2 s at most).", lo=1, hi=50),
+        Setting("screen_frame_hits", 2, "... in this many looks (one every 0.3 s at most).", lo=1, hi=50),
         Setting("screen_context_min", 0.06,
                 "Cue 'context', the surroundings move: points beside and above the head moved this much "
                 "(/ eye distance) between frames planar_gap_s apart (a kiosk's camera is fixed, its room "
@@ -306,7 +306,7 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 lo=0.0, hi=1.0),
         Setting("screen_glow_ratio", 2.0,
                 "... with the face this many times brighter than the frame's median ...", lo=1.0, hi=20.0),
-        Setting("screen_glow_hits", 3, "... in this many frames.", lo=1, hi=100),
+        Setting("screen_glow_hits", 3, "... in this many looks (one every 0.2 s at most).", lo=1, hi=100),
     ]),
     "attendance": ("Attendance rules: masuk/pulang, late (TL) and early-leave (PSW) bands, cuts", [
         Setting("repeat_minutes", 5,

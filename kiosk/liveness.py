@@ -3,11 +3,11 @@
 Plain data in and out: one ``LivenessTracker`` per face track, fed per frame with the 68
 landmarks the kiosk already computes for its quality gates (no extra dlib call) and the frame::
 
-    tracker = LivenessTracker(cfg, random.Random())
+    tracker = LivenessTracker(cfg, random.Random(), room)   # room: kiosk.screen.Room or None
     verdict = tracker.update(ts, landmarks68, box, frame_rgb)
     verdict.state    # "live" | "spoof" (evidence of an attack) | "unverified" (retry) | "pending"
     verdict.prompt   # None | "blink" | "turn_left" | "turn_right" (the screen translates it)
-    verdict.scores   # {"blink": .., "parallax": .., "motion": .., "flat_pairs": .., ...} for the event record
+    verdict.scores   # {"blink": .., "parallax": .., "flat_pairs": .., "screen_cues": [..], ...} for the event record
 
 Passive signals (from what the track gives over a second or two):
 
@@ -44,8 +44,15 @@ the landmarks' motion is not planar (dlib's yaw estimate moves on a print turned
 its landmarks stay a homography of the start). Landmarks are in camera coordinates, not
 mirrored: the person's left is the image's right (yaw grows).
 
-What this cannot stop: a screen replaying a video of the person (it blinks and turns), a 3D mask.
-See docs/liveness.md.
+A face shown on a phone, tablet or monitor (a video replay blinks and turns like a live face):
+kiosk/screen.py's cues - the device's border, surroundings that move, a face that glows - are
+fed the same frames; ``screen_cues`` of them agreeing end the track as "spoof" ("screen", in
+``SUSPECT_REASONS``), and with ``screen_hold`` a single one keeps it from "live" ("unverified",
+"screen_cue": asked to try again, no accusation). The caller may pass the kiosk's empty view
+(``kiosk.screen.Room``) so that the room's own straight edges are not taken for a border.
+
+What this cannot stop: a large screen far enough away that its border is out of view, dimmed,
+on a stand (no cue fires), a 3D mask. See docs/liveness.md.
 """
 
 from __future__ import annotations
@@ -139,9 +146,10 @@ class LivenessConfig:
         return cls(**values)
 
 
-# Refusals that rest on positive evidence of an attack: only these are suspected fraud for HR:
-# a flat print, and a face on a device (screen cues agreeing). "unverified" outcomes - a challenge not answered, time up - are a
-# retry hint for the person in front of the kiosk, never an accusation.
+# Refusals that rest on positive evidence of an attack: only these are suspected fraud for HR: a
+# flat print, and a face on a device (screen cues agreeing). "unverified" outcomes - a challenge
+# not answered, time up, one screen cue alone - are a retry hint for the person in front of the
+# kiosk, never an accusation.
 SUSPECT_REASONS = frozenset({"flat_motion", "screen"})
 
 

@@ -41,10 +41,12 @@ import numpy as np
 
 CUES = ("frame", "context", "glow")
 
-WORK_IOD = 12.0  # frames are looked at scaled so that the eye distance is about this many pixels
+WORK_IOD = 10.0  # frames are looked at scaled so that the eye distance is about this many pixels
 MAX_GAP_S = 0.25  # a longer gap between frames restarts the tracking (the face was lost)
-FRAME_EVERY_S = 0.2  # the border is looked for at most this often (it is the dearest cue)
+FRAME_EVERY_S = 0.3  # the border is looked for at most this often (it is the dearest cue) ...
+GLOW_EVERY_S = 0.2  # ... and the face's light measured at most this often
 _LK = dict(winSize=(9, 9), maxLevel=2, criteria=(3, 20, 0.03))
+MAX_FB_PX = 0.25  # a point whose backward track misses its start by more is dropped
 
 
 class FaceGeometry:
@@ -310,20 +312,22 @@ class ContextPair:
     """The surroundings' points between two frames about ``gap_s`` apart."""
 
     motion: float  # median displacement of the points that move together (/ eye distance)
-    share: float   # share of the points that move together (RANSAC inliers of one similarity)
+    share: float   # share of the points that move together (those that follow one similarity)
     points: int
     since: float   # time of the pair's first frame
 
 
 class ContextFlow:
     """Points around the head (``_RING``) tracked frame to frame with Lucas-Kanade (checked
-    backwards), on the frame scaled so that the eye distance is about WORK_IOD pixels; between
-    frames ``gap_s`` apart, the dominant motion of those points (one similarity, RANSAC)."""
+    backwards: on a blown-out screen many points slide), on the frame scaled so that the eye
+    distance is about WORK_IOD pixels; between frames ``gap_s`` apart, the dominant motion of
+    those points: one similarity fitted by least squares to all, then again to the points within
+    a tolerance of the first fit (cheaper than RANSAC, and enough for a ring of ~30 points)."""
 
-    MAX_POINTS, MIN_POINTS, MIN_PAIR = 40, 24, 10
+    MAX_POINTS, MIN_POINTS, MIN_PAIR = 32, 20, 10
 
-    def __init__(self, gap_s: float = 0.3, max_fb_px: float = 0.25):
-        self.gap_s, self.max_fb_px = gap_s, max_fb_px
+    def __init__(self, gap_s: float = 0.3):
+        self.gap_s = gap_s
         self.reset()
 
     def reset(self) -> None:
@@ -358,9 +362,8 @@ class ContextFlow:
             p0 = self.pts.reshape(-1, 1, 2)
             p1, st, _ = cv2.calcOpticalFlowPyrLK(self.prev[1], small, p0, None, **_LK)
             pb, st2, _ = cv2.calcOpticalFlowPyrLK(small, self.prev[1], p1, None, **_LK)
-            fb = np.linalg.norm((pb - p0).reshape(-1, 2), axis=1)
             new = p1.reshape(-1, 2)
-            ok = (st.ravel() == 1) & (st2.ravel() == 1) & (fb < self.max_fb_px)
+            ok = (st.ravel() == 1) & (st2.ravel() == 1) & (np.linalg.norm((pb - p0).reshape(-1, 2), axis=1) < MAX_FB_PX)
             # a point the head moved over (or one that left the frame) is dropped
             ok &= ~_in_head(g.to_face(new / f), 0.2)
             ok &= (new[:, 0] >= 0) & (new[:, 1] >= 0) & (new[:, 0] < small.shape[1]) & (new[:, 1] < small.shape[0])
@@ -386,19 +389,25 @@ class ContextFlow:
         return None if ref is None else self._measure(ref, g.iod * f)
 
     def _measure(self, ref, iod: float) -> ContextPair | None:
-        import cv2
-
         _, ids, pts = ref
-        _, ia, ib = np.intersect1d(ids, self.ids, return_indices=True)
-        if len(ia) < self.MIN_PAIR:
+        # ids are increasing in both (new points get new, larger ids; dropping keeps the order)
+        at = np.clip(np.searchsorted(self.ids, ids), 0, max(0, len(self.ids) - 1))
+        both = (at < len(self.ids)) & (self.ids[at] == ids) if len(self.ids) else np.zeros(len(ids), bool)
+        if both.sum() < self.MIN_PAIR:
             return None
-        a, b = pts[ia].astype(np.float64), self.pts[ib].astype(np.float64)
-        M, inl = cv2.estimateAffinePartial2D(a, b, method=cv2.RANSAC, ransacReprojThreshold=0.03 * iod)
-        if M is None:
-            return None
-        inl = inl.ravel().astype(bool)
-        moved = np.linalg.norm(a[inl] @ M[:, :2].T + M[:, 2] - a[inl], axis=1)
-        return ContextPair(float(np.median(moved)) / iod, float(inl.mean()), len(a), float(ref[0]))
+        a, b = pts[both].astype(np.float64), self.pts[at[both]].astype(np.float64)
+        keep = np.ones(len(a), bool)
+        for tol in (None, 0.03 * iod):  # fit to all, then to the points that follow the fit
+            za, zb = a[keep] @ (1, 1j), b[keep] @ (1, 1j)
+            ma, mb = za.mean(), zb.mean()
+            k = np.vdot(za - ma, zb - mb) / (np.vdot(za - ma, za - ma).real or 1.0)
+            moved_to = (a @ (1, 1j) - ma) * k + mb
+            r = np.abs(moved_to - b @ (1, 1j))
+            keep = r <= (tol if tol is not None else 2.5 * float(np.median(r)) + 0.02 * iod)
+            if keep.sum() < 3:
+                return ContextPair(0.0, 0.0, len(a), float(ref[0]))
+        moved = np.abs(moved_to[keep] - a[keep] @ (1, 1j))
+        return ContextPair(float(np.median(moved)) / iod, float(keep.mean()), len(a), float(ref[0]))
 
 
 # --- glow: the face is a light source ---------------------------------------------------------
@@ -436,13 +445,13 @@ class ScreenCues:
         self.cfg, self.room = cfg, room
         self.border = DeviceFrame()
         self.context = ContextFlow(cfg.planar_gap_s)
-        self.last_look = -math.inf
+        self.last_look = self.last_glow = -math.inf
         self.frame_hits = self.context_pairs = self.glow_hits = 0
         self.context_until = -math.inf
         self.frame_best = self.context_best = self.glow_clipped = self.glow_ratio = 0.0
         self.frame_sides = ""
-        # this frame's measurements: (Border or None if not looked, ContextPair or None, (clipped, ratio))
-        self.last: tuple = (None, None, (0.0, 0.0))
+        # this frame's measurements: (Border, ContextPair, (clipped, ratio)), each None when not taken
+        self.last: tuple = (None, None, None)
 
     def update(self, ts: float, grey: np.ndarray, lm: np.ndarray) -> None:
         """One frame of the track: the grey full frame and the face's 68 landmarks."""
@@ -462,9 +471,12 @@ class ScreenCues:
             if pair.motion >= c.screen_context_min and pair.since > self.context_until:
                 self.context_pairs += 1
                 self.context_until = ts
-        lit = glow(grey, lm, g)
-        self.glow_clipped, self.glow_ratio = max(self.glow_clipped, lit[0]), max(self.glow_ratio, lit[1])
-        self.glow_hits += lit[0] >= c.screen_glow_clip and lit[1] >= c.screen_glow_ratio
+        lit = None
+        if ts - self.last_glow >= GLOW_EVERY_S:
+            self.last_glow = ts
+            lit = glow(grey, lm, g)
+            self.glow_clipped, self.glow_ratio = max(self.glow_clipped, lit[0]), max(self.glow_ratio, lit[1])
+            self.glow_hits += lit[0] >= c.screen_glow_clip and lit[1] >= c.screen_glow_ratio
         self.last = (border, pair, lit)
 
     def fired(self) -> list[str]:

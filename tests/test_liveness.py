@@ -23,6 +23,7 @@ import pytest
 
 from kiosk.liveness import (CHALLENGE_KINDS, LivenessConfig, LivenessTracker, ear, eye_distance, openness,
                             planarity)
+from kiosk.imageio import load_rgb
 from kiosk.recognition.quality import pose
 from moving_face import face_scene, head_turn
 
@@ -631,3 +632,112 @@ def test_with_the_default_timing_a_missed_blink_gets_its_second_try(real_landmar
     v = _feed(LivenessTracker(cfg, random.Random(2)), _still(lm, cfg.max_seconds + 1, rng))
     assert v.state == "unverified" and v.reason == "challenge_failed" and not v.suspected
     assert v.scores["challenges_failed"] == cfg.challenge_tries
+
+
+# --- a face on a device: the screen cues (kiosk/screen.py) ------------------------------------
+
+def _geometry(m, frame):
+    from kiosk.recognition.pipeline import choose_face
+    from kiosk.screen import FaceGeometry
+
+    b = choose_face(m.detect(frame, 320, 0), frame.shape[1], frame.shape[0])
+    assert b is not None
+    lm = m.shape68(frame, b).astype(np.float64)
+    return lm, FaceGeometry(lm)
+
+
+def _phone_frames(faces, m, seconds=2.0, fps=SURFACE_FPS, kind="phone_hand", seed=3):
+    """A portrait phone held up, playing a still-room video of a real face (bench/screen_replay.py)."""
+    import random
+
+    from screen_replay import replay_frames
+
+    video, lm = face_scene(m, load_rgb(faces / "obama2.jpg"), 200, (480, 640))
+    face = (float(lm[:, 0].mean()), float(lm[:, 1].mean()), float(lm[16, 0] - lm[0, 0]))
+    return list(replay_frames(random.Random(seed), [video] * int(seconds * fps + 1), fps, 0, seconds, face, fps=fps, kind=kind,
+                              face_px=(160, 170), face_level=(190, 200), portrait=True))
+
+
+def test_a_phones_border_is_found_around_the_face_and_not_around_the_same_face_in_a_room(faces, face_frames):
+    import cv2
+
+    from kiosk.screen import DeviceFrame
+
+    m = face_frames[2]
+    (_, on_phone), *_ = _phone_frames(faces, m, seconds=0.1)
+    plain, _ = face_scene(m, load_rgb(faces / "obama2.jpg"), 170, (640, 480))
+    border = {}
+    for name, frame in (("phone", on_phone), ("room", plain)):
+        _, g = _geometry(m, frame)
+        border[name] = DeviceFrame().measure(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), g)
+    assert border["phone"].length >= LivenessConfig().screen_frame_min and border["phone"].sides == "left-right"
+    assert border["room"].length < LivenessConfig().screen_frame_min, border
+
+
+def test_the_room_around_a_hand_held_device_moves_and_around_a_live_head_does_not(faces, face_frames):
+    """Context: the same face turning its head (the room still), and that scene moved by a hand
+    (everything around the face moves with it)."""
+    import cv2
+
+    from kiosk.screen import ContextFlow
+
+    m = face_frames[2]
+    scene, lm = face_scene(m, load_rgb(faces / "obama2.jpg"), 150, (640, 480))
+    rng = np.random.default_rng(2)
+    live = list(head_turn(scene, lm, lambda t: 0.2 * np.sin(2 * np.pi * t / 1.5), 2.0, SURFACE_FPS, rng))
+    moved = [(t, cv2.warpAffine(f, np.float32([[1, 0, 12 * np.sin(3 * t)], [0, 1, 8 * np.sin(2 * t + 1)]]), (640, 480),
+                                borderMode=cv2.BORDER_REFLECT)) for t, f in live]
+    motion = {}
+    for name, frames in (("live", live), ("hand", moved)):
+        flow, pairs = ContextFlow(LivenessConfig().planar_gap_s), []
+        for t, f in frames:
+            _, g = _geometry(m, f)
+            p = flow.update(t, cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), g)
+            if p is not None and p.share >= LivenessConfig().screen_context_share:
+                pairs.append(p.motion)
+        assert len(pairs) >= 10, name
+        motion[name] = np.array(pairs)
+    assert motion["live"].max() < LivenessConfig().screen_context_min / 2, motion["live"].max()
+    assert np.mean(motion["hand"] >= LivenessConfig().screen_context_min) >= 0.5, motion["hand"]
+
+
+def test_a_face_glowing_brighter_than_its_room_is_a_screens_light(faces, face_frames):
+    """Glow: a face whose skin is clipped to white in a room a third as bright (a screen at full
+    brightness, the camera exposing for the room); the same face as photographed is not."""
+    import cv2
+
+    from kiosk.screen import glow
+
+    m = face_frames[2]
+    scene, lm = face_scene(m, load_rgb(faces / "obama2.jpg"), 170, (640, 480))
+    _, g = _geometry(m, scene)
+    grey = cv2.cvtColor(scene, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    mask = np.zeros(grey.shape, np.float32)
+    cv2.ellipse(mask, (int(g.mid[0]), int(g.mid[1] + 0.5 * g.iod)), (int(1.5 * g.iod), int(2.2 * g.iod)), 0, 0, 360, 1, -1)
+    lit = np.clip(grey * (0.35 + 1.9 * mask), 0, 255).astype(np.uint8)  # the face x 2.25, the room x 0.35
+    clipped, ratio = glow(lit, lm, g)
+    cfg = LivenessConfig()
+    assert clipped >= cfg.screen_glow_clip and ratio >= cfg.screen_glow_ratio, (clipped, ratio)
+    # the photo itself: a face brighter than its dark room too (a ratio over 2), but nothing
+    # clipped - why the cue needs both
+    clipped, ratio = glow(grey.astype(np.uint8), lm, g)
+    assert clipped < cfg.screen_glow_clip and ratio >= cfg.screen_glow_ratio, (clipped, ratio)
+
+
+def test_one_screen_cue_holds_the_face_two_refuse_it(faces, face_frames):
+    """The Oval Office's curtains beside a live, turning head fire the 'frame' cue alone: not live
+    (screen_hold), but only 'unverified' - no accusation; with screen_hold off it passes. A phone
+    held by hand fires two cues: 'screen', suspected fraud."""
+    frame, lm, m = face_frames
+    rng = np.random.default_rng(5)
+    seq = _with_landmarks(m, _relief_frames(frame, lm, lambda t: 0.2 * np.sin(2 * np.pi * t / 1.5), 3.0, rng))
+    v = _feed(LivenessTracker(LivenessConfig(mode="passive", blinks_needed=5)), seq)
+    assert v.state == "unverified" and v.reason == "screen_cue" and not v.suspected, v.as_dict()["scores"]
+    assert v.scores["screen_cues"] == ["frame"]
+    v = _feed(LivenessTracker(LivenessConfig(mode="passive", blinks_needed=5, screen_hold=False)), seq)
+    assert v.state == "live" and v.reason == "parallax", v.as_dict()["scores"]
+
+    phone = _with_landmarks(m, _phone_frames(faces, m, seconds=4.0))
+    v = _feed(LivenessTracker(LivenessConfig(mode="passive")), phone)
+    assert v.state == "spoof" and v.reason == "screen" and v.suspected, v.as_dict()["scores"]
+    assert len(v.scores["screen_cues"]) >= 2
