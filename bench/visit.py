@@ -129,6 +129,7 @@ def visit(cfg, store, analyzer, frames, fps: float, start: int, limit_s: float) 
 
     cases = [json.loads(r["detail"]) for r in store.audit_rows() if r["action"] == "liveness_failed"]
     out["fraud_cases"] = len(cases)
+    out["cases"] = cases  # what HR's log holds: reason, scores ...
     out["fraud_at"] = [c.get("elapsed") for c in cases]  # seconds into the face's track
     return out
 

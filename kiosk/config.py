@@ -246,8 +246,9 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 "'Kedipkan mata' / 'Tengok ke kiri' when passive signs are not conclusive) | challenge "
                 "(always ask). Measured on recorded clips and simulated attacks (docs/liveness.md): "
                 "64 % of genuine tracks passed passively within 5 s at 15 frames/s (46 % at 7.5); "
-                "simulated prints: 0 of 1,344 at 15 frames/s, 2 of 1,176 at 7.5; a screen replaying a "
-                "video passes. Re-measure with the kiosk's own camera in a pilot.",
+                "simulated prints: 0 of 1,344 at 15 frames/s, 2 of 1,176 at 7.5; screens (screen_* "
+                "below): a real phone replay 0 of 20 recorded, held-out simulated screen replays 5 of 29 "
+                "accepted at 15 frames/s, 2 of 29 at 7.5. Re-measure with the kiosk's own camera in a pilot.",
                 choices=("off", "passive", "passive_then_challenge", "challenge")),
         Setting("snapshot", False,
                 "Keep a small picture of each refused face for HR (data partition, owner only)."),
@@ -308,6 +309,33 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 "No pass by then: 'unverified' ('timeout'), not recorded, asked to try again. Must leave "
                 "room for every try: at least passive_s + challenge_tries x challenge_s (checked).",
                 lo=2.0, hi=120.0),
+        Setting("screen_cues", 2,
+                "A face on a phone, tablet or monitor (kiosk/screen.py): refused as 'screen' - suspected fraud, "
+                "the cues' scores in HR's audit log - when this many of the three screen cues below have fired "
+                "on its track (0 = no screen check). Each cue alone has a look-alike in some room "
+                "(docs/liveness.md); 1 only where a pilot has checked its rooms.", lo=0, hi=3),
+        Setting("screen_hold", True,
+                "A face on which a screen cue has fired, but fewer than screen_cues, is not accepted as live: "
+                "'unverified' ('screen_cue'), asked to try again, no HR case (the cue is in the log's scores). "
+                "Off: such a face passes on its liveness signals alone."),
+        Setting("screen_frame_min", 3.5,
+                "Cue 'frame', the device's border: straight edges on opposite sides of the face (outside it, "
+                "parallel, not edges the empty room has), each at least this long (/ eye distance) ...",
+                lo=1.0, hi=20.0),
+        Setting("screen_frame_hits", 2, "... in this many looks (one every 0.3 s at most).", lo=1, hi=50),
+        Setting("screen_context_min", 0.06,
+                "Cue 'context', the surroundings move: points beside and above the head moved this much "
+                "(/ eye distance) between frames planar_gap_s apart (a kiosk's camera is fixed, its room "
+                "still; a hand-held device moves) ...", lo=0.0, hi=5.0),
+        Setting("screen_context_share", 0.6, "... this share of them together (one similarity) ...", lo=0.0, hi=1.0),
+        Setting("screen_context_pairs", 3, "... in this many pairs of frames that do not overlap in time.",
+                lo=1, hi=50),
+        Setting("screen_glow_clip", 0.05,
+                "Cue 'glow', the face is a light source: this share of the face's skin clipped to white ...",
+                lo=0.0, hi=1.0),
+        Setting("screen_glow_ratio", 2.0,
+                "... with the face this many times brighter than the frame's median ...", lo=1.0, hi=20.0),
+        Setting("screen_glow_hits", 3, "... in this many looks (one every 0.2 s at most).", lo=1, hi=100),
     ]),
     "attendance": ("Attendance rules: masuk/pulang, late (TL) and early-leave (PSW) bands, cuts", [
         Setting("repeat_minutes", 5,

@@ -3,11 +3,11 @@
 Plain data in and out: one ``LivenessTracker`` per face track, fed per frame with the 68
 landmarks the kiosk already computes for its quality gates (no extra dlib call) and the frame::
 
-    tracker = LivenessTracker(cfg, random.Random())
+    tracker = LivenessTracker(cfg, random.Random(), room)   # room: kiosk.screen.Room or None
     verdict = tracker.update(ts, landmarks68, box, frame_rgb)
     verdict.state    # "live" | "spoof" (evidence of an attack) | "unverified" (retry) | "pending"
     verdict.prompt   # None | "blink" | "turn_left" | "turn_right" (the screen translates it)
-    verdict.scores   # {"blink": .., "parallax": .., "motion": .., "flat_pairs": .., ...} for the event record
+    verdict.scores   # {"blink": .., "parallax": .., "flat_pairs": .., "screen_cues": [..], ...} for the event record
 
 Passive signals (from what the track gives over a second or two):
 
@@ -44,8 +44,15 @@ the landmarks' motion is not planar (dlib's yaw estimate moves on a print turned
 its landmarks stay a homography of the start). Landmarks are in camera coordinates, not
 mirrored: the person's left is the image's right (yaw grows).
 
-What this cannot stop: a screen replaying a video of the person (it blinks and turns), a 3D mask.
-See docs/liveness.md.
+A face shown on a phone, tablet or monitor (a video replay blinks and turns like a live face):
+kiosk/screen.py's cues - the device's border, surroundings that move, a face that glows - are
+fed the same frames; ``screen_cues`` of them agreeing end the track as "spoof" ("screen", in
+``SUSPECT_REASONS``), and with ``screen_hold`` a single one keeps it from "live" ("unverified",
+"screen_cue": asked to try again, no accusation). The caller may pass the kiosk's empty view
+(``kiosk.screen.Room``) so that the room's own straight edges are not taken for a border.
+
+What this cannot stop: a large screen far enough away that its border is out of view, dimmed,
+on a stand (no cue fires), a 3D mask. See docs/liveness.md.
 """
 
 from __future__ import annotations
@@ -59,6 +66,7 @@ import numpy as np
 
 from kiosk.config import section_defaults
 from kiosk.recognition.quality import pose
+from kiosk.screen import Room, ScreenCues
 
 MODES = ("off", "passive", "passive_then_challenge", "challenge")
 CHALLENGE_KINDS = ("blink", "turn_left", "turn_right")
@@ -111,6 +119,17 @@ class LivenessConfig:
     turn_nonplanar: float = _D["turn_nonplanar"]
     # overall
     max_seconds: float = _D["max_seconds"]
+    # a face shown on a device (kiosk/screen.py)
+    screen_cues: int = _D["screen_cues"]
+    screen_frame_min: float = _D["screen_frame_min"]
+    screen_frame_hits: int = _D["screen_frame_hits"]
+    screen_context_min: float = _D["screen_context_min"]
+    screen_context_share: float = _D["screen_context_share"]
+    screen_context_pairs: int = _D["screen_context_pairs"]
+    screen_glow_clip: float = _D["screen_glow_clip"]
+    screen_glow_ratio: float = _D["screen_glow_ratio"]
+    screen_glow_hits: int = _D["screen_glow_hits"]
+    screen_hold: bool = _D["screen_hold"]
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -127,17 +146,18 @@ class LivenessConfig:
         return cls(**values)
 
 
-# Refusals that rest on positive evidence of an attack: only these are suspected fraud for HR.
-# (Issue 20 adds "screen".) "unverified" outcomes - a challenge not answered, time up - are a
-# retry hint for the person in front of the kiosk, never an accusation.
-SUSPECT_REASONS = frozenset({"flat_motion"})
+# Refusals that rest on positive evidence of an attack: only these are suspected fraud for HR: a
+# flat print, and a face on a device (screen cues agreeing). "unverified" outcomes - a challenge
+# not answered, time up, one screen cue alone - are a retry hint for the person in front of the
+# kiosk, never an accusation.
+SUSPECT_REASONS = frozenset({"flat_motion", "screen"})
 
 
 @dataclass
 class LivenessVerdict:
     state: str                      # "live" | "spoof" | "unverified" | "pending"
-    reason: str | None = None       # live: blink | parallax | challenge | off; spoof: flat_motion;
-                                    # unverified: challenge_failed | timeout
+    reason: str | None = None       # live: blink | parallax | challenge | off; spoof: flat_motion | screen;
+                                    # unverified: challenge_failed | timeout | screen_cue
     scores: dict = field(default_factory=dict)
     prompt: str | None = None       # the challenge being asked (screen text key), or None
     challenge: str | None = None    # the current (or last) challenge kind
@@ -561,7 +581,7 @@ class Challenge:
 class LivenessTracker:
     """Liveness of one face track. Feed every frame of the track's chosen face to `update`."""
 
-    def __init__(self, cfg: LivenessConfig | None = None, rng: random.Random | None = None):
+    def __init__(self, cfg: LivenessConfig | None = None, rng: random.Random | None = None, room: Room | None = None):
         self.cfg = cfg or LivenessConfig()
         self.rng = rng or random.Random()
         self.start: float | None = None
@@ -569,6 +589,8 @@ class LivenessTracker:
         self.last_pair: SurfacePair | None = None  # the surface pair this frame ended, if any
         self.blink = BlinkDetector(self.cfg)
         self.surface = SurfaceFlow(self.cfg.planar_gap_s)
+        # the kiosk's empty view (kiosk.loop keeps it), so that a room's own straight edges are no border
+        self.screen = ScreenCues(self.cfg, room) if self.cfg.screen_cues > 0 else None
         self.live_pairs = 0  # pairs of frames whose surface moved in 3D (or not as one piece)
         self.live_until = -math.inf  # end of the last live pair counted
         self.flat_pairs = 0  # pairs that moved out of plane as one flat piece
@@ -637,6 +659,7 @@ class LivenessTracker:
             # the rate the thresholds were met at (measured at 15, 7.5 and 5 fps: docs/liveness.md)
             "fps": round((self.n - 1) / (self.last_ts - self.start), 1) if self.last_ts > self.start else 0.0,
             "challenges_failed": self.failed,
+            **(self.screen.scores() if self.screen is not None else {}),
         }
 
     def _finish(self, state: str, reason: str, ts: float) -> LivenessVerdict:
@@ -645,6 +668,13 @@ class LivenessTracker:
                                        ch.kind if ch else None, ch.met if ch else None,
                                        ts - (self.start if self.start is not None else ts))
         return self.verdict
+
+    def _live(self, reason: str, ts: float) -> LivenessVerdict:
+        """Live - unless a screen cue has fired (fewer than screen_cues: no evidence for HR) and
+        screen_hold is on: then "unverified" ("screen_cue"), the person is asked to try again."""
+        if self.screen is not None and self.cfg.screen_hold and self.screen.fired():
+            return self._finish("unverified", "screen_cue", ts)
+        return self._finish("live", reason, ts)
 
     def update(self, ts: float, landmarks68, box=None, image: np.ndarray | None = None) -> LivenessVerdict:
         """One frame of this track: its time (s), the face's (68, 2) landmarks (full-frame
@@ -668,6 +698,8 @@ class LivenessTracker:
             self.with_images = True
             grey = _grey(image)
             pair = self.last_pair = self.surface.update(ts, grey, lm)
+            if self.screen is not None:
+                self.screen.update(ts, grey, lm)
             self.recent.append(_Seen(ts, grey, lm, opened, self.surface.ids.copy(), self.surface.pts.copy()))
             while ts - self.recent[0].ts > c.blink_max_s + 2 * MAX_FRAME_GAP_S:
                 self.recent.popleft()
@@ -699,6 +731,8 @@ class LivenessTracker:
             else:
                 self.unconfirmed += 1
         # a blink is worth a full set of 3D pairs; flat evidence must not outweigh either
+        if self.screen is not None and len(self.screen.fired()) >= c.screen_cues:
+            return self._finish("spoof", "screen", ts)  # a face on a device: independent cues agree
         live_evidence = self.live_pairs + c.parallax_pairs * self.blinks // c.blinks_needed
         if self.flat_pairs >= c.flat_pairs and live_evidence <= c.flat_live_share * self.flat_pairs:
             return self._finish("spoof", "flat_motion", ts)
@@ -713,7 +747,7 @@ class LivenessTracker:
         if c.mode == "passive" or (c.mode == "passive_then_challenge" and not self.challenges
                                    and elapsed < c.passive_s):
             if passive_live:
-                return self._finish("live", passive_live, ts)
+                return self._live(passive_live, ts)
             if elapsed > c.max_seconds:
                 return self._finish("unverified", "timeout", ts)
             self.verdict = LivenessVerdict("pending", None, self._scores(), None, None, None, elapsed)
@@ -721,13 +755,13 @@ class LivenessTracker:
 
         # challenge phase (in passive_then_challenge a passive sign still counts)
         if c.mode == "passive_then_challenge" and passive_live:
-            return self._finish("live", passive_live, ts)
+            return self._live(passive_live, ts)
         if self.queue is None:
             self.queue = self._draw()
         ch = self.challenges[-1] if self.challenges else None
         if ch is None or ch.met is True:
             if ch is not None and sum(x.met is True for x in self.challenges) >= c.challenge_count:
-                return self._finish("live", "challenge", ts)
+                return self._live("challenge", ts)
             kind = self.queue[len(self.challenges)]
             ch = Challenge(kind, ts, c.challenge_s, c, self.blinks, None, None)
             self.challenges.append(ch)
@@ -746,7 +780,7 @@ class LivenessTracker:
             self.challenges.append(ch)
             met = ch.update(ts, lm, self.blinks)
         if met and sum(x.met is True for x in self.challenges) >= c.challenge_count:
-            return self._finish("live", "challenge", ts)
+            return self._live("challenge", ts)
         if elapsed > c.max_seconds and met is not None:
             # an open challenge always gets its full time (config checks that max_seconds
             # leaves room for passive_s and every try)

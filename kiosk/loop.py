@@ -20,6 +20,7 @@ from kiosk.config import Config
 from kiosk.decision import decide
 from attendance.day import current
 from kiosk.liveness import LivenessConfig, LivenessTracker
+from kiosk.screen import Room
 from kiosk.recognition.gallery import Gallery
 from kiosk.recognition.pipeline import FaceAnalyzer
 from kiosk.recognition.tracker import Tracker
@@ -54,6 +55,7 @@ class KioskLoop:
         self.live_cfg = liveness_config(cfg)
         self.rng = random.Random()
         self.tracker = Tracker(self.rc.votes_needed, self.rc.vote_window, self.rc.track_gap_s)
+        self.room = Room()  # the empty view, learnt between visits (liveness's screen cues use it)
         self.frames = 0
         self.encodings = 0
         self.on_frame = lambda: None  # called for every frame read (the headless kiosk feeds systemd's watchdog)
@@ -73,6 +75,8 @@ class KioskLoop:
         a = self.analyzer.detect(frame.image)
         self.last_box, self.last_reason, self.last_light = a.face, a.reason, None
         track = self.tracker.observe(a.face, frame.ts)
+        if self.live_cfg.mode != "off":
+            self.room.update(frame.ts, frame.image if a.face is None else None)
         if track is None:
             return []  # nobody there
         if track.closed:
@@ -111,7 +115,7 @@ class KioskLoop:
         out: list[dict] = []
         if self.live_cfg.mode != "off" and a.landmarks is not None:
             if track.liveness is None:
-                track.liveness = LivenessTracker(self.live_cfg, self.rng)
+                track.liveness = LivenessTracker(self.live_cfg, self.rng, self.room)
             track.verdict = track.liveness.update(frame.ts, a.landmarks, a.face, frame.image)
         if not track.done and m is not None:
             accepted = m.accepted(self.rc.threshold, self.rc.margin)

@@ -23,7 +23,9 @@ import pytest
 
 from kiosk.liveness import (CHALLENGE_KINDS, LivenessConfig, LivenessTracker, ear, eye_distance, openness,
                             planarity)
+from kiosk.imageio import load_rgb
 from kiosk.recognition.quality import pose
+from moving_face import face_scene, head_turn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
@@ -235,46 +237,27 @@ def test_planarity_separates_a_tilted_print_from_a_head_turn(real_landmarks):
 SURFACE_FPS = 15.0
 
 
+# The scene of `face_frames` (the Oval Office) has curtains and a flag pole beside the head: long
+# straight edges on both sides of the face, the screen check's 'frame' look-alike (see the screen
+# tests below). Tests of the other liveness signals in that scene leave the screen check out.
+NO_SCREEN = {"screen_cues": 0}
+
+
 @pytest.fixture(scope="module")
 def face_frames(faces):
     """A real photo scaled so that the face is about 130 px wide in a 320 x 240 frame, with the
     landmarks of the real detector: (frame RGB, landmarks, dlib models)."""
-    import cv2
-
     from kiosk.imageio import load_rgb
     from kiosk.recognition.faces import models
-    from kiosk.recognition.pipeline import choose_face
 
     m = models()
-    im = load_rgb(faces / "obama.jpg")
-    box = choose_face(m.detect(im, 1024, 0), im.shape[1], im.shape[0])
-    f = 130 / box.width
-    small = cv2.resize(im, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-    cx, cy = (box.left + box.right) / 2 * f, (box.top + box.bottom) / 2 * f
-    M = np.float32([[1, 0, 160 - cx], [0, 1, 115 - cy]])
-    frame = cv2.warpAffine(small, M, (320, 240), borderMode=cv2.BORDER_REFLECT)
-    b = choose_face(m.detect(frame, 320, 0), 320, 240)
-    return frame, m.shape68(frame, b).astype(np.float64), m
+    frame, lm = face_scene(m, load_rgb(faces / "obama.jpg"), 130, (320, 240))
+    return frame, lm, m
 
 
 def _relief_frames(frame, lm, amount_at, seconds, rng, noise=2.0):
-    """A head turning, made from a still photo: each point moves sideways by amount x its
-    height out of the face (a bump at the nose tip on a gentle dome), so the nose moves
-    against the cheeks (parallax) - what no flat print can do. `amount_at(t)` in eye distances."""
-    import cv2
-
-    h, w = frame.shape[:2]
-    iod = np.linalg.norm(lm[42:48].mean(axis=0) - lm[36:42].mean(axis=0))
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    nose, centre = lm[30], lm[27:36].mean(axis=0)
-    depth = (np.exp(-((xx - nose[0]) ** 2 + (yy - nose[1]) ** 2) / (2 * (0.45 * iod) ** 2))
-             + 0.5 * np.exp(-((xx - centre[0]) ** 2 + (yy - centre[1]) ** 2) / (2 * (1.3 * iod) ** 2)))
-    nr = np.random.default_rng(rng.integers(1 << 31))
-    for i in range(int(seconds * SURFACE_FPS)):
-        t = i / SURFACE_FPS
-        dx = (amount_at(t) * iod * depth).astype(np.float32)
-        out = cv2.remap(frame, xx - dx, yy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        yield t, np.clip(out + nr.normal(0, noise, out.shape), 0, 255).astype(np.uint8)
+    """A head turning, made from a still photo (tests/moving_face.py), at SURFACE_FPS."""
+    return head_turn(frame, lm, amount_at, seconds, SURFACE_FPS, rng, noise)
 
 
 def _with_landmarks(m, frames):
@@ -315,7 +298,7 @@ def test_a_head_turning_is_live_from_its_surface_alone(face_frames):
     # the nose swings by up to 0.2 eye distances against the cheeks: a head turning about 10 degrees
     seq = _with_landmarks(m, _relief_frames(frame, lm, lambda t: 0.2 * np.sin(2 * np.pi * t / 1.5), 3.0, rng))
     assert len(seq) >= 40
-    v = _feed(LivenessTracker(LivenessConfig(mode="passive", blinks_needed=5)), seq)
+    v = _feed(LivenessTracker(LivenessConfig(mode="passive", blinks_needed=5, **NO_SCREEN)), seq)
     assert v.state == "live" and v.reason == "parallax", v.as_dict()["scores"]
     assert v.scores["parallax_region"] in ("nose", "jaw", "left_eye", "right_eye", "mouth")
     assert abs(v.scores["fps"] - SURFACE_FPS) < 2.0  # the rate it ran at, kept with the event
@@ -418,7 +401,7 @@ def test_a_landmark_blink_counts_only_when_the_eyes_look_closed(face_frames):
     assert v.scores["blinks_unconfirmed"] == 1 and v.scores["blink_eyes"] < LivenessConfig().blink_eye_change
     # with frames whose eyes really closed: the blink counts
     shut = _eyes_shut(frame, lm, 1.0)
-    v = _feed(LivenessTracker(LivenessConfig(mode="passive")),
+    v = _feed(LivenessTracker(LivenessConfig(mode="passive", **NO_SCREEN)),
               [(ts, x, _noisy(shut if a >= 0.5 else frame, rng)) for ts, x, a in seq])
     assert v.state == "live" and v.reason == "blink", v.as_dict()
     assert v.scores["blink_eyes"] >= LivenessConfig().blink_eye_change > v.scores["blink_nose"] * 2
@@ -467,7 +450,7 @@ def test_blink_challenge_answered_in_front_of_the_camera(face_frames):
     dipping over a picture whose eyes never change (a print) do not."""
     frame, lm, m = face_frames
     shut = _eyes_shut(frame, lm, 1.0)
-    cfg = LivenessConfig(mode="challenge", challenge_kinds=("blink",), challenge_s=3.0, challenge_tries=1)
+    cfg = LivenessConfig(mode="challenge", challenge_kinds=("blink",), challenge_s=3.0, challenge_tries=1, **NO_SCREEN)
     for eyes_close, expected in ((True, "live"), (False, "unverified")):
         rng = np.random.default_rng(9)
         seq = [(ts, x, 0.0) for ts, x in _still(lm, 1.5, rng)]
@@ -486,7 +469,7 @@ def test_a_slow_deliberate_blink_answers_the_challenge_at_a_pi_like_rate(face_fr
     blink_max_s = 0.8 s, docs/liveness.md); eyes kept shut for 1.2 s are not."""
     frame, lm, m = face_frames
     shut = _eyes_shut(frame, lm, 1.0)
-    cfg = LivenessConfig(mode="challenge", challenge_kinds=("blink",), challenge_s=4.0, challenge_tries=1)
+    cfg = LivenessConfig(mode="challenge", challenge_kinds=("blink",), challenge_s=4.0, challenge_tries=1, **NO_SCREEN)
     fps = 7.5
     for shut_s, expected in ((0.6, "live"), (1.2, "unverified")):
         rng = np.random.default_rng(12)
@@ -649,3 +632,112 @@ def test_with_the_default_timing_a_missed_blink_gets_its_second_try(real_landmar
     v = _feed(LivenessTracker(cfg, random.Random(2)), _still(lm, cfg.max_seconds + 1, rng))
     assert v.state == "unverified" and v.reason == "challenge_failed" and not v.suspected
     assert v.scores["challenges_failed"] == cfg.challenge_tries
+
+
+# --- a face on a device: the screen cues (kiosk/screen.py) ------------------------------------
+
+def _geometry(m, frame):
+    from kiosk.recognition.pipeline import choose_face
+    from kiosk.screen import FaceGeometry
+
+    b = choose_face(m.detect(frame, 320, 0), frame.shape[1], frame.shape[0])
+    assert b is not None
+    lm = m.shape68(frame, b).astype(np.float64)
+    return lm, FaceGeometry(lm)
+
+
+def _phone_frames(faces, m, seconds=2.0, fps=SURFACE_FPS, kind="phone_hand", seed=3):
+    """A portrait phone held up, playing a still-room video of a real face (bench/screen_replay.py)."""
+    import random
+
+    from screen_replay import replay_frames
+
+    video, lm = face_scene(m, load_rgb(faces / "obama2.jpg"), 200, (480, 640))
+    face = (float(lm[:, 0].mean()), float(lm[:, 1].mean()), float(lm[16, 0] - lm[0, 0]))
+    return list(replay_frames(random.Random(seed), [video] * int(seconds * fps + 1), fps, 0, seconds, face, fps=fps, kind=kind,
+                              face_px=(160, 170), face_level=(190, 200), portrait=True))
+
+
+def test_a_phones_border_is_found_around_the_face_and_not_around_the_same_face_in_a_room(faces, face_frames):
+    import cv2
+
+    from kiosk.screen import DeviceFrame
+
+    m = face_frames[2]
+    (_, on_phone), *_ = _phone_frames(faces, m, seconds=0.1)
+    plain, _ = face_scene(m, load_rgb(faces / "obama2.jpg"), 170, (640, 480))
+    border = {}
+    for name, frame in (("phone", on_phone), ("room", plain)):
+        _, g = _geometry(m, frame)
+        border[name] = DeviceFrame().measure(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), g)
+    assert border["phone"].length >= LivenessConfig().screen_frame_min and border["phone"].sides == "left-right"
+    assert border["room"].length < LivenessConfig().screen_frame_min, border
+
+
+def test_the_room_around_a_hand_held_device_moves_and_around_a_live_head_does_not(faces, face_frames):
+    """Context: the same face turning its head (the room still), and that scene moved by a hand
+    (everything around the face moves with it)."""
+    import cv2
+
+    from kiosk.screen import ContextFlow
+
+    m = face_frames[2]
+    scene, lm = face_scene(m, load_rgb(faces / "obama2.jpg"), 150, (640, 480))
+    rng = np.random.default_rng(2)
+    live = list(head_turn(scene, lm, lambda t: 0.2 * np.sin(2 * np.pi * t / 1.5), 2.0, SURFACE_FPS, rng))
+    moved = [(t, cv2.warpAffine(f, np.float32([[1, 0, 12 * np.sin(3 * t)], [0, 1, 8 * np.sin(2 * t + 1)]]), (640, 480),
+                                borderMode=cv2.BORDER_REFLECT)) for t, f in live]
+    motion = {}
+    for name, frames in (("live", live), ("hand", moved)):
+        flow, pairs = ContextFlow(LivenessConfig().planar_gap_s), []
+        for t, f in frames:
+            _, g = _geometry(m, f)
+            p = flow.update(t, cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), g)
+            if p is not None and p.share >= LivenessConfig().screen_context_share:
+                pairs.append(p.motion)
+        assert len(pairs) >= 10, name
+        motion[name] = np.array(pairs)
+    assert motion["live"].max() < LivenessConfig().screen_context_min / 2, motion["live"].max()
+    assert np.mean(motion["hand"] >= LivenessConfig().screen_context_min) >= 0.5, motion["hand"]
+
+
+def test_a_face_glowing_brighter_than_its_room_is_a_screens_light(faces, face_frames):
+    """Glow: a face whose skin is clipped to white in a room a third as bright (a screen at full
+    brightness, the camera exposing for the room); the same face as photographed is not."""
+    import cv2
+
+    from kiosk.screen import glow
+
+    m = face_frames[2]
+    scene, lm = face_scene(m, load_rgb(faces / "obama2.jpg"), 170, (640, 480))
+    _, g = _geometry(m, scene)
+    grey = cv2.cvtColor(scene, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    mask = np.zeros(grey.shape, np.float32)
+    cv2.ellipse(mask, (int(g.mid[0]), int(g.mid[1] + 0.5 * g.iod)), (int(1.5 * g.iod), int(2.2 * g.iod)), 0, 0, 360, 1, -1)
+    lit = np.clip(grey * (0.35 + 1.9 * mask), 0, 255).astype(np.uint8)  # the face x 2.25, the room x 0.35
+    clipped, ratio = glow(lit, lm, g)
+    cfg = LivenessConfig()
+    assert clipped >= cfg.screen_glow_clip and ratio >= cfg.screen_glow_ratio, (clipped, ratio)
+    # the photo itself: a face brighter than its dark room too (a ratio over 2), but nothing
+    # clipped - why the cue needs both
+    clipped, ratio = glow(grey.astype(np.uint8), lm, g)
+    assert clipped < cfg.screen_glow_clip and ratio >= cfg.screen_glow_ratio, (clipped, ratio)
+
+
+def test_one_screen_cue_holds_the_face_two_refuse_it(faces, face_frames):
+    """The Oval Office's curtains beside a live, turning head fire the 'frame' cue alone: not live
+    (screen_hold), but only 'unverified' - no accusation; with screen_hold off it passes. A phone
+    held by hand fires two cues: 'screen', suspected fraud."""
+    frame, lm, m = face_frames
+    rng = np.random.default_rng(5)
+    seq = _with_landmarks(m, _relief_frames(frame, lm, lambda t: 0.2 * np.sin(2 * np.pi * t / 1.5), 3.0, rng))
+    v = _feed(LivenessTracker(LivenessConfig(mode="passive", blinks_needed=5)), seq)
+    assert v.state == "unverified" and v.reason == "screen_cue" and not v.suspected, v.as_dict()["scores"]
+    assert v.scores["screen_cues"] == ["frame"]
+    v = _feed(LivenessTracker(LivenessConfig(mode="passive", blinks_needed=5, screen_hold=False)), seq)
+    assert v.state == "live" and v.reason == "parallax", v.as_dict()["scores"]
+
+    phone = _with_landmarks(m, _phone_frames(faces, m, seconds=4.0))
+    v = _feed(LivenessTracker(LivenessConfig(mode="passive")), phone)
+    assert v.state == "spoof" and v.reason == "screen" and v.suspected, v.as_dict()["scores"]
+    assert len(v.scores["screen_cues"]) >= 2

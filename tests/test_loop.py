@@ -1,11 +1,16 @@
 """The kiosk loop step by step on real faces: a queue of people, unknown faces, a bad frame."""
 
+import sys
+from pathlib import Path
+
 import numpy as np
 
 from conftest import BIDEN, OBAMA
 from kiosk.camera.base import Frame
 from kiosk.imageio import load_rgb
 from kiosk.loop import KioskLoop
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))  # the attack simulators
 
 
 def frames(faces, names_and_counts, start=0.0, step=0.2):
@@ -126,3 +131,113 @@ def test_a_print_of_someone_not_enrolled_is_no_hr_case(cfg, faces, tmp_path):
         assert not [o for o in out if o["type"] in ("attendance", "spoof")]
         assert [o["type"] for o in out if o["type"] == "unknown"]
         assert not [r for r in store.audit_rows() if r["action"].startswith("liveness")]
+
+
+# --- a face shown on a phone (issue 20) --------------------------------------------------------
+
+def _turning_face(faces, face_px, size, seconds, fps, seed, photo="obama.jpg"):
+    """A real photo of an enrolled employee whose head turns, as frames (tests/moving_face.py),
+    with the face's (x, y, width) and the still photo's frame and landmarks."""
+    import math
+
+    from moving_face import face_scene, head_turn
+
+    from kiosk.recognition.faces import models
+
+    m = models()
+    scene, lm = face_scene(m, load_rgb(faces / photo), face_px, size)
+    rng = np.random.default_rng(seed)
+    frames = [f for _, f in head_turn(scene, lm, lambda t: 0.25 * math.sin(2 * math.pi * t / 1.5), seconds, fps, rng)]
+    width = float(lm[16, 0] - lm[0, 0])
+    return frames, (float(lm[:, 0].mean()), float(lm[:, 1].mean()), width), scene, lm
+
+
+def phone_replay(faces, seconds=12.0, fps=10.0, seed=5):
+    """A phone held up by hand, playing a video of an enrolled employee turning his head: the
+    video is made at test setup from a registry photo; the phone (bezel, fingers, hand motion, a
+    bright screen) by bench/screen_replay.py."""
+    import random
+
+    from screen_replay import replay_frames
+
+    video, face, _, _ = _turning_face(faces, 200, (480, 640), seconds, fps, seed)
+    gen = replay_frames(random.Random(seed), video, fps, 0, seconds, face, fps=fps, kind="phone_hand",
+                        face_px=(160, 180), face_level=(190, 210), portrait=True)
+    for i, (t, frame) in enumerate(gen):
+        yield Frame(frame, t, i, f"phone{i}")
+
+
+def test_a_phone_replaying_an_employee_records_nothing_and_is_an_hr_case(cfg, enrolled, faces):
+    import json
+
+    cfg.values["liveness"]["mode"] = "passive_then_challenge"
+    out = run(KioskLoop(cfg, enrolled), phone_replay(faces))
+    assert not [o for o in out if o["type"] == "attendance"] and enrolled.events() == []
+    refused = [o for o in out if o["type"] == "spoof"]  # each new face track (the face lost a moment) again
+    assert refused and {(o["employee_id"], o["reason"]) for o in refused} == {(OBAMA, "screen")}
+    audits = [json.loads(r["detail"]) for r in enrolled.audit_rows() if r["action"] == "liveness_failed"]
+    assert len(audits) == len(refused)
+    for detail in audits:  # suspected fraud, with the evidence: which cues agreed, and their scores
+        assert detail["suspected_nip"] == OBAMA and detail["reason"] == "screen"
+        assert len(detail["scores"]["screen_cues"]) >= cfg.values["liveness"]["screen_cues"], detail["scores"]
+        assert {"screen_frame", "screen_context", "screen_glow_clipped"} <= set(detail["scores"])
+
+
+def test_without_the_screen_check_the_same_phone_replay_would_be_recorded(cfg, enrolled, faces):
+    """The attack above is one liveness alone falls for: the video's head turns (parallax)."""
+    cfg.values["liveness"]["mode"] = "passive_then_challenge"
+    cfg.values["liveness"]["screen_cues"] = 0
+    out = run(KioskLoop(cfg, enrolled), phone_replay(faces))
+    assert [o["employee_id"] for o in out if o["type"] == "attendance" and o["status"] == "recorded"] == [OBAMA]
+
+
+def test_the_same_face_turning_in_front_of_the_kiosk_is_recorded(cfg, enrolled, faces):
+    """The employee himself (the same kind of moving face, not on a device; the room behind him
+    still): recorded with the default liveness, and nothing in HR's audit log."""
+    cfg.values["liveness"]["mode"] = "passive_then_challenge"
+    video, *_ = _turning_face(faces, 190, (640, 480), 8.0, 10.0, 5, photo="obama2.jpg")
+    out = run(KioskLoop(cfg, enrolled), (Frame(f, i / 10.0, i, f"live{i}") for i, f in enumerate(video)))
+    assert [o["employee_id"] for o in out if o["type"] == "attendance"] == [OBAMA]
+    assert not [r for r in enrolled.audit_rows() if r["action"].startswith("liveness")]
+
+
+def _empty_room(scene, lm):
+    """The scene without the person: head and body painted over from their surroundings."""
+    import cv2
+
+    h, w = scene.shape[:2]
+    f = 160 / w
+    small = cv2.resize(scene, (160, round(h * f)), interpolation=cv2.INTER_AREA)
+    iod = float(np.linalg.norm(lm[42:48].mean(axis=0) - lm[36:42].mean(axis=0))) * f
+    eyes = (lm[36:48].mean(axis=0) * f).astype(int)
+    mask = np.zeros(small.shape[:2], np.uint8)
+    cv2.ellipse(mask, (int(eyes[0]), int(eyes[1] + 0.3 * iod)), (int(1.9 * iod), int(3.0 * iod)), 0, 0, 360, 255, -1)
+    body = np.array([[eyes[0] - 1.2 * iod, eyes[1] + 2.2 * iod], [eyes[0] + 1.2 * iod, eyes[1] + 2.2 * iod],
+                     [eyes[0] + 4.5 * iod, eyes[1] + 4 * iod], [eyes[0] + 4.5 * iod, small.shape[0]],
+                     [eyes[0] - 4.5 * iod, small.shape[0]], [eyes[0] - 4.5 * iod, eyes[1] + 4 * iod]], np.int32)
+    cv2.fillPoly(mask, [body], 255)
+    filled = cv2.inpaint(small, mask, 5, cv2.INPAINT_TELEA)
+    return cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def test_a_live_face_before_curtains_and_flags_is_no_case_and_is_recorded_once_the_room_is_known(cfg, enrolled, faces):
+    """The curtains' folds and a flag pole beside the head are long straight edges on both sides
+    of the face: the 'frame' cue's look-alike (docs/liveness.md). One cue is no accusation: a
+    kiosk that has not yet seen its room empty asks the person to try again (screen_hold), nothing
+    for HR; once it has (the empty view between visits), the room's own edges are no border."""
+    cfg.values["liveness"]["mode"] = "passive_then_challenge"
+    video, _, scene, lm = _turning_face(faces, 190, (640, 480), 8.0, 10.0, 5)
+    loop = KioskLoop(cfg, enrolled)
+    out = run(loop, (Frame(f, i / 10.0, i, f"live{i}") for i, f in enumerate(video)))
+    assert not [o for o in out if o["type"] in ("attendance", "spoof")]
+    assert {o["reason"] for o in out if o["type"] == "unverified"} == {"screen_cue"}
+    assert not [r for r in enrolled.audit_rows() if r["action"] == "liveness_failed"]
+    # the same kiosk, after the person stepped away: the empty room for 8 s, then the person again
+    room = _empty_room(scene, lm)
+    rng = np.random.default_rng(1)
+    t0 = 60.0
+    empty = (Frame(np.clip(room + rng.normal(0, 2, room.shape), 0, 255).astype(np.uint8), t0 + i / 10, 1000 + i)
+             for i in range(80))
+    assert run(loop, empty) == []
+    back = (Frame(f, t0 + 8.0 + i / 10.0, 2000 + i, f"back{i}") for i, f in enumerate(video))
+    assert [o["employee_id"] for o in run(loop, back) if o["type"] == "attendance"] == [OBAMA]

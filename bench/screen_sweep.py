@@ -1,0 +1,249 @@
+"""How the screen cues' thresholds were chosen: a sweep over simulated screen replays of several seeds.
+
+Run from the repository root (it needs the real clips outside the repository):
+
+    python bench/screen_sweep.py [--seeds 20 21] [--strides 1 2] [--videos ../shared/videos] [--cache DIR]
+
+Not a test. It detects faces once - the genuine clips at 15 frames/s, and the screen attack set
+of bench/screen_replay.py for each seed - and for each frame rate in --strides (every frame: 15
+fps, every 2nd: 7.5 fps) records per track (a) the liveness verdict *without* the screen check
+(the default mode; when it would have said "live") and (b) the three screen cues' raw
+measurements (kiosk/screen.py: the border's length at each look, the surroundings' motion per
+pair of frames, the face's clipped share and brightness per frame). Then it replays the
+decision for a grid of thresholds: a cue fires when its hits reach their count, the face is
+refused as "screen" once `screen_cues` cues have fired - if that comes before the liveness
+verdict. It prints, best first among the points that refuse no genuine track: attacks stopped
+(refused as "screen" or by liveness) per rate, and the genuine tracks refused.
+docs/liveness.md says which point was chosen and why; check the choice on a seed that is not in
+the sweep with bench/liveness.py --seed N [--fps 7.5] (its b) and e) tables), and on the real
+phone replay there.
+
+The real attack clip (../shared/videos/attacks/) is deliberately not in the sweep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import pickle
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+FPS = 15.0
+HORIZON = 12.0  # a track's liveness check ends by then (max_seconds)
+GRID = {
+    "frame": {"min": (3.0, 3.5, 4.0, 5.0), "hits": (2, 3, 5)},
+    "context": {"min": (0.04, 0.06, 0.08, 0.1), "share": (0.5, 0.6, 0.7), "pairs": (2, 3, 4)},
+    "glow": {"clip": (0.05, 0.1, 0.2), "ratio": (1.5, 2.0, 2.5, 3.0), "hits": (3, 5, 8)},
+}
+
+
+def verdict(track: list, seed: int = 0) -> tuple | None:
+    """The liveness verdict (state, reason, ts) on a track of (ts, landmarks, grey frame) without
+    the screen check, in the default mode; None if it stays pending."""
+    from kiosk.liveness import LivenessConfig, LivenessTracker
+
+    tr = LivenessTracker(LivenessConfig(screen_cues=0), random.Random(seed))
+    for ts, lm, grey in track:
+        v = tr.update(ts, lm, None, grey)
+        if v.final:
+            return v.state, v.reason, ts
+    return None
+
+
+def measure(track: list) -> dict:
+    """The raw screen measurements over a track (or a whole clip: the tracking restarts where the
+    face was lost); a track starting at s uses those from s on."""
+    from kiosk.liveness import LivenessConfig
+    from kiosk.screen import ScreenCues
+
+    never = LivenessConfig(screen_frame_min=20.0, screen_context_min=5.0, screen_glow_clip=1.0)
+    cues, border, pairs, lit, last = ScreenCues(never), [], [], [], None
+    for ts, lm, grey in track:
+        if last is not None and ts - last > 0.25:
+            cues = ScreenCues(never)  # the face was lost: a new track
+        last = ts
+        cues.update(ts, grey, lm)
+        b, p, g = cues.last
+        if b is not None:
+            border.append((ts, b.length))
+        if p is not None:
+            pairs.append((ts, p.motion, p.share, p.since))
+        if g is not None:
+            lit.append((ts, g[0], g[1]))
+    return {"border": np.array(border).reshape(-1, 2),
+            "pairs": np.array(pairs).reshape(-1, 4), "glow": np.array(lit).reshape(-1, 3)}
+
+
+def _kth(times: np.ndarray, k: int) -> float:
+    return float(times[k - 1]) if len(times) >= k else math.inf
+
+
+def fire_times(m: dict, start: float) -> dict:
+    """Per cue and threshold set: when the cue fires on the track that starts at `start`."""
+    out = {}
+    b = m["border"][m["border"][:, 0] >= start]
+    for lo, k in itertools.product(GRID["frame"]["min"], GRID["frame"]["hits"]):
+        out[("frame", lo, k)] = _kth(b[b[:, 1] >= lo, 0], k)
+    p = m["pairs"][m["pairs"][:, 3] >= start]
+    for lo, share, k in itertools.product(*GRID["context"].values()):
+        sel = p[(p[:, 1] >= lo) & (p[:, 2] >= share)]
+        counted, until = [], -math.inf
+        for ts, _, _, since in sel:
+            if since > until:
+                counted.append(ts)
+                until = ts
+        out[("context", lo, share, k)] = _kth(np.array(counted), k)
+    g = m["glow"][m["glow"][:, 0] >= start]
+    for clip, ratio, k in itertools.product(*GRID["glow"].values()):
+        out[("glow", clip, ratio, k)] = _kth(g[(g[:, 1] >= clip) & (g[:, 2] >= ratio), 0], k)
+    return out
+
+
+def outcomes(rows: list[tuple[dict, tuple | None, float]]):
+    """rows: (fire times, liveness verdict without screen (state, reason, ts) or None, track start).
+    Returns the keys of the three cues' grids and, per cue, an array (tracks x settings) of fire
+    times relative to the verdict: <= 0 means the cue fired before (or without) any verdict."""
+    keys = {cue: [k for k in rows[0][0] if k[0] == cue] for cue in GRID} if rows else {}
+    rel = {}
+    for cue, ks in keys.items():
+        a = np.full((len(rows), len(ks)), math.inf)
+        for i, (ft, verdict, start) in enumerate(rows):
+            end = verdict[2] if verdict else start + HORIZON
+            for j, k in enumerate(ks):
+                t = ft[k]
+                a[i, j] = t - end if t <= start + HORIZON else math.inf
+        rel[cue] = a
+    return keys, rel
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--videos", type=Path, default=ROOT.parent / "shared" / "videos")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[20, 21])
+    ap.add_argument("--strides", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--cache", type=Path, help="keep the measurements here (re-runs skip the detection)")
+    ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--cues", type=int, nargs="+", default=[1, 2], help="the screen_cues values to try")
+    a = ap.parse_args()
+
+    from liveness import grey, read_clip
+    from screen_replay import attack_set
+
+    from kiosk.recognition.faces import models
+    from kiosk.recognition.pipeline import choose_face
+
+    m = models()
+    m.load_all()
+
+    def detected(frames_ts):
+        track = []
+        for ts, fr in frames_ts:
+            box = choose_face(m.detect(fr, 320, 0), fr.shape[1], fr.shape[0])
+            if box is not None:
+                track.append((ts, m.shape68(fr, box), grey(fr)))
+        return track
+
+    def cached(name: str, make):
+        path = a.cache / f"{name}.pkl" if a.cache else None
+        if path is not None and path.exists():
+            return pickle.loads(path.read_bytes())
+        value = make()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(pickle.dumps(value))
+        return value
+
+    clips = {p.name: read_clip(p) for p in sorted(a.videos.iterdir()) if p.suffix in (".mp4", ".avi")}
+
+    def locate(fr):
+        b = choose_face(m.detect(fr, 640, 0), fr.shape[1], fr.shape[0])
+        return None if b is None else ((b.left + b.right) / 2, (b.top + b.bottom) / 2, b.width)
+
+    # measurements per rate: genuine clips (tracks start every 0.5 s) and the attack sets (made at
+    # 15 frames/s; at 7.5 every 2nd frame of the same track, as bench/liveness_sweep.py does)
+    per_rate = {stride: ([], []) for stride in a.strides}
+    for name, (frames, fps_in) in clips.items():
+        def make(frames=frames, fps_in=fps_in):
+            step = max(1, round(fps_in / FPS))
+            full = detected((i / fps_in, frames[i]) for i in range(0, len(frames), step))
+            dur, out = len(frames) / fps_in, {}
+            for stride in a.strides:
+                seq = full[::stride]
+                mm, rows = measure(seq), []
+                for k, s in enumerate(np.arange(0.0, max(0.5, dur - 2.0), 0.5)):
+                    track = [x for x in seq if x[0] >= s]
+                    if track:
+                        rows.append((fire_times(mm, s), verdict(track, k), s))
+                out[stride] = rows
+            return out
+        for stride, rows in cached(f"genuine-{name}", make).items():
+            if stride in per_rate:
+                per_rate[stride][0].extend(rows)
+    for seed in a.seeds:
+        def make_attacks(seed=seed):
+            out = {stride: [] for stride in a.strides}
+            for name, kind, start, gen in attack_set(random.Random(seed), clips, locate, a.seconds, FPS):
+                full = detected(gen)
+                for stride in a.strides:
+                    track = full[::stride]
+                    if len(track) >= 5:
+                        out[stride].append((fire_times(measure(track), track[0][0]), verdict(track), track[0][0]))
+            return out
+        for stride, rows in cached(f"screen-{seed}", make_attacks).items():
+            if stride in per_rate:
+                per_rate[stride][1].extend(rows)
+    for stride, (genuine, attacks) in per_rate.items():
+        print(f"{FPS / stride:g} frames/s: {len(genuine)} genuine tracks, {len(attacks)} screen attack tracks "
+              f"(seeds {a.seeds}); liveness alone accepts {sum(1 for _, v, _ in attacks if v and v[0] == 'live')} "
+              f"of the attacks", flush=True)
+
+    # every combination of the three cues' settings and screen_cues
+    results = []
+    tables = {}
+    for stride, (genuine, attacks) in per_rate.items():
+        tables[stride] = (outcomes(genuine), outcomes(attacks), attacks)
+    keys = tables[a.strides[0]][0][0]
+    for need in a.cues:
+        for jf, jc, jg in itertools.product(range(len(keys["frame"])), range(len(keys["context"])), range(len(keys["glow"]))):
+            row = [need, keys["frame"][jf], keys["context"][jc], keys["glow"][jg]]
+            cells, bad = [], 0
+            for stride in a.strides:
+                (_, g_rel), (_, a_rel), attacks = tables[stride]
+                def screen_at(rel):
+                    t = np.sort(np.stack([rel["frame"][:, jf], rel["context"][:, jc], rel["glow"][:, jg]], axis=1), axis=1)
+                    return t[:, need - 1]
+                g_fp = int(np.sum(screen_at(g_rel) <= 0))
+                g_held = int(np.sum(np.min(np.stack([g_rel["frame"][:, jf], g_rel["context"][:, jc],
+                                                     g_rel["glow"][:, jg]], axis=1), axis=1) <= 0))
+                at = screen_at(a_rel)
+                first = np.min(np.stack([a_rel["frame"][:, jf], a_rel["context"][:, jc], a_rel["glow"][:, jg]], axis=1), axis=1)
+                live = np.array([bool(v and v[0] == "live") for _, v, _ in attacks])
+                accepted = int(np.sum(live & (at > 0)))
+                refused = int(np.sum(at <= 0))
+                held = int(np.sum(live & (at > 0) & (first <= 0)))  # one cue fired before the live verdict
+                bad += g_fp
+                cells.append((g_fp, accepted, refused, len(attacks), held, g_held))
+            results.append((bad, sum(c[1] for c in cells), -sum(c[2] for c in cells), row, cells))
+    results.sort(key=lambda r: r[:3])
+    print("genuine refused | per rate: attacks accepted as live (of which one cue had fired first), refused as "
+          "screen (of N), genuine refused (genuine with one cue fired first) | screen_cues; frame (min, hits); "
+          "context (min, share, pairs); glow (clip, ratio, hits)")
+    for bad, _, _, row, cells in results[: a.top]:
+        per = "  ".join(f"{FPS / s:g} fps: live {c[1]:3d} ({c[4]:2d}) screen {c[2]:3d} of {c[3]} genuine {c[0]} ({c[5]})"
+                        for s, c in zip(a.strides, cells))
+        print(f"  {bad:3d} | {per} | {row[0]}; {row[1][1:]}; {row[2][1:]}; {row[3][1:]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,500 @@
+"""Screen cues: is the face in front of the kiosk shown on a phone, tablet or monitor?
+
+A video replayed on a device blinks and moves like a live face, so the liveness signals of
+kiosk/liveness.py pass it. What a single fixed camera does see of the device is measured here,
+on the frames and landmarks liveness already gets (no extra dlib call), each cue on its own:
+
+* **frame** - the device's border: long straight edges on opposite sides of the face (left and
+  right, or above and below), outside the head, parallel to each other (``DeviceFrame``:
+  OpenCV's line segment detector on a small crop around the face). A background line behind a
+  live head is cut by the head or stops at the shoulders; a bezel runs past them.
+* **context** - the face's surroundings move: image points beside and above the head (the room,
+  for a live person; the rest of the screen, the bezel, the fingers, for a device) are tracked
+  from frame to frame (``ContextFlow``). A kiosk's camera is fixed, so the room around a live
+  face stands still; a hand-held device moves, and with it everything around the face it shows.
+* **glow** - the face is a light source: a screen is several times brighter than a face lit by
+  the room, so the camera, exposing for the room, clips the face's skin to white while the frame
+  around it is much darker (``glow``).
+
+Each cue counts its hits over the track; a cue has *fired* when its count reaches its threshold
+(``[liveness] screen_*`` settings). kiosk.liveness.LivenessTracker refuses the face as
+``screen`` when ``screen_cues`` cues have fired: agreement of independent cues is the positive
+evidence HR's audit log needs, since each cue alone has a look-alike in some room (a doorway or
+curtains behind a person, a colleague walking past, a face in the sun). docs/liveness.md has
+the measurements and what still passes.
+
+Plain data in and out::
+
+    cues = ScreenCues(cfg)                  # one per face track (cfg: kiosk.liveness.LivenessConfig)
+    cues.update(ts, grey, landmarks68)      # every analysed frame: grey full frame, (68, 2) points
+    cues.fired()                            # ["frame", "context"] ...
+    cues.scores()                           # {"screen_frame": .., "screen_context": .., ...}
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+CUES = ("frame", "context", "glow")
+
+WORK_IOD = 10.0  # frames are looked at scaled so that the eye distance is about this many pixels
+MAX_GAP_S = 0.25  # a longer gap between frames restarts the tracking (the face was lost)
+FRAME_EVERY_S = 0.3  # the border is looked for at most this often (it is the dearest cue) ...
+GLOW_EVERY_S = 0.2  # ... and the face's light measured at most this often
+_LK = dict(winSize=(9, 9), maxLevel=2, criteria=(3, 20, 0.03))
+MAX_FB_PX = 0.25  # a point whose backward track misses its start by more is dropped
+
+
+class FaceGeometry:
+    """Face coordinates from the 68 landmarks: origin between the eyes, x along the eye line,
+    y down the face, in eye distances. A head (with hair and ears) fits in |x| < 1.6,
+    -2.7 < y < 2.4; the chin is at about y = 1.9."""
+
+    def __init__(self, lm: np.ndarray):
+        el, er = lm[36:42].mean(axis=0), lm[42:48].mean(axis=0)
+        self.mid = (el + er) / 2
+        v = er - el
+        self.iod = float(np.hypot(*v)) or 1.0
+        self.ux = v / self.iod
+        self.uy = np.array([-self.ux[1], self.ux[0]])
+
+    def to_face(self, p: np.ndarray) -> np.ndarray:
+        d = np.asarray(p, np.float64) - self.mid
+        return np.c_[d @ self.ux, d @ self.uy] / self.iod
+
+    def to_image(self, xy: np.ndarray) -> np.ndarray:
+        xy = np.asarray(xy, np.float64).reshape(-1, 2)
+        return self.mid + self.iod * (xy[:, :1] * self.ux + xy[:, 1:] * self.uy)
+
+    def box(self, x0: float, y0: float, x1: float, y1: float, w: int, h: int) -> tuple[int, int, int, int]:
+        """The image bounding box (clamped) of a rectangle in face coordinates."""
+        c = self.to_image([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+        lo, hi = c.min(axis=0), c.max(axis=0)
+        return max(0, int(lo[0])), max(0, int(lo[1])), min(w, int(math.ceil(hi[0])) + 1), min(h, int(math.ceil(hi[1])) + 1)
+
+
+HEAD = (-1.6, -2.7, 1.6, 2.4)  # the head with hair, ears and chin, in face coordinates
+
+
+def _in_head(xy: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    """Which points (face coordinates) lie within the head's rectangle (+ margin)."""
+    x0, y0, x1, y1 = HEAD
+    return ((xy[:, 0] > x0 - margin) & (xy[:, 0] < x1 + margin)
+            & (xy[:, 1] > y0 - margin) & (xy[:, 1] < y1 + margin))
+
+
+# --- the room: what the camera sees when nobody is there -----------------------------------------
+
+class Room:
+    """The kiosk's empty view, learnt from the frames in which no face was found (the camera is
+    fixed): the median of the last few snapshots, small and grey. A straight edge that the empty
+    room has at the same place - a door frame, curtains, a flag pole behind the person - is the
+    room's, not a device's border. Until it has seen the room (a kiosk just started with someone
+    in front of it), it explains nothing. Only a still view is learnt (each snapshot close to the
+    one before, no face for QUIET_S): a hand-held device or someone walking past is not."""
+
+    WIDTH, KEEP, EVERY_S, READY, QUIET_S, STILL = 160, 5, 1.0, 3, 2.0, 8.0
+
+    def __init__(self):
+        self.snaps: deque = deque(maxlen=self.KEEP)
+        self.last = -math.inf
+        self.face_seen = -math.inf
+        self.prev: np.ndarray | None = None
+        self.grad: tuple | None = None  # Sobel x, y of the median snapshot
+
+    def update(self, ts: float, image: np.ndarray | None) -> None:
+        """A frame (RGB or grey) in which no face was found, or None when one was."""
+        import cv2
+
+        if image is None or ts < self.face_seen:
+            self.face_seen = ts
+            return
+        if ts - self.face_seen < self.QUIET_S or 0 <= ts - self.last < self.EVERY_S:
+            return
+        self.last = ts
+        grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        h, w = grey.shape
+        small = cv2.resize(grey, (self.WIDTH, max(8, round(h * self.WIDTH / w))), interpolation=cv2.INTER_AREA)
+        still = self.prev is not None and self.prev.shape == small.shape and \
+            float(np.mean(np.abs(small.astype(np.int16) - self.prev))) <= self.STILL
+        self.prev = small
+        if not still:
+            return
+        if self.snaps and self.snaps[0].shape != small.shape:
+            self.snaps.clear()  # the camera's size changed
+        self.snaps.append(small)
+        if len(self.snaps) >= self.READY:
+            med = np.median(np.stack(self.snaps), axis=0).astype(np.float32)
+            self.grad = _sobel(med)
+        else:
+            self.grad = None
+
+    def explains(self, grey: np.ndarray, ends: list[tuple[np.ndarray, np.ndarray]]) -> list[bool]:
+        """For each segment (image pixels of `grey`, the current frame): does the empty room
+        have the same edge there (at least half as strong across the segment)?"""
+        import cv2
+
+        if self.grad is None:
+            return [False] * len(ends)
+        h, w = grey.shape
+        rw, rh = self.grad[0].shape[1], self.grad[0].shape[0]
+        if abs(rh / rw - h / w) > 0.02:
+            return [False] * len(ends)
+        f = rw / w
+        now = _sobel(cv2.resize(grey, (rw, rh), interpolation=cv2.INTER_AREA).astype(np.float32))
+        out = []
+        for p, q in ends:
+            d = (q - p) / (np.hypot(*(q - p)) or 1.0)
+            n = np.array([-d[1], d[0]])
+            t = np.linspace(0.1, 0.9, 12)[:, None]
+            pts = (p + t * (q - p)) * f
+            xi = np.clip(np.round(pts[:, 0]).astype(int), 0, rw - 1)
+            yi = np.clip(np.round(pts[:, 1]).astype(int), 0, rh - 1)
+            across_now = np.abs(now[0][yi, xi] * n[0] + now[1][yi, xi] * n[1])
+            across_room = np.abs(self.grad[0][yi, xi] * n[0] + self.grad[1][yi, xi] * n[1])
+            out.append(float(np.median(across_room)) >= 0.5 * float(np.median(across_now)) > 0)
+        return out
+
+
+def _sobel(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import cv2
+
+    return cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3)
+
+
+# --- frame: the device's border --------------------------------------------------------------
+
+FACE = (-1.15, -1.4, 1.15, 2.1)  # the face itself (brows to chin, cheek to cheek): no border crosses it
+
+
+@dataclass
+class Border:
+    """The longest pair of straight edges enclosing the face on opposite sides (eye distances)."""
+
+    length: float = 0.0  # the shorter edge of the best pair
+    sides: str = ""      # "left-right" or "top-bottom"
+
+
+def _clip_length(a: np.ndarray, b: np.ndarray, rect) -> float:
+    """Length of the part of segment a-b (face coordinates) inside the rectangle."""
+    x0, y0, x1, y1 = rect
+    t0, t1 = 0.0, 1.0
+    d = b - a
+    for p, q in ((-d[0], a[0] - x0), (d[0], x1 - a[0]), (-d[1], a[1] - y0), (d[1], y1 - a[1])):
+        if p == 0:
+            if q < 0:
+                return 0.0
+        else:
+            r = q / p
+            if p < 0:
+                t0 = max(t0, r)
+            else:
+                t1 = min(t1, r)
+            if t0 > t1:
+                return 0.0
+    return float(np.hypot(*d)) * (t1 - t0)
+
+
+def _lines(segs: list[tuple[np.ndarray, np.ndarray]], max_gap: float = 1.0) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """Collinear segments joined into lines (a border broken by fingers or a dark part of the
+    picture is one edge): (angle in degrees, one end, the other end), face coordinates."""
+    items = []
+    for p, q in segs:
+        d = (q - p) / (np.hypot(*(q - p)) or 1.0)
+        if d[1] < 0 or (d[1] == 0 and d[0] < 0):
+            d = -d
+        n = np.array([-d[1], d[0]])
+        items.append((math.degrees(math.atan2(d[1], d[0])), float(p @ n), d, p, q))
+    items.sort(key=lambda it: (it[0], it[1]))
+    out, used = [], [False] * len(items)
+    for i, (ang, rho, d, _, _) in enumerate(items):
+        if used[i]:
+            continue
+        group = [j for j in range(i, len(items)) if not used[j] and abs(items[j][0] - ang) <= 3.0
+                 and abs(items[j][1] - rho) <= 0.2]
+        for j in group:
+            used[j] = True
+        spans = sorted((min(items[j][3] @ d, items[j][4] @ d), max(items[j][3] @ d, items[j][4] @ d)) for j in group)
+        lo, hi = spans[0]
+        n = np.array([-d[1], d[0]])
+        for a, b in spans[1:] + [(math.inf, math.inf)]:
+            if a - hi > max_gap:
+                out.append((ang, lo * d + rho * n, hi * d + rho * n))
+                lo, hi = a, b
+            else:
+                hi = max(hi, b)
+    return out
+
+
+class DeviceFrame:
+    """Straight edges around the face, found by OpenCV's line segment detector (LSD) on a crop of
+    the frame around the head, scaled so that the eye distance is WORK_IOD pixels."""
+
+    REACH = (-4.5, -4.0, 4.5, 6.0)  # the crop, in face coordinates: beside, above and below the head
+    MAX_TILT_DEG = 30.0  # a side edge within this of the face's vertical (top/bottom: horizontal)
+    MAX_SKEW_DEG = 12.0  # the two edges of a pair this close to parallel (a device tilted in 3D)
+    MIN_LEN = 1.0  # shorter segments are not looked at (eye distances)
+
+    def __init__(self):
+        import cv2
+
+        self.lsd = cv2.createLineSegmentDetector()
+
+    def segments(self, grey: np.ndarray, g: FaceGeometry) -> tuple[np.ndarray, np.ndarray]:
+        """Straight segments of at least MIN_LEN around the face: their ends in face coordinates."""
+        import cv2
+
+        h, w = grey.shape
+        x0, y0, x1, y1 = g.box(*self.REACH, w, h)
+        f = min(1.0, WORK_IOD / g.iod)
+        if x1 - x0 < 16 or y1 - y0 < 16:
+            return np.zeros((0, 2)), np.zeros((0, 2))
+        crop = grey[y0:y1, x0:x1]
+        if f < 1.0:
+            crop = cv2.resize(crop, (max(8, round((x1 - x0) * f)), max(8, round((y1 - y0) * f))),
+                              interpolation=cv2.INTER_AREA)
+        found = self.lsd.detect(crop)[0]
+        if found is None:
+            return np.zeros((0, 2)), np.zeros((0, 2))
+        seg = found.reshape(-1, 4).astype(np.float64)
+        sx, sy = (x1 - x0) / crop.shape[1], (y1 - y0) / crop.shape[0]
+        a = g.to_face(np.c_[seg[:, 0] * sx + x0, seg[:, 1] * sy + y0])
+        b = g.to_face(np.c_[seg[:, 2] * sx + x0, seg[:, 3] * sy + y0])
+        keep = np.hypot(*(b - a).T) >= self.MIN_LEN
+        return a[keep], b[keep]
+
+    def measure(self, grey: np.ndarray, g: FaceGeometry, room: Room | None = None) -> Border:
+        a, b = self.segments(grey, g)
+        if room is not None and len(a):
+            mine = ~np.array(room.explains(grey, list(zip(g.to_image(a), g.to_image(b)))), bool)
+            a, b = a[mine], b[mine]
+        return self.enclosure(a, b)
+
+    def enclosure(self, ends_a: np.ndarray, ends_b: np.ndarray) -> Border:
+        """The best pair of edges (segment ends in face coordinates) on opposite sides of the face."""
+        fx0, fy0, fx1, fy1 = FACE
+        near = [(p, q) for p, q in zip(ends_a, ends_b) if _clip_length(p, q, FACE) == 0]  # a feature of the face
+        sides: dict[str, list] = {"left": [], "right": [], "top": [], "bottom": []}
+        for ang, p, q in _lines(near):
+            vertical = abs(ang - 90.0) <= self.MAX_TILT_DEG
+            horizontal = min(ang, 180.0 - ang) <= self.MAX_TILT_DEG
+            ln = float(np.hypot(*(q - p)))
+            if vertical and max(p[0], q[0]) < fx0:
+                sides["left"].append((ang, ln))
+            elif vertical and min(p[0], q[0]) > fx1:
+                sides["right"].append((ang, ln))
+            elif horizontal and max(p[1], q[1]) < fy0:
+                sides["top"].append((ang, ln))
+            elif horizontal and min(p[1], q[1]) > fy1:
+                sides["bottom"].append((ang, ln))
+        best = Border()
+        for s1, s2 in (("left", "right"), ("top", "bottom")):
+            for a1, l1 in sides[s1]:
+                for a2, l2 in sides[s2]:
+                    skew = abs(a1 - a2)
+                    if min(skew, 180.0 - skew) <= self.MAX_SKEW_DEG and min(l1, l2) > best.length:
+                        best = Border(min(l1, l2), f"{s1}-{s2}")
+        return best
+
+
+# --- context: the face's surroundings move -----------------------------------------------------
+
+# beside the head (not below: a live person's shoulders and hands are there) and above the hair
+_RING = ((-3.6, -3.2, -1.9, 1.5), (1.9, -3.2, 3.6, 1.5), (-1.9, -3.8, 1.9, -2.9))
+
+
+@dataclass
+class ContextPair:
+    """The surroundings' points between two frames about ``gap_s`` apart."""
+
+    motion: float  # median displacement of the points that move together (/ eye distance)
+    share: float   # share of the points that move together (those that follow one similarity)
+    points: int
+    since: float   # time of the pair's first frame
+
+
+class ContextFlow:
+    """Points around the head (``_RING``) tracked frame to frame with Lucas-Kanade (checked
+    backwards: on a blown-out screen many points slide), on the frame scaled so that the eye
+    distance is about WORK_IOD pixels; between frames ``gap_s`` apart, the dominant motion of
+    those points: one similarity fitted by least squares to all, then again to the points within
+    a tolerance of the first fit (cheaper than RANSAC, and enough for a ring of ~30 points)."""
+
+    MAX_POINTS, MIN_POINTS, MIN_PAIR = 32, 20, 10
+
+    def __init__(self, gap_s: float = 0.3):
+        self.gap_s = gap_s
+        self.reset()
+
+    def reset(self) -> None:
+        self.scale: float | None = None
+        self.prev: tuple | None = None  # (ts, small grey)
+        self.ids = np.zeros(0, np.int64)
+        self.pts = np.zeros((0, 2), np.float32)  # in the scaled frame
+        self.next_id = 0
+        self.hist: deque = deque()
+
+    def _ring_mask(self, shape, g: FaceGeometry, f: float) -> np.ndarray:
+        import cv2
+
+        mask = np.zeros(shape, np.uint8)
+        for x0, y0, x1, y1 in _RING:
+            c = g.to_image([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]) * f
+            cv2.fillConvexPoly(mask, c.astype(np.int32), 255)
+        return mask
+
+    def update(self, ts: float, grey: np.ndarray, g: FaceGeometry) -> ContextPair | None:
+        import cv2
+
+        if self.prev is not None and (ts - self.prev[0] > MAX_GAP_S or not 0.5 <= self.scale * g.iod / WORK_IOD <= 2.0):
+            self.reset()  # the face was lost, or came much closer: start over at a new scale
+        if self.scale is None:
+            self.scale = min(1.0, WORK_IOD / g.iod)
+        f = self.scale
+        h, w = grey.shape
+        small = grey if f >= 1.0 else cv2.resize(grey, (max(8, round(w * f)), max(8, round(h * f))),
+                                                 interpolation=cv2.INTER_AREA)
+        if self.prev is not None and len(self.pts):
+            p0 = self.pts.reshape(-1, 1, 2)
+            p1, st, _ = cv2.calcOpticalFlowPyrLK(self.prev[1], small, p0, None, **_LK)
+            pb, st2, _ = cv2.calcOpticalFlowPyrLK(small, self.prev[1], p1, None, **_LK)
+            new = p1.reshape(-1, 2)
+            ok = (st.ravel() == 1) & (st2.ravel() == 1) & (np.linalg.norm((pb - p0).reshape(-1, 2), axis=1) < MAX_FB_PX)
+            # a point the head moved over (or one that left the frame) is dropped
+            ok &= ~_in_head(g.to_face(new / f), 0.2)
+            ok &= (new[:, 0] >= 0) & (new[:, 1] >= 0) & (new[:, 0] < small.shape[1]) & (new[:, 1] < small.shape[0])
+            self.ids, self.pts = self.ids[ok], new[ok].astype(np.float32)
+        if len(self.pts) < self.MIN_POINTS:
+            mask = self._ring_mask(small.shape, g, f)
+            for p in self.pts:
+                cv2.circle(mask, (int(p[0]), int(p[1])), 2, 0, -1)
+            found = cv2.goodFeaturesToTrack(small, self.MAX_POINTS - len(self.pts), 0.01, 2.0, mask=mask, blockSize=3)
+            if found is not None:
+                found = found.reshape(-1, 2)
+                self.pts = np.r_[self.pts, found].astype(np.float32)
+                self.ids = np.r_[self.ids, np.arange(self.next_id, self.next_id + len(found))]
+                self.next_id += len(found)
+        self.prev = (ts, small)
+        while self.hist and ts - self.hist[0][0] > 2 * self.gap_s:
+            self.hist.popleft()
+        ref = None
+        for item in self.hist:
+            if ts - item[0] >= self.gap_s:
+                ref = item
+        self.hist.append((ts, self.ids.copy(), self.pts.copy()))
+        return None if ref is None else self._measure(ref, g.iod * f)
+
+    def _measure(self, ref, iod: float) -> ContextPair | None:
+        _, ids, pts = ref
+        # ids are increasing in both (new points get new, larger ids; dropping keeps the order)
+        at = np.clip(np.searchsorted(self.ids, ids), 0, max(0, len(self.ids) - 1))
+        both = (at < len(self.ids)) & (self.ids[at] == ids) if len(self.ids) else np.zeros(len(ids), bool)
+        if both.sum() < self.MIN_PAIR:
+            return None
+        a, b = pts[both].astype(np.float64), self.pts[at[both]].astype(np.float64)
+        keep = np.ones(len(a), bool)
+        for tol in (None, 0.03 * iod):  # fit to all, then to the points that follow the fit
+            za, zb = a[keep] @ (1, 1j), b[keep] @ (1, 1j)
+            ma, mb = za.mean(), zb.mean()
+            k = np.vdot(za - ma, zb - mb) / (np.vdot(za - ma, za - ma).real or 1.0)
+            moved_to = (a @ (1, 1j) - ma) * k + mb
+            r = np.abs(moved_to - b @ (1, 1j))
+            keep = r <= (tol if tol is not None else 2.5 * float(np.median(r)) + 0.02 * iod)
+            if keep.sum() < 3:
+                return ContextPair(0.0, 0.0, len(a), float(ref[0]))
+        moved = np.abs(moved_to[keep] - a[keep] @ (1, 1j))
+        return ContextPair(float(np.median(moved)) / iod, float(keep.mean()), len(a), float(ref[0]))
+
+
+# --- glow: the face is a light source ---------------------------------------------------------
+
+_HULL = np.r_[0:17, 26:16:-1]
+
+
+def glow(grey: np.ndarray, lm: np.ndarray, g: FaceGeometry) -> tuple[float, float]:
+    """(clipped, ratio): the share of the face's skin at the sensor's white (>= 250 of 255) and
+    the face's mean grey level over the frame's median."""
+    import cv2
+
+    h, w = grey.shape
+    x0, y0, x1, y1 = g.box(-1.3, -1.0, 1.3, 2.0, w, h)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return 0.0, 0.0
+    c = lm[_HULL].mean(axis=0)
+    hull = (c + 0.8 * (lm[_HULL] - c) - (x0, y0)).astype(np.int32)
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(hull), 1)
+    skin = grey[y0:y1, x0:x1][mask > 0]
+    if skin.size < 16:
+        return 0.0, 0.0
+    room = float(np.median(grey[::8, ::8])) or 1.0
+    return float(np.mean(skin >= 250)), float(skin.mean()) / room
+
+
+# --- the cues together ---------------------------------------------------------------------------
+
+class ScreenCues:
+    """The screen cues of one face track (see the module's doc); thresholds from a
+    kiosk.liveness.LivenessConfig (``screen_*`` fields)."""
+
+    def __init__(self, cfg, room: Room | None = None):
+        self.cfg, self.room = cfg, room
+        self.border = DeviceFrame()
+        self.context = ContextFlow(cfg.planar_gap_s)
+        self.last_look = self.last_glow = -math.inf
+        self.frame_hits = self.context_pairs = self.glow_hits = 0
+        self.context_until = -math.inf
+        self.frame_best = self.context_best = self.glow_clipped = self.glow_ratio = 0.0
+        self.frame_sides = ""
+        # this frame's measurements: (Border, ContextPair, (clipped, ratio)), each None when not taken
+        self.last: tuple = (None, None, None)
+
+    def update(self, ts: float, grey: np.ndarray, lm: np.ndarray) -> None:
+        """One frame of the track: the grey full frame and the face's 68 landmarks."""
+        c = self.cfg
+        g = FaceGeometry(lm)
+        border = None
+        if ts - self.last_look >= FRAME_EVERY_S:  # the border at most every FRAME_EVERY_S
+            self.last_look = ts
+            border = self.border.measure(grey, g, self.room)
+            if border.length > self.frame_best:
+                self.frame_best, self.frame_sides = border.length, border.sides
+            self.frame_hits += border.length >= c.screen_frame_min
+        pair = self.context.update(ts, grey, g)  # every frame: points are tracked frame to frame
+        if pair is not None and pair.share >= c.screen_context_share:
+            self.context_best = max(self.context_best, pair.motion)
+            # pairs overlap (one ends at every frame): count only one that starts after the last ended
+            if pair.motion >= c.screen_context_min and pair.since > self.context_until:
+                self.context_pairs += 1
+                self.context_until = ts
+        lit = None
+        if ts - self.last_glow >= GLOW_EVERY_S:
+            self.last_glow = ts
+            lit = glow(grey, lm, g)
+            self.glow_clipped, self.glow_ratio = max(self.glow_clipped, lit[0]), max(self.glow_ratio, lit[1])
+            self.glow_hits += lit[0] >= c.screen_glow_clip and lit[1] >= c.screen_glow_ratio
+        self.last = (border, pair, lit)
+
+    def fired(self) -> list[str]:
+        """The cues whose evidence has reached its threshold."""
+        c = self.cfg
+        counts = {"frame": (self.frame_hits, c.screen_frame_hits), "context": (self.context_pairs, c.screen_context_pairs),
+                  "glow": (self.glow_hits, c.screen_glow_hits)}
+        return [cue for cue in CUES if counts[cue][0] >= counts[cue][1]]
+
+    def scores(self) -> dict:
+        return {
+            "screen_frame": round(self.frame_best, 3),
+            "screen_frame_sides": self.frame_sides,
+            "screen_frame_hits": self.frame_hits,
+            "screen_context": round(self.context_best, 4),
+            "screen_context_pairs": self.context_pairs,
+            "screen_glow_clipped": round(self.glow_clipped, 3),
+            "screen_glow_ratio": round(self.glow_ratio, 3),
+            "screen_glow_hits": self.glow_hits,
+            "screen_cues": self.fired(),
+        }
