@@ -15,6 +15,8 @@ Measured:
                  uvicorn (sync state of the 100 kiosks, per-unit counts, lists); target < 300 ms
   daily unit     GET /?unit=... (one unit of 180, with its full table)
   daily csv      GET /export/daily.csv for the regency
+  ..., gc on     recap and daily compute again with Python's cyclic garbage collector left
+                 running (server/gcpause.py pauses it while a report is built)
 The data: everyone punches in 06:45-07:45 and out 15:45-16:45 (so some are late or early),
 2 % of employee-days absent, 2 % on leave, 0.5 % corrected; every kiosk has reported.
 
@@ -233,6 +235,16 @@ def main() -> int:
                 reports.daily_view(conn, settings, dt.date.fromisoformat(DAY), None, now)
 
         results["daily compute"] = timed(daily_compute, args.repeat * 3, "daily compute")
+        # The same computations with Python's cyclic collector left running (server/gcpause.py),
+        # interleaved in this run: what pausing it saves.
+        from server import gcpause
+
+        gcpause.PAUSE = False
+        try:
+            results["recap, gc on"] = timed(recap, args.repeat, "recap, gc on")
+            results["daily, gc on"] = timed(daily_compute, args.repeat * 3, "daily, gc on")
+        finally:
+            gcpause.PAUSE = True
         base = baseline(args.baseline, c.db_url, args.repeat) if args.baseline else {}
         print(f"\n{'measure':<15} {'median':>9} {'min':>9} {'max':>9} {'cpu':>8} {'runs':>5}  {'before #16':>11} "
               f"{'ratio':>6}  target")
@@ -250,6 +262,9 @@ def main() -> int:
             if b and name in CPU:
                 print(f"cpu {name}: {statistics.median(CPU[name]):.3f}s against {statistics.median(b):.3f}s before #16 "
                       f"(ratio {statistics.median(CPU[name]) / statistics.median(b):.2f})")
+        for name, ref in (("recap", "recap, gc on"), ("daily compute", "daily, gc on")):
+            a, b = statistics.median(CPU[name]), statistics.median(CPU[ref])
+            print(f"cpu {name}: {a:.3f}s with the collector paused against {b:.3f}s with it running (ratio {a / b:.2f})")
         if base:
             print("\nbefore #16: kiosk.report.compute_days over server.routes.hr.RulesStore of the baseline checkout "
                   "(no leave, no corrections, every event row as a dict), the same database; 'daily compute' is "

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from attendance.recap import month_bounds, monthly_rows, unit_rows
 from server import periods, reports
 from server.config import ServerConfig
+from server.gcpause import gc_paused
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Recap:
         return self.units_asked is None
 
 
+@gc_paused()
 def recap(conn: Connection, settings: ServerConfig, month: str, units: list[str] | None,
           now: dt.datetime | None = None) -> Recap:
     period = periods.get(conn, month)

@@ -19,6 +19,7 @@ from attendance.day import Punch
 from attendance.recap import EmployeeDay, compute_days
 from attendance.schedule import ScheduleError
 from server import corrections, leave
+from server.gcpause import gc_paused
 from server.config import ServerConfig
 from server.db import aware, employees, events, holidays
 
@@ -66,6 +67,7 @@ def punches(conn: Connection, first: dt.date, last: dt.date, units: list[str] | 
     return out
 
 
+@gc_paused()
 def compute(conn: Connection, settings: ServerConfig, first: dt.date, last: dt.date, now: dt.datetime,
             units: list[str] | None = None) -> list[EmployeeDay]:
     """Every employee's day from `first` to `last` (up to today), of `units` (None: all)."""

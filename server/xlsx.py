@@ -17,6 +17,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from server.format import bulan, persen, tanggal
+from server.gcpause import gc_paused
 from server.monthly import Recap
 
 THIN = Side(style="thin", color="000000")
@@ -212,6 +213,7 @@ def _unit_sheet(ws: Worksheet, r: Recap, settings, today: dt.date) -> None:
     ws.freeze_panes = ws.cell(row=first_header + 2, column=3)
 
 
+@gc_paused()
 def recap_xlsx(r: Recap, settings, today: dt.date) -> bytes:
     """The workbook of a recap: for one unit its sheet; for several (the regency) the per-unit
     sheet first, then each unit's."""

@@ -291,3 +291,43 @@ def test_uploads_to_the_pages_need_a_session_before_the_body(office):
     r = requests.post(f"{c.url}/pegawai/impor", headers={"Accept": "text/html"}, data=b"x", allow_redirects=False,
                       timeout=10)
     assert r.status_code == 303 and r.headers["location"] == "/login"
+
+
+def test_the_garbage_collector_comes_back_after_overlapping_reports():
+    """Reports pause Python's cyclic collector while they build (server/gcpause.py); a report
+    that left it off would let the server's memory grow with every cycle ever made."""
+    import gc
+    import threading
+
+    from server.gcpause import gc_paused
+
+    assert gc.isenabled()
+    first_in, second_done = threading.Event(), threading.Event()
+    seen = {}
+
+    def slow_report():
+        with gc_paused():
+            first_in.set()
+            second_done.wait(10)
+            seen["during first, after second"] = gc.isenabled()
+
+    t = threading.Thread(target=slow_report)
+    t.start()
+    first_in.wait(10)
+    with gc_paused():
+        seen["during both"] = gc.isenabled()
+    second_done.set()
+    t.join(10)
+    assert seen == {"during both": False, "during first, after second": False}
+    assert gc.isenabled()
+    # ... and a failing report gives it back too; one that was off before stays off.
+    with pytest.raises(RuntimeError), gc_paused():
+        raise RuntimeError("report failed")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
