@@ -17,7 +17,10 @@ import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
+
+from attendance.config import ATTENDANCE, SCHEDULES, ZONES
+from attendance.settings import Setting
 
 DEFAULT_OVERRIDE = Path("/boot/firmware/kiosk.toml")
 # what kiosk-firstboot derived from it at this boot (checked, secrets moved): the service reads it
@@ -25,69 +28,15 @@ RUN_OVERRIDE = Path("/run/kiosk/kiosk.toml")
 # Lines of the boot file that are for the image, not for the kiosk program: kiosk-firstboot moves
 # or applies them (kiosk/firstboot.py). Read as an override they are blanked, line for line.
 IMAGE_ONLY = {"wifi": None, "network": None, "server": ("token",), "admin": ("pin",)}
-ZONES = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
 
 
 class ConfigError(ValueError):
     """A configuration file is unreadable or holds a bad value; the message names where."""
 
 
-@dataclass(frozen=True)
-class Setting:
-    key: str
-    default: Any
-    doc: str
-    lo: float | None = None
-    hi: float | None = None
-    choices: tuple = ()
-    pattern: str | None = None
-    validate: Callable[[Any], str | None] | None = None  # extra check for lists and tables
-    secret: bool = False  # never repeat the value in a message (it may be a PIN typed by mistake)
-
-    def check(self, value: Any) -> str | None:
-        """Return why `value` is not acceptable, or None."""
-        want = type(self.default)
-        if want is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if type(value) is not want:
-            return f"must be {_type_name(want)}, got {_type_name(type(value))} {value!r}"
-        if self.lo is not None and value < self.lo or self.hi is not None and value > self.hi:
-            return f"= {value!r} is out of range ({self.lo} to {self.hi})"
-        if self.choices and value not in self.choices:
-            return f"= {value!r} is not one of {', '.join(map(repr, self.choices))}"
-        if self.pattern and not re.fullmatch(self.pattern, value):
-            return f"= {value!r} does not match the pattern {self.pattern}"
-        if self.validate:
-            problem = self.validate(value)
-            if problem:
-                return f"{problem}" if self.secret else f"= {value!r}: {problem}"
-        return None
-
-
-def _type_name(t: type) -> str:
-    return {bool: "true/false", int: "an integer", float: "a number", str: "a string",
-            list: "a list [...]", dict: "a table {...}"}.get(
-        t, t.__name__
-    )
-
-
-HHMM = r"([01][0-9]|2[0-3]):[0-5][0-9]"
-SPAN = rf"{HHMM}-{HHMM}"
-from attendance.schedule import DAYS  # noqa: E402 (the rules package owns the weekday names)
 # Sections whose tables are named by the user ([schedules.NAME]); each table follows the
 # section's settings, missing keys taking their defaults.
 NAMED_SECTIONS = {"schedules": "kantor"}
-
-
-def _week(v: list) -> str | None:
-    if len(v) != 7:
-        return f"needs 7 entries (Monday..Sunday), has {len(v)}"
-    for day, span in zip(DAYS, v):
-        if not isinstance(span, str) or (span and not re.fullmatch(SPAN, span)):
-            return f"{day}: {span!r} is not \"HH:MM-HH:MM\" or \"\""
-        if span and span[:5] == span[6:]:
-            return f"{day}: {span!r} starts and ends at the same time"
-    return None
 
 
 def _poses(v: list) -> str | None:
@@ -102,35 +51,6 @@ def _valid_pin_hash(v: str) -> bool:
 
     return valid_hash(v)
 
-
-def _ascending_ints(v: list, n: int) -> str | None:
-    if len(v) != n or not all(type(x) is int and x > 0 for x in v) or sorted(set(v)) != v:
-        return f"needs {n} ascending whole minutes"
-    return None
-
-
-def _percents(v: list, n: int) -> str | None:
-    if len(v) != n or not all(type(x) in (int, float) and 0 <= x <= 100 for x in v):
-        return f"needs {n} percentages between 0 and 100"
-    return None
-
-
-def _all_str(v: dict) -> str | None:
-    bad = [k for k, x in v.items() if not isinstance(x, str)]
-    return f"schedule names must be strings ({', '.join(bad)})" if bad else None
-
-
-def _date_ranges(v: list) -> str | None:
-    import datetime as dt
-
-    for pair in v:
-        try:
-            a, b = (dt.date.fromisoformat(x) for x in pair)
-        except (TypeError, ValueError):
-            return f"{pair!r} is not [\"YYYY-MM-DD\", \"YYYY-MM-DD\"]"
-        if b < a or (b - a).days > 31:
-            return f"{pair!r} is not a period of at most 31 days"
-    return None
 
 SCHEMA: dict[str, tuple[str, list[Setting]]] = {
     "device": ("The kiosk itself", [
@@ -337,64 +257,9 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 "... with the face this many times brighter than the frame's median ...", lo=1.0, hi=20.0),
         Setting("screen_glow_hits", 3, "... in this many looks (one every 0.2 s at most).", lo=1, hi=100),
     ]),
-    "attendance": ("Attendance rules: masuk/pulang, late (TL) and early-leave (PSW) bands, cuts", [
-        Setting("repeat_minutes", 5,
-                "A recognition within this many minutes of the same employee's last record "
-                "is 'sudah tercatat' and records nothing.", lo=1, hi=720),
-        Setting("first_punch_pulang_minutes", 60,
-                "The first punch of a work date is MASUK (terlambat N menit if late), also after "
-                "mid-shift, unless it comes this close to the shift's end or after it: then PULANG. "
-                "The employee can switch it on the card (docs/rules.md).", lo=0, hi=720),
-        Setting("correction_seconds", 8.0,
-                "How long the card offers the button that switches MASUK <-> PULANG.", lo=0.0, hi=60.0),
-        Setting("default_schedule", "kantor", "Schedule of employees whose unit has none below."),
-        Setting("unit_schedules", {},
-                "Unit name -> schedule name, e.g. { \"Puskesmas Sragen\" = \"puskesmas\" }. "
-                "An employee's own schedule (roster column `schedule`) wins over both.",
-                validate=lambda v: _all_str(v)),
-        Setting("tl_bands", [30, 60, 90],
-                "Late minutes ending TL1, TL2, TL3 (TL1 1-30, TL2 31-60, TL3 61-90, TL4 more).",
-                validate=lambda v: _ascending_ints(v, 3)),
-        Setting("psw_bands", [30, 60, 90],
-                "Early-leave minutes ending PSW1, PSW2, PSW3 (PSW4 more).",
-                validate=lambda v: _ascending_ints(v, 3)),
-        Setting("cut_tl", [0.5, 1.0, 1.25, 1.5], "Allowance (TPP) cut in percent for TL1..TL4.",
-                validate=lambda v: _percents(v, 4)),
-        Setting("cut_psw", [0.5, 1.0, 1.25, 1.5], "Allowance cut in percent for PSW1..PSW4.",
-                validate=lambda v: _percents(v, 4)),
-        Setting("cut_alpha", 3.0, "Allowance cut in percent for a working day with no record.",
-                lo=0.0, hi=100.0),
-        Setting("missing_masuk", "TL4", "Category of a day with pulang but no masuk.",
-                choices=("TL1", "TL2", "TL3", "TL4")),
-        Setting("missing_pulang", "PSW4", "Category of a day with masuk but no pulang.",
-                choices=("PSW1", "PSW2", "PSW3", "PSW4")),
-        Setting("ramadan", [],
-                "Ramadan periods as [[\"first day\", \"last day\"], ...], set each year after the "
-                "government's announcement; schedules use their `ramadan` week on those days.",
-                validate=lambda v: _date_ranges(v)),
-        Setting("track_breaks", False,
-                "Record istirahat (break out and back) for punches inside a schedule's break."),
-    ]),
-    "schedules": ("Working schedules by name: [schedules.kantor] is the default; add tables such "
-                  "as [schedules.malam] for shifts. Weeks list Monday..Sunday as \"HH:MM-HH:MM\" "
-                  "or \"\" (day off); a shift may cross midnight (\"21:00-07:00\"). A new schedule "
-                  "that gives `week` has no breaks and keeps its hours in Ramadan unless it says "
-                  "otherwise", [
-        Setting("week", ["07:30-16:00"] * 4 + ["07:30-16:30", "", ""],
-                "Working hours Monday..Sunday (Keppres 68/1995 timetable).",
-                validate=lambda v: _week(v)),
-        Setting("breaks", ["12:00-13:00"] * 4 + ["11:30-13:00", "", ""],
-                "Breaks Monday..Sunday (for istirahat records).", validate=lambda v: _week(v)),
-        Setting("ramadan", ["08:00-15:00"] * 4 + ["08:00-15:30", "", ""],
-                "Working hours Monday..Sunday during the [attendance] ramadan periods.",
-                validate=lambda v: _week(v)),
-        Setting("grace_minutes", 0, "Minutes after the start that do not count as late yet.",
-                lo=0, hi=120),
-        Setting("punch_from", "06:00", "Earliest accepted punch of a working day.", pattern=HHMM),
-        Setting("punch_until", "18:00",
-                "Latest accepted punch (earlier than punch_from = the next morning: night shifts).",
-                pattern=HHMM),
-    ]),
+    # The attendance rules are the shared package's schema (the collector reads the same sections).
+    "attendance": (ATTENDANCE.title, ATTENDANCE.settings),
+    "schedules": (SCHEDULES.title, SCHEDULES.settings),
     "store": ("Local database", [
         Setting("data_dir", "data",
                 "Folder for kiosk.db (relative paths are relative to the main config file). "
