@@ -45,8 +45,8 @@ echo "== enrolling from demo-data/photos (roster demo-data/roster.csv)"
 "${kiosk[@]}" templates list
 echo "== kiosk identify (one JSON line per photo)"
 "${kiosk[@]}" identify "$faces/obama3.jpg" "$faces/astronaut.png" || true
-echo "== kiosk run --headless: replaying demo-data/replay at 5 fps, 1.5 s per photo"
-"${kiosk[@]}" run --headless --camera replay:demo-data/replay --fps 5 --hold 1.5
+echo "== kiosk run --headless: replaying demo-data/replay at 5 fps, 3 s per photo (a person standing at the kiosk)"
+"${kiosk[@]}" run --headless --camera replay:demo-data/replay --fps 5 --hold 3
 echo "== recorded events (demo-data/data/kiosk.db)"
 .venv/bin/sqlite-utils demo-data/data/kiosk.db \
   "select nip, kind, local_time, clock_synced, round(distance, 3) as distance from attendance_events" --table

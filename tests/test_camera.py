@@ -169,3 +169,30 @@ def test_backlit_fake_camera_behaves_like_a_camera(faces):
     assert face(f1) > 1.6 * face(f0)  # two stops brighter on the face ...
     assert back(f1) >= back(f0)  # ... and the bright background brighter or burnt out
     assert f1.seq == f0.seq + 1 and f1.ts > f0.ts
+
+
+def test_a_photo_that_is_slow_to_decode_is_still_shown_for_its_whole_hold(tmp_path, monkeypatch):
+    """The demo's first photo (a 20-megapixel JPEG) took longer to decode than its hold, so the
+    kiosk saw it in one or two frames and never reached a 3-frame vote."""
+    import kiosk.camera.replay as replay
+
+    for name in ("1.png", "2.png"):
+        cv2.imwrite(str(tmp_path / name), np.full((60, 80, 3), 128, np.uint8))
+    real = replay.load_rgb
+
+    def slow(path, max_side):
+        time.sleep(0.6)
+        return real(path, max_side)
+
+    monkeypatch.setattr(replay, "load_rgb", slow)
+    src = ReplaySource(tmp_path, fps=10, realtime=True, hold_s=1.0)
+    src.open()
+    labels, stamps = [], []
+    with pytest.raises(Exception, match="last image shown"):
+        while True:
+            f = src.read(timeout=2.0)
+            if f is not None:
+                labels.append(f.label.rsplit("/", 1)[-1])
+                stamps.append(f.ts)
+    assert labels.count("1.png") >= 8 and labels.count("2.png") >= 8, labels
+    assert stamps == sorted(stamps)

@@ -121,10 +121,13 @@ class ReplaySource:
         if self._images:
             i = index // self._per_image
             if self._cached is None or self._cached[0] != i:
+                started = time.monotonic()
                 try:
                     self._cached = (i, load_rgb(self._images[i], self.max_side))
                 except ImageReadError as e:
                     raise CameraError(f"replay: {e}") from None
+                if self.realtime:  # the photo's hold starts once it is decoded (a large photo takes a second)
+                    self._t0 += time.monotonic() - started
             return self._cached[1], str(self._images[i])
         import cv2
 
