@@ -20,7 +20,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from attendance.config import ATTENDANCE, SCHEDULES, ZONES
-from attendance.settings import Setting
+from attendance.settings import Setting, toml_value
 
 DEFAULT_OVERRIDE = Path("/boot/firmware/kiosk.toml")
 # what kiosk-firstboot derived from it at this boot (checked, secrets moved): the service reads it
@@ -591,17 +591,5 @@ def render_defaults() -> str:
         out += ["", f"# {title}", f"[{header}]"]
         for s in settings:
             out.append(f"# {s.doc}")
-            out.append(f"{s.key} = {_toml_value(s.default)}")
+            out.append(f"{s.key} = {toml_value(s.default)}")
     return "\n".join(out) + "\n"
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{_toml_value(k)} = {_toml_value(x)}" for k, x in v.items()) + " }" if v else "{}"
-    return repr(v)

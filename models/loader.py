@@ -65,11 +65,8 @@ def read_manifest(manifest: Path = MANIFEST) -> list[ModelFile]:
 
 
 def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def verify_models(manifest: Path = MANIFEST) -> list[ModelFile]:
