@@ -44,7 +44,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -73,12 +72,6 @@ SECOND_BASE = 0.5  # the frame is first shrunk by this, so that two faces fit si
 ENROLL_RATIOS = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 NOISE = 2.0  # sensor noise (grey levels, sigma) added to darkened frames
 CACHE_VERSION = "gate-sweep-2"
-
-
-def gates_open(rc) -> SimpleNamespace:
-    d = dict(vars(rc))
-    d.update(min_eye_px=0.0, max_clipped=2.0, min_contrast=-1.0, min_sharpness=-1.0, max_yaw=1e9, max_roll_deg=1e9)
-    return SimpleNamespace(**d)
 
 
 # --- the frames ---------------------------------------------------------------------------------
@@ -353,6 +346,21 @@ def gate_table(probes: list[Probe], res: dict, gname: str) -> None:
           "every gate open: what it refuses, and what those probes gave without it:")
     print(table(rows, ["gate", "value", "refused", "hits lost", "misses anyway", "wrong person removed",
                        "false matches removed", "refused from"]))
+    # per person (skin tone: M is the darker-skinned person), at the shipped value and the next looser one
+    persons = sorted({p.person for p in enc}, key=lambda x: list(PEOPLE).index(x) if x in PEOPLE else 99)
+    rows = []
+    for key, measure, below, values in GATES:
+        shipped = getattr(rc, key)
+        looser = [v for v in values if (v < shipped if below else v > shipped)]
+        for v in [shipped] + ([max(looser)] if below and looser else [min(looser)] if looser else []):
+            cells = []
+            for person in persons:
+                out = [p for p in enc if p.person == person and (measure(p.quality) < v if below else measure(p.quality) > v)]
+                cells.append(f"{len(out)} / {sum(res[id(p)][0] == 'hit' for p in out)} / "
+                             f"{sum(res[id(p)][0] == 'wrong' or res[id(p)][1] for p in out)}")
+            rows.append([key, f"{v:g}" + (" *" if v == shipped else ""), *cells])
+    print(f"\nPer person (gallery: {gname}): refused / of them hits lost / wrong persons and false matches removed:")
+    print(table(rows, ["gate", "value", *persons]))
 
 
 def second_face_table(probes: list[Probe], res: dict) -> None:

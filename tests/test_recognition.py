@@ -132,7 +132,7 @@ def darker(rgb: np.ndarray, stops: float) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name, change, reason", [
-    ("near darkness", lambda im: darker(im, 7.5), "too_dark"),  # 3/4 of the face black
+    ("near darkness", lambda im: darker(im, 7.5), "too_dark"),  # 96 % of the inner face black
     ("burnt out", lambda im: np.clip(im.astype(int) + 150, 0, 255).astype(np.uint8), "too_bright"),
     ("blurred", lambda im: cv2.GaussianBlur(im, (0, 0), 9), "blurred"),
 ])

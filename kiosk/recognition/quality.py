@@ -2,7 +2,7 @@
 
 Each gate has a stable reason code (used in JSON output, logs and the screen's hints) and the
 measured value, so a refusal can be explained to HR and tuned from config. Every default was
-set by measurement (docs/thresholds.md, "Quality gates"): a gate refuses a face only where
+set by measurement (docs/gates.md): a gate refuses a face only where
 encoding it would mostly give a miss or a false match, never by a round number.
 
 * **Size** is the distance between the eye centres (68 landmarks), not the detector's box:
@@ -39,7 +39,7 @@ REASONS = {
 }
 
 # The face is resized to this before measuring sharpness. It is only ever shrunk (faces the
-# gates accept are larger), so the measure depends little on the face's size (docs/thresholds.md).
+# gates accept are larger), so the measure depends little on the face's size (docs/gates.md).
 SHARPNESS_SIZE = 64
 # Grey levels counted as clipped: at or below SHADOW, at or above HIGHLIGHT.
 SHADOW, HIGHLIGHT = 10, 245
@@ -141,7 +141,7 @@ def sharpness_of(crop: np.ndarray) -> float:
     """100 x the variance of the Laplacian of the face (shrunk to SHARPNESS_SIZE) over the
     variance of its grey levels: the share of fine detail, whatever the face's brightness and
     contrast. The Laplacian's variance alone falls with contrast, so a dark face (darker skin,
-    a dim lobby) read as "blurred": 7 of 27 of person M's frames 5 stops darker (docs/thresholds.md)."""
+    a dim lobby) read as "blurred": 7 of 27 of person M's frames 5 stops darker (an earlier measurement, its record lost)."""
     import cv2
 
     if crop.size == 0:
