@@ -477,7 +477,8 @@ def main(argv=None) -> int:
                 ids.append(p)
     print(f"bench/gate_sweep.py: {len(probes)} probes in {time.monotonic() - t0:.0f} s "
           f"(cache {args.cache.name}); people {', '.join(f'{p} {ids.count(p)} templates' for p in templates)}; "
-          f"shipped gates min_eye_px {rc.min_eye_px:g}, max_clipped {rc.max_clipped:g}, min_contrast "
+          f"shipped gates min_eye_px {rc.min_eye_px:g}, max_shadows {rc.max_shadows:g}, max_highlights "
+          f"{rc.max_highlights:g}, min_contrast "
           f"{rc.min_contrast:g}, min_sharpness {rc.min_sharpness:g}, max_yaw {rc.max_yaw:g}, max_roll_deg "
           f"{rc.max_roll_deg:g}; threshold {rc.threshold:g}, margin {rc.margin:g}, neighbour_weight "
           f"{rc.neighbour_weight:g}")

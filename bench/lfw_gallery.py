@@ -29,7 +29,7 @@ def _key(people: dict[str, list[Path]], rc, others_ratio: float) -> str:
     from kiosk_models import ENCODER_VERSION
 
     settings = {k: getattr(rc, k) for k in ("encoder", "mirror", "photo_detect_width", "upsample", "min_eye_px",
-                                            "max_clipped", "min_contrast", "min_sharpness", "max_yaw",
+                                            "max_shadows", "max_highlights", "min_contrast", "min_sharpness", "max_yaw",
                                             "max_roll_deg")}
     h = hashlib.sha256(json.dumps([ENCODER_VERSION, settings, others_ratio, PER_PERSON], sort_keys=True,
                                   default=str).encode())

@@ -2,7 +2,7 @@
 """Faces darkened in steps: how many the shipped gates encode, against the old mean-grey gate.
 
     python bench/light.py [--lfw ../shared/lfw-dev] [--m ../shared/videos/attacks/person-m-real-crops]
-                          [--sample 150] [--seed 19] [--set max_clipped=0.8 ...]
+                          [--sample 150] [--seed 19] [--set max_shadows=0.6 ...]
 
 Run from the repository root. Not a test: it prints a table. Each photo is darkened by 0-6 stops
 in linear light (as a camera exposing too little; kiosk/camera/fake.py) and analysed as a still
@@ -135,7 +135,7 @@ def main(argv=None) -> int:
             rows.setdefault((label[f], s), []).append((a.encoding is not None, old_ok, d, a.reason,
                                                        a.quality.median if a.quality is not None else None,
                                                        other))
-    print(f"bench/light.py: {len(probes)} probes; gates max_clipped {rc.max_clipped}, "
+    print(f"bench/light.py: {len(probes)} probes; gates max_shadows {rc.max_shadows}, max_highlights {rc.max_highlights}, "
           f"min_contrast {rc.min_contrast}, min_sharpness {rc.min_sharpness}, min_eye_px {rc.min_eye_px}\n")
     head = ["group", "darkened (stops)", "photos", "median grey", "encoded %", "old gate (mean >= 45) %",
             "median distance to own templates", "recognised (<= threshold) %", "close to someone else",

@@ -76,7 +76,7 @@ _RC = None
 def _permissive(rc) -> SimpleNamespace:
     """rc with every gate open except 'partial' (which has no setting): to read the values."""
     d = dict(vars(rc))
-    d.update(min_eye_px=0.0, max_clipped=2.0, min_contrast=-1.0, min_sharpness=-1.0,
+    d.update(min_eye_px=0.0, max_shadows=2.0, max_highlights=2.0, min_contrast=-1.0, min_sharpness=-1.0,
              max_yaw=1e9, max_roll_deg=1e9)
     return SimpleNamespace(**d)
 
@@ -375,9 +375,9 @@ def gate_fails(rec: dict, rc) -> list[str]:
     if rec["eye_px"] < rc.min_eye_px:
         out.append("too_small")
     flat = rec["contrast"] < rc.min_contrast  # the same rules as kiosk.recognition.quality.assess
-    if rec["shadows"] > rc.max_clipped or (flat and rec["median"] < 128):
+    if rec["shadows"] > rc.max_shadows or (flat and rec["median"] < 128):
         out.append("too_dark")
-    elif rec["highlights"] > rc.max_clipped or flat:
+    elif rec["highlights"] > rc.max_highlights or flat:
         out.append("too_bright")
     if rec["sharpness"] < rc.min_sharpness:
         out.append("blurred")
@@ -497,7 +497,8 @@ def section_data(photos: list[Photo], clips: list[Clip], rc, cfg_files) -> None:
     print("# 1. Data\n")
     print(f"Settings: load_config(None) defaults{' + ' + ', '.join(map(str, cfg_files)) if cfg_files else ''}: "
           f"photo_detect_width {rc.photo_detect_width}, detect_width {rc.detect_width}, upsample {rc.upsample}, "
-          f"min_eye_px {rc.min_eye_px}, min_sharpness {rc.min_sharpness}, max_clipped {rc.max_clipped}, "
+          f"min_eye_px {rc.min_eye_px}, min_sharpness {rc.min_sharpness}, max_shadows {rc.max_shadows}, "
+          f"max_highlights {rc.max_highlights}, "
           f"min_contrast {rc.min_contrast}, max_yaw {rc.max_yaw}, max_roll_deg {rc.max_roll_deg}; "
           f"threshold {rc.threshold}, margin {rc.margin}, votes {rc.votes_needed}/{rc.vote_window}.")
     rows = []

@@ -106,12 +106,16 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 "Lowest share of fine detail in the face: 100 x the variance of its Laplacian over the "
                 "variance of its grey levels, on the face shrunk to 64 px (independent of brightness "
                 "and contrast: a darker face is not 'blurred'); below is 'blurred'.", lo=0.0, hi=1000.0),
-        Setting("max_clipped", 0.6,
+        Setting("max_shadows", 0.8,
                 "Largest share of the inner face (landmark hull without the jaw line) that is clipped "
-                "black (<= 10) or white (>= 245): beyond it 'too_dark' / 'too_bright'. Judged from "
-                "the face's histogram, not its mean grey level, so darker skin in ordinary light "
-                "passes (docs/gates.md: 'Light', and 'The gates on the clips' for what it still refuses).",
-                lo=0.0, hi=1.0),
+                "black (<= 10): beyond it 'too_dark'. Judged from the face's histogram, not its mean "
+                "grey level, so darker skin in ordinary light passes; faces with 3/4 of it black were "
+                "still recognised, and 0.6 refused them, the darker-skinned person's most of all "
+                "(docs/gates.md, 'The gates on the clips').", lo=0.0, hi=1.0),
+        Setting("max_highlights", 0.6,
+                "Largest share of the inner face that is clipped white (>= 245): beyond it "
+                "'too_bright' (a burnt-out face 79 % white was no longer recognised, one 58 % white "
+                "was; docs/gates.md).", lo=0.0, hi=1.0),
         Setting("min_contrast", 10.0,
                 "Smallest spread of the inner face's grey levels (95th minus 5th percentile); below, "
                 "an under- or overexposed face has lost its features.", lo=0.0, hi=255.0),
@@ -491,8 +495,9 @@ def _merge(values: dict, path: Path, device_file: bool = False) -> None:
 # config or boot override still holds one keeps starting.
 RETIRED = {
     ("recognition", "min_face_px"): "min_eye_px (the detector's box comes in a few fixed widths)",
-    ("recognition", "min_brightness"): "max_clipped and min_contrast (the face's histogram, not its mean)",
-    ("recognition", "max_brightness"): "max_clipped and min_contrast (the face's histogram, not its mean)",
+    ("recognition", "min_brightness"): "max_shadows and min_contrast (the face's histogram, not its mean)",
+    ("recognition", "max_brightness"): "max_highlights and min_contrast (the face's histogram, not its mean)",
+    ("recognition", "max_clipped"): "max_shadows and max_highlights (measured apart: docs/gates.md)",
 }
 
 

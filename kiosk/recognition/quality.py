@@ -12,7 +12,8 @@ encoding it would mostly give a miss or a false match, never by a round number.
   the 68 landmarks without the jaw line), not its mean grey level: a darker-skinned face in
   ordinary light has a low mean but a full range of tones; an underexposed face has its shadows
   crushed at the black end and little contrast left. `too_dark` / `too_bright` mean clipped
-  shadows / highlights over `max_clipped`, or contrast under `min_contrast`.
+  shadows over `max_shadows` / highlights over `max_highlights`, or contrast under `min_contrast`
+  (two limits: a face mostly in shadow is still recognised, a burnt-out one much sooner not).
 """
 
 from __future__ import annotations
@@ -169,9 +170,9 @@ def assess(frame: np.ndarray, box: Box, lm68: np.ndarray, rc) -> Quality:
     if q["eye_px"] < rc.min_eye_px:
         return Quality("too_small", **q)
     flat = contrast < rc.min_contrast
-    if shadows > rc.max_clipped or (flat and median < 128):
+    if shadows > rc.max_shadows or (flat and median < 128):
         return Quality("too_dark", **q)
-    if highlights > rc.max_clipped or flat:
+    if highlights > rc.max_highlights or flat:
         return Quality("too_bright", **q)
     if sharpness < rc.min_sharpness:
         return Quality("blurred", **q)
