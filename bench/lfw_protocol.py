@@ -270,12 +270,14 @@ def run_plain(people, subset, jobs: int, cache: Path | None):
 
 # --- what each gate would refuse, on a run with every gate open --------------------------------
 
-OPEN_GATES = ("[recognition]\nmin_eye_px = 4.0\nmin_sharpness = 0.0\nmax_clipped = 1.0\nmin_contrast = 0.0\n"
+OPEN_GATES = ("[recognition]\nmin_eye_px = 4.0\nmin_sharpness = 0.0\nmax_shadows = 1.0\nmax_highlights = 1.0\n"
+              "min_contrast = 0.0\n"
               "max_yaw = 2.0\nmax_roll_deg = 90.0\n")
 GATES = [  # (setting, the measure, refuse when the measure is below (True) or above (False), values)
     ("min_eye_px", lambda q: q["eye_px"], True, [6, 8, 10, 12, 14, 16, 18, 20, 24]),
     ("min_sharpness", lambda q: q["sharpness"], True, [1, 2, 3, 4, 5, 6, 8, 10]),
-    ("max_clipped", lambda q: max(q["shadows"], q["highlights"]), False, [0.8, 0.6, 0.45, 0.3, 0.2, 0.1, 0.05]),
+    ("max_shadows", lambda q: q["shadows"], False, [0.95, 0.9, 0.8, 0.7, 0.6, 0.45, 0.3, 0.1]),
+    ("max_highlights", lambda q: q["highlights"], False, [0.9, 0.8, 0.7, 0.6, 0.45, 0.3, 0.1]),
     ("min_contrast", lambda q: q["contrast"], True, [5, 10, 15, 20, 25, 30, 40]),
     ("max_yaw", lambda q: abs(q["yaw"]), False, [1.0, 0.8, 0.6, 0.45, 0.35, 0.25]),
     ("max_roll_deg", lambda q: abs(q["roll_deg"]), False, [45, 35, 25, 20, 15, 10]),
@@ -349,7 +351,8 @@ def main(argv=None) -> int:
           f"{sum(1 for p in subset if len(people[p]) >= 4)} gallery people, "
           f"{sum(1 for p in subset if len(people[p]) == 1)} one-photo people; kiosk threshold {rc.threshold}, "
           f"margin {rc.margin}, neighbour_weight {rc.neighbour_weight}, mirror {rc.mirror}, min_eye_px {rc.min_eye_px}, "
-          f"min_sharpness {rc.min_sharpness}, max_clipped {rc.max_clipped}, min_contrast {rc.min_contrast}, "
+          f"min_sharpness {rc.min_sharpness}, max_shadows {rc.max_shadows}, max_highlights {rc.max_highlights}, "
+          f"min_contrast {rc.min_contrast}, "
           f"max_yaw {rc.max_yaw}, max_roll_deg {rc.max_roll_deg}; probes darkened {args.darken} stops; "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
     systems = {}

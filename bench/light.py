@@ -2,7 +2,7 @@
 """Faces darkened in steps: how many the shipped gates encode, against the old mean-grey gate.
 
     python bench/light.py [--lfw ../shared/lfw-dev] [--m ../shared/videos/attacks/person-m-real-crops]
-                          [--sample 150] [--seed 19]
+                          [--sample 150] [--seed 19] [--set max_shadows=0.6 ...]
 
 Run from the repository root. Not a test: it prints a table. Each photo is darkened by 0-6 stops
 in linear light (as a camera exposing too little; kiosk/camera/fake.py) and analysed as a still
@@ -13,7 +13,12 @@ photo with the shipped [recognition] defaults. Per step and group:
   its other gates are not applied);
 * distance: median distance of the encoded faces to the same person's templates made from the
   undarkened photos (lfw-dev: the person's other photos; M: his other crops), so a face that is
-  encoded but no longer recognisable shows as a rising distance.
+  encoded but no longer recognisable shows as a rising distance;
+* close to someone else: the encoded faces within `threshold` of another person's templates (the
+  other sampled lfw-dev people and M; a false-match risk, raw distance, no gallery rules).
+
+`--set KEY=VALUE` changes a [recognition] setting for the run (e.g. a gate's value), so two runs
+compare a gate at two values on the same photos.
 
 Groups: the real darker-skinned man M (person-m-real-crops), and a sample of lfw-dev gallery
 photos split into thirds by the inner face's median grey level in the original photo (a mix of
@@ -39,6 +44,8 @@ def main(argv=None) -> int:
     ap.add_argument("--m", type=Path, default=ROOT.parent / "shared" / "videos" / "attacks" / "person-m-real-crops")
     ap.add_argument("--sample", type=int, default=150, help="lfw-dev probe photos")
     ap.add_argument("--seed", type=int, default=19)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a [recognition] setting for this run (repeatable)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from kiosk.camera.fake import linear_to_srgb8, srgb_to_linear
@@ -51,6 +58,11 @@ def main(argv=None) -> int:
     from lfw_protocol import table
 
     rc = load_config(None, override=Path("/dev/null")).recognition
+    for kv in args.set:
+        key, _, value = kv.partition("=")
+        if not hasattr(rc, key):
+            raise SystemExit(f"--set {kv}: [recognition] has no setting {key!r}")
+        setattr(rc, key, type(getattr(rc, key))(value))
     an = FaceAnalyzer(rc)
 
     def load(f):
@@ -115,15 +127,19 @@ def main(argv=None) -> int:
                 b = a.face
                 crop = to_grey(rgb)[max(0, b.top):b.bottom, max(0, b.left):b.right]
                 old_ok = crop.size > 0 and crop.mean() >= 45
-            d = None
+            d, other = None, None
             if a.encoding is not None and p in templates:
                 d = float(np.min(np.linalg.norm(np.stack(templates[p]) - a.encoding, axis=1)))
+                other = min(float(np.min(np.linalg.norm(np.stack(t) - a.encoding, axis=1)))
+                            for q, t in templates.items() if q != p)
             rows.setdefault((label[f], s), []).append((a.encoding is not None, old_ok, d, a.reason,
-                                                       a.quality.median if a.quality is not None else None))
-    print(f"bench/light.py: {len(probes)} probes; shipped gates max_clipped {rc.max_clipped}, "
+                                                       a.quality.median if a.quality is not None else None,
+                                                       other))
+    print(f"bench/light.py: {len(probes)} probes; gates max_shadows {rc.max_shadows}, max_highlights {rc.max_highlights}, "
           f"min_contrast {rc.min_contrast}, min_sharpness {rc.min_sharpness}, min_eye_px {rc.min_eye_px}\n")
     head = ["group", "darkened (stops)", "photos", "median grey", "encoded %", "old gate (mean >= 45) %",
-            "median distance to own templates", "recognised (<= threshold) %", "refusals"]
+            "median distance to own templates", "recognised (<= threshold) %", "close to someone else",
+            "refusals"]
     out = []
     for (grp, s), r in sorted(rows.items()):
         enc = [x for x in r if x[0]]
@@ -136,6 +152,7 @@ def main(argv=None) -> int:
         out.append([grp, s, len(r), f"{np.median(meds):.0f}" if meds else "-", f"{100 * len(enc) / len(r):.0f}",
                     f"{100 * sum(x[1] for x in r) / len(r):.0f}", f"{np.median(ds):.3f}" if ds else "-",
                     f"{100 * sum(1 for d in ds if d <= rc.threshold) / len(r):.0f}",
+                    sum(1 for x in enc if x[5] is not None and x[5] <= rc.threshold),
                     ", ".join(f"{k} {n}" for k, n in sorted(reasons.items(), key=lambda kv: -kv[1])) or "-"])
     print(table(out, head))
     return 0

@@ -49,7 +49,7 @@ from kiosk.recognition.gallery import Gallery  # noqa: E402
 from kiosk.recognition.quality import SHARPNESS_SIZE  # noqa: E402
 from kiosk.recognition.tracker import Tracker  # noqa: E402
 
-THRESHOLDS = [0.35, 0.40, 0.42, 0.45, 0.48, 0.50, 0.55, 0.60]
+THRESHOLDS = [0.35, 0.40, 0.42, 0.45, 0.47, 0.50, 0.55, 0.60]
 MARGINS = [0.0, 0.03, 0.05, 0.08]
 VOTES = [(1, 1), (2, 3), (3, 3), (3, 5), (4, 5), (5, 7)]  # (votes_needed, vote_window)
 GATE_NAMES = ["partial", "too_small", "too_dark", "too_bright", "blurred", "not_frontal", "tilted"]
@@ -76,7 +76,7 @@ _RC = None
 def _permissive(rc) -> SimpleNamespace:
     """rc with every gate open except 'partial' (which has no setting): to read the values."""
     d = dict(vars(rc))
-    d.update(min_eye_px=0.0, max_clipped=2.0, min_contrast=-1.0, min_sharpness=-1.0,
+    d.update(min_eye_px=0.0, max_shadows=2.0, max_highlights=2.0, min_contrast=-1.0, min_sharpness=-1.0,
              max_yaw=1e9, max_roll_deg=1e9)
     return SimpleNamespace(**d)
 
@@ -375,9 +375,9 @@ def gate_fails(rec: dict, rc) -> list[str]:
     if rec["eye_px"] < rc.min_eye_px:
         out.append("too_small")
     flat = rec["contrast"] < rc.min_contrast  # the same rules as kiosk.recognition.quality.assess
-    if rec["shadows"] > rc.max_clipped or (flat and rec["median"] < 128):
+    if rec["shadows"] > rc.max_shadows or (flat and rec["median"] < 128):
         out.append("too_dark")
-    elif rec["highlights"] > rc.max_clipped or flat:
+    elif rec["highlights"] > rc.max_highlights or flat:
         out.append("too_bright")
     if rec["sharpness"] < rc.min_sharpness:
         out.append("blurred")
@@ -497,7 +497,8 @@ def section_data(photos: list[Photo], clips: list[Clip], rc, cfg_files) -> None:
     print("# 1. Data\n")
     print(f"Settings: load_config(None) defaults{' + ' + ', '.join(map(str, cfg_files)) if cfg_files else ''}: "
           f"photo_detect_width {rc.photo_detect_width}, detect_width {rc.detect_width}, upsample {rc.upsample}, "
-          f"min_eye_px {rc.min_eye_px}, min_sharpness {rc.min_sharpness}, max_clipped {rc.max_clipped}, "
+          f"min_eye_px {rc.min_eye_px}, min_sharpness {rc.min_sharpness}, max_shadows {rc.max_shadows}, "
+          f"max_highlights {rc.max_highlights}, "
           f"min_contrast {rc.min_contrast}, max_yaw {rc.max_yaw}, max_roll_deg {rc.max_roll_deg}; "
           f"threshold {rc.threshold}, margin {rc.margin}, votes {rc.votes_needed}/{rc.vote_window}.")
     rows = []
@@ -744,6 +745,7 @@ class VFrame:
     dist: float
     margin: float
     dist_a: float  # distance to A's templates
+    score: float = math.inf  # what the kiosk compares with the threshold (per-employee thresholds)
 
 
 def distractor_templates(photos: list[Photo], rc) -> tuple[np.ndarray, list[str]]:
@@ -776,12 +778,13 @@ def vframes(clip: Clip, g: Gallery, rc) -> list[VFrame]:
     for i, r in zip(clip.frames, clip.recs):
         ts = i / clip.fps
         if not r["has_face"] or r["enc"] is None:
-            out.append(VFrame(ts, None, False, False, False, 0.0, None, math.inf, math.inf, math.inf))
+            out.append(VFrame(ts, None, False, False, False, 0.0, None, math.inf, math.inf, math.inf, math.inf))
             continue
         m = g.match(r["enc"])
         da = float(g.per_employee(r["enc"])[g.employees.index("A")])
         out.append(VFrame(ts, Box(*r["box"]), not gate_fails(r, sc), not gate_fails(r, rc),
-                          not gate_fails(r, sc_ns), r["sharpness"], m.employee_id, m.distance, m.margin, da))
+                          not gate_fails(r, sc_ns), r["sharpness"], m.employee_id, m.distance, m.margin, da,
+                          m.score))
     return out
 
 
@@ -806,7 +809,7 @@ def attempts(frames: list[VFrame], k: int, n: int, gap: float, t: float, mg: flo
             track = tr.observe(f.box, f.ts)
             if track is None or track.done or not getattr(f, gate):
                 continue
-            accepted = f.dist <= t and f.margin >= mg
+            accepted = f.score <= t and f.margin >= mg  # Match.accepted, as kiosk/loop.py
             w = tr.vote(track, f.eid if accepted else None, f.dist, f.margin)
             if w is not None:
                 res = (w, seen, f.ts - t0)
@@ -827,7 +830,7 @@ def section_clip_votes(clips: list[Clip], photos: list[Photo], rc, step: int) ->
         ce, cp = by[enroll], by[probe]
         fr = enrollment_frames(ce, rc)
         g = Gallery(np.vstack([d_enc, np.stack([ce.recs[n]["enc"] for n in fr])]),
-                    d_ids + ["A"] * len(fr))
+                    d_ids + ["A"] * len(fr), neighbour_weight=rc.neighbour_weight)
         directions.append({
             "name": f"{enroll.split('_')[1].split('.')[0]}->{probe.split('_')[1].split('.')[0]}",
             "enroll": enroll, "probe": probe, "frames": [ce.frames[n] for n in fr],
@@ -849,11 +852,11 @@ def section_clip_votes(clips: list[Clip], photos: list[Photo], rc, step: int) ->
         cells = [f"{t:.2f}"]
         for d in directions:
             g_ok = [f for f in d["genuine"] if f.ok]
-            acc = sum(f.eid == "A" and f.dist <= t and f.margin >= rc.margin for f in g_ok)
+            acc = sum(f.eid == "A" and f.score <= t and f.margin >= rc.margin for f in g_ok)
             cells.append(f"{acc}/{len(g_ok)} ({pct(acc, len(g_ok))})")
         imp = [f for d in directions for fs in d["impostors"].values() for f in fs if f.ok]
         acc_a = sum(f.dist_a <= t for f in imp)
-        acc_any = sum(f.dist <= t and f.margin >= rc.margin for f in imp)
+        acc_any = sum(f.score <= t and f.margin >= rc.margin for f in imp)
         cells += [f"{acc_a}/{len(imp)}", f"{acc_any}/{len(imp)}"]
         rows.append(cells)
     qa = [pctl([f.dist_a for f in d["genuine"] if f.ok], (0, 5, 50, 95, 100)) for d in directions]

@@ -82,15 +82,15 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
         Setting("card_seconds", 3.0, "How long a decision card stays on screen.", lo=0.5, hi=30.0),
         Setting("sound", True, "Play a short tone with each decision (needs aplay)."),
     ]),
-    "recognition": ("Detection, quality gates and matching (see docs/thresholds.md)", [
+    "recognition": ("Detection, quality gates and matching (see docs/gates.md)", [
         Setting("detect_width", 320,
                 "Frames are downscaled to this width before face detection (HOG finds faces "
                 "from about 73 px wide at that scale: about 146 px in a 640 px frame) ...",
                 lo=160, hi=1920),
         Setting("far_detect_width", 640,
                 "... and a frame in which no face was found there is searched again at this width, "
-                "for a person standing further back (0 = never). Costs about 3x a detection, only "
-                "while nobody is found; docs/thresholds.md.", lo=0, hi=1920),
+                "for a person standing further back (0 = never). Costs 3.8x a detection at "
+                "detect_width (35 vs 9 ms here), only while nobody is found; docs/gates.md.", lo=0, hi=1920),
         Setting("photo_detect_width", 1024,
                 "Detection width for still photos (enrollment, `kiosk identify`); a photo narrower "
                 "than half of it is also upsampled once (faces of 40-80 px in a small portrait).",
@@ -98,18 +98,24 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
         Setting("upsample", 0, "HOG upsampling passes; each costs about 4x the time.", lo=0, hi=2),
         Setting("min_eye_px", 8.0,
                 "Smallest distance between the eye centres (full-frame pixels) that is encoded; "
-                "set where misses and false matches rise (docs/thresholds.md). Measured on the "
+                "far below the faces HOG finds at the camera's widths (eyes 20 px or more apart), so it acts "
+                "only on small upsampled photos (docs/gates.md). Measured on the "
                 "landmarks, not on the detector's box, whose width comes in a few fixed sizes.",
                 lo=4.0, hi=500.0),
         Setting("min_sharpness", 2.0,
                 "Lowest share of fine detail in the face: 100 x the variance of its Laplacian over the "
                 "variance of its grey levels, on the face shrunk to 64 px (independent of brightness "
                 "and contrast: a darker face is not 'blurred'); below is 'blurred'.", lo=0.0, hi=1000.0),
-        Setting("max_clipped", 0.6,
+        Setting("max_shadows", 0.8,
                 "Largest share of the inner face (landmark hull without the jaw line) that is clipped "
-                "black (<= 10) or white (>= 245): beyond it 'too_dark' / 'too_bright'. Judged from "
-                "the face's histogram, not its mean grey level, so darker skin in ordinary light "
-                "passes (docs/thresholds.md, 'Light').", lo=0.0, hi=1.0),
+                "black (<= 10): beyond it 'too_dark'. Judged from the face's histogram, not its mean "
+                "grey level, so darker skin in ordinary light passes; faces with 3/4 of it black were "
+                "still recognised, and 0.6 refused them, the darker-skinned person's most of all "
+                "(docs/gates.md, 'The gates on the clips').", lo=0.0, hi=1.0),
+        Setting("max_highlights", 0.6,
+                "Largest share of the inner face that is clipped white (>= 245): beyond it "
+                "'too_bright' (a burnt-out face 79 % white was no longer recognised, one 58 % white "
+                "was; docs/gates.md).", lo=0.0, hi=1.0),
         Setting("min_contrast", 10.0,
                 "Smallest spread of the inner face's grey levels (95th minus 5th percentile); below, "
                 "an under- or overexposed face has lost its features.", lo=0.0, hi=255.0),
@@ -489,8 +495,9 @@ def _merge(values: dict, path: Path, device_file: bool = False) -> None:
 # config or boot override still holds one keeps starting.
 RETIRED = {
     ("recognition", "min_face_px"): "min_eye_px (the detector's box comes in a few fixed widths)",
-    ("recognition", "min_brightness"): "max_clipped and min_contrast (the face's histogram, not its mean)",
-    ("recognition", "max_brightness"): "max_clipped and min_contrast (the face's histogram, not its mean)",
+    ("recognition", "min_brightness"): "max_shadows and min_contrast (the face's histogram, not its mean)",
+    ("recognition", "max_brightness"): "max_highlights and min_contrast (the face's histogram, not its mean)",
+    ("recognition", "max_clipped"): "max_shadows and max_highlights (measured apart: docs/gates.md)",
 }
 
 

@@ -132,7 +132,7 @@ def darker(rgb: np.ndarray, stops: float) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name, change, reason", [
-    ("near darkness", lambda im: darker(im, 7.5), "too_dark"),  # 3/4 of the face black
+    ("near darkness", lambda im: darker(im, 7.5), "too_dark"),  # 96 % of the inner face black
     ("burnt out", lambda im: np.clip(im.astype(int) + 150, 0, 255).astype(np.uint8), "too_bright"),
     ("blurred", lambda im: cv2.GaussianBlur(im, (0, 0), 9), "blurred"),
 ])
@@ -144,6 +144,8 @@ def test_quality_gates_refuse_with_a_reason(faces, analyzer, name, change, reaso
 @pytest.mark.parametrize("name, change", [
     # 4 stops too dark: mean grey 34 (the old mean-grey gate refused below 45), contrast kept
     ("a darkened face", lambda im: darker(im, 4)),
+    # 7 stops too dark: 3/4 of the inner face black (the former max_clipped 0.6 refused it)
+    ("a face mostly in shadow", lambda im: darker(im, 7)),
     # 37 px wide, eyes 16 px apart (the old box-width gate refused below 90 px)
     ("a small face", lambda im: cv2.resize(im, None, fx=0.15, fy=0.15, interpolation=cv2.INTER_AREA)),
 ])

@@ -34,7 +34,7 @@ def choose_face(faces: list[Box], width: int, height: int) -> Box | None:
     someone passing behind is smaller or off-centre. Centrality weighs more than size: with area
     and a mild discount for the distance, a larger face at the edge of a news photo (a
     companion leaning in) was chosen over the person in the middle (lfw-dev: 5 of 373 photos
-    with several faces, each then matched to the wrong person; docs/thresholds.md).
+    with several faces, each then matched to the wrong person; an earlier measurement, its record lost).
     """
     if not faces:
         return None
@@ -98,7 +98,7 @@ class FaceAnalyzer:
     def analyze(self, frame: np.ndarray, single: bool = False, others_ratio: float = 0.0) -> Analysis:
         """Everything for one still photo. Detection runs at `photo_detect_width`; a photo
         narrower than half of it is also upsampled once (HOG finds no face under about 80 px:
-        a portrait of 250 px would lose its faces of 70-80 px; docs/thresholds.md).
+        a portrait of 250 px would lose its faces of 70-80 px; docs/gates.md).
 
         `single` (enrollment): with several faces, the chosen one is used only when every other
         face is at most `others_ratio` times as wide (people in the background); otherwise the

@@ -2,7 +2,7 @@
 
 Each gate has a stable reason code (used in JSON output, logs and the screen's hints) and the
 measured value, so a refusal can be explained to HR and tuned from config. Every default was
-set by measurement (docs/thresholds.md, "Quality gates"): a gate refuses a face only where
+set by measurement (docs/gates.md): a gate refuses a face only where
 encoding it would mostly give a miss or a false match, never by a round number.
 
 * **Size** is the distance between the eye centres (68 landmarks), not the detector's box:
@@ -12,7 +12,8 @@ encoding it would mostly give a miss or a false match, never by a round number.
   the 68 landmarks without the jaw line), not its mean grey level: a darker-skinned face in
   ordinary light has a low mean but a full range of tones; an underexposed face has its shadows
   crushed at the black end and little contrast left. `too_dark` / `too_bright` mean clipped
-  shadows / highlights over `max_clipped`, or contrast under `min_contrast`.
+  shadows over `max_shadows` / highlights over `max_highlights`, or contrast under `min_contrast`
+  (two limits: a face mostly in shadow is still recognised, a burnt-out one much sooner not).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ REASONS = {
 }
 
 # The face is resized to this before measuring sharpness. It is only ever shrunk (faces the
-# gates accept are larger), so the measure depends little on the face's size (docs/thresholds.md).
+# gates accept are larger), so the measure depends little on the face's size (docs/gates.md).
 SHARPNESS_SIZE = 64
 # Grey levels counted as clipped: at or below SHADOW, at or above HIGHLIGHT.
 SHADOW, HIGHLIGHT = 10, 245
@@ -141,7 +142,7 @@ def sharpness_of(crop: np.ndarray) -> float:
     """100 x the variance of the Laplacian of the face (shrunk to SHARPNESS_SIZE) over the
     variance of its grey levels: the share of fine detail, whatever the face's brightness and
     contrast. The Laplacian's variance alone falls with contrast, so a dark face (darker skin,
-    a dim lobby) read as "blurred": 7 of 27 of person M's frames 5 stops darker (docs/thresholds.md)."""
+    a dim lobby) read as "blurred": 7 of 27 of person M's frames 5 stops darker (an earlier measurement, its record lost)."""
     import cv2
 
     if crop.size == 0:
@@ -169,9 +170,9 @@ def assess(frame: np.ndarray, box: Box, lm68: np.ndarray, rc) -> Quality:
     if q["eye_px"] < rc.min_eye_px:
         return Quality("too_small", **q)
     flat = contrast < rc.min_contrast
-    if shadows > rc.max_clipped or (flat and median < 128):
+    if shadows > rc.max_shadows or (flat and median < 128):
         return Quality("too_dark", **q)
-    if highlights > rc.max_clipped or flat:
+    if highlights > rc.max_highlights or flat:
         return Quality("too_bright", **q)
     if sharpness < rc.min_sharpness:
         return Quality("blurred", **q)
