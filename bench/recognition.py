@@ -366,7 +366,7 @@ def replay(ctx: Ctx, store, folder: Path, measure_floor: bool, encoder: str, cfg
 def bench_stages(ctx: Ctx) -> str:
     import face_recognition
 
-    from kiosk.recognition.gallery import Gallery
+    from kiosk.recognition.gallery import Gallery, gallery_options
     from kiosk.recognition.quality import assess
 
     rc, m, q = ctx.cfg.recognition, ctx.m, ctx.quick
@@ -430,6 +430,10 @@ def bench_stages(ctx: Ctx) -> str:
               lambda: face_recognition.face_distance(templates, enc), r)
         stage(f"match{n}", f"Gallery.match, {label} templates ({g.employee_count} employees)",
               lambda: g.match(enc), r, base=f"fd{n}")
+        if n == 10_000:  # the shipped rule: per-employee thresholds and the probe's crowd
+            g_rule = Gallery(templates, nips, **gallery_options(rc))
+            rule = ", ".join(f"{k} {v}" for k, v in gallery_options(rc).items())
+            stage("match10000_rule", f"  same, the shipped rule ({rule})", lambda: g_rule.match(enc), r, base=f"fd{n}")
     # the same match with OpenBLAS limited to one thread (it must be set before numpy loads)
     one = run_blas1(enc, ctx.real_norm, {n: max(30, r // 2) for n, r in reps.items()})
     rows.append([""] * 6)
