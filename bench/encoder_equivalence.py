@@ -151,7 +151,7 @@ def protocol(photos: dict[str, list[dict]], encoder: str, rc, min_photos: int) -
                 results.append(PhotoResult(person, r["path"], r["enc"][encoder], None, sharpness=r["sharpness"]))
                 enrolled_paths.add(r["path"])
                 taken += 1
-    find_duplicates(results, Gallery(np.zeros((0, 128), np.float32), []), rc.threshold)
+    find_duplicates(results, (np.zeros((0, 128), np.float32), []), rc)
     kept = [r for r in results if r.reason is None]
     per = Counter(r.nip for r in kept)
     kept = [r for r in kept if per[r.nip] >= min_photos]

@@ -28,7 +28,8 @@ the check (docs/gates.md). ``--open-gates`` opens every quality gate and then ta
 gate and value, the encoded probes that gate would refuse and what they gave at the default
 point (hits lost against false matches removed). ``--darken`` darkens every probe by some stops
 (linear light, as a camera exposing too little). The plain matcher's per-photo results are cached in
-``.cache/lfw-plain.npz`` (it is deterministic); the kiosk is always run afresh.
+``.cache/lfw-plain.npz`` (it is deterministic); the kiosk is always run afresh. To try matching
+rules in seconds on cached descriptors (and on other person splits), see bench/lfw_descriptors.py.
 """
 
 from __future__ import annotations
@@ -336,7 +337,7 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(ROOT))
     from kiosk.config import load_config
 
-    people = read_people(args.lfw)
+    people = read_people(args.lfw.resolve())  # `kiosk identify` runs in a temporary folder
     a, b = split(people, args.seed)
     subset = {"all": set(people), "A": a, "B": b}[args.half]
     if args.open_gates:
@@ -350,7 +351,7 @@ def main(argv=None) -> int:
     print(f"bench/lfw_protocol.py: {args.lfw} half {args.half} (seed {args.seed}): "
           f"{sum(1 for p in subset if len(people[p]) >= 4)} gallery people, "
           f"{sum(1 for p in subset if len(people[p]) == 1)} one-photo people; kiosk threshold {rc.threshold}, "
-          f"margin {rc.margin}, neighbour_weight {rc.neighbour_weight}, mirror {rc.mirror}, min_eye_px {rc.min_eye_px}, "
+          f"margin {rc.margin}, neighbour_weight {rc.neighbour_weight}, crowd_weight {rc.crowd_weight}, mirror {rc.mirror}, min_eye_px {rc.min_eye_px}, "
           f"min_sharpness {rc.min_sharpness}, max_shadows {rc.max_shadows}, max_highlights {rc.max_highlights}, "
           f"min_contrast {rc.min_contrast}, "
           f"max_yaw {rc.max_yaw}, max_roll_deg {rc.max_roll_deg}; probes darkened {args.darken} stops; "

@@ -28,7 +28,7 @@ import numpy as np
 
 from enroll.photos import PhotoSet
 from kiosk.imageio import ImageReadError, load_rgb
-from kiosk.recognition.gallery import Gallery
+from kiosk.recognition.gallery import Gallery, gallery_options
 from kiosk.store import Store
 from kiosk.store.db import TemplateRow
 from kiosk_models import ENCODER_VERSION
@@ -200,25 +200,29 @@ class Forced:
         return bool(self.nips or self.paths)
 
 
-def find_duplicates(results: list[PhotoResult], existing: Gallery, threshold: float,
+def find_duplicates(results: list[PhotoResult], existing: tuple[np.ndarray, list[str]], rc,
                     forced: Forced | None = None, names: dict[str, str] | None = None) -> None:
-    """Mark photos whose face matches a different employee (enrolled or in this batch), naming
-    that employee; photos or employees in `forced` are kept."""
+    """Mark photos whose face `kiosk identify` would take for a *different* employee (already
+    enrolled, or elsewhere in this batch), naming that employee; photos or employees in `forced`
+    are kept. The same match and score as identification (`gallery_options`), over the gallery
+    as it will be after this batch: a nearest-template check refused whole people of lfw-dev
+    as another's duplicate whom identification tells apart (docs/gates.md, "Matching")."""
     ok = [r for r in results if r.reason is None]
     if not ok:
         return
     names = names or {}
-    batch = Gallery(np.stack([r.encoding for r in ok]), [r.nip for r in ok], nearest=1)
+    enc, ids = existing
+    gallery = Gallery(np.concatenate([np.asarray(enc, np.float32).reshape(-1, 128),
+                                      np.stack([r.encoding for r in ok]).astype(np.float32)]),
+                      [*ids, *(r.nip for r in ok)], **gallery_options(rc))
     for r in ok:
         if forced is not None and r in forced:
             continue
-        hits = [m for m in (existing.match(r.encoding, exclude=r.nip), batch.match(r.encoding, exclude=r.nip))
-                if m.employee_id is not None and m.distance <= threshold]
-        if hits:
-            m = min(hits, key=lambda m: m.distance)
+        m = gallery.match(r.encoding, exclude=r.nip)
+        if m.employee_id is not None and m.score <= rc.threshold:
             who = f"employee {m.employee_id}" + (f" ({names[m.employee_id]})" if names.get(m.employee_id) else "")
             r.reason = "duplicate"
-            r.detail = (f"face matches {who} (distance {m.distance:.3f} <= {threshold}); if this really "
+            r.detail = (f"face matches {who} (score {m.score:.3f} <= {rc.threshold}); if this really "
                         f"is a different person, run again with --force {r.path}")
 
 
@@ -237,8 +241,7 @@ def enroll_photos(store: Store, photos: PhotoSet, cfg, roster: dict[str, dict] |
     known = {e["nip"]: e for e in store.employees()}
     names = {nip: e["name"] for nip, e in known.items()}
     names.update({nip: r["name"] for nip, r in (roster or {}).items()})
-    existing = Gallery(*store.templates(ENCODER_VERSION, active_only=False), nearest=1)
-    find_duplicates(results, existing, rc.threshold, force or Forced(), names)
+    find_duplicates(results, store.templates(ENCODER_VERSION, active_only=False), rc, force or Forced(), names)
     by_nip: dict[str, list[PhotoResult]] = {}
     for r in results:
         if r.reason is None:

@@ -137,6 +137,12 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 "Per-employee thresholds: an employee whose 5 nearest enrolled look-alikes are closer "
                 "than usual (0.55) gets a threshold lower by this times the difference, one without "
                 "near look-alikes a higher one (0 = one threshold for everybody).", lo=0.0, hi=2.0),
+        Setting("crowd_weight", 0.15,
+                "A face close to several employees at once (the mean distance to the runner-up and the "
+                "next is under the usual 0.62) must win more clearly: its threshold is lowered by this "
+                "times the difference, and raised for a face far from everybody else (0 = off). The "
+                "cohort is the gallery itself; measured on 8 person splits of lfw-dev (docs/gates.md).",
+                lo=0.0, hi=2.0),
         Setting("votes_needed", 3, "Same employee must win this many frames of one face track ...",
                 lo=1, hi=30),
         Setting("vote_window", 5, "... out of this many most recent frames.", lo=1, hi=30),

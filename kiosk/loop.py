@@ -21,7 +21,7 @@ from kiosk.decision import decide
 from attendance.day import current
 from kiosk.liveness import LivenessConfig, LivenessTracker
 from kiosk.screen import Room
-from kiosk.recognition.gallery import Gallery
+from kiosk.recognition.gallery import Gallery, gallery_options
 from kiosk.recognition.pipeline import FaceAnalyzer
 from kiosk.recognition.tracker import Tracker
 from attendance.schedule import Calendar, ScheduleError, schedule_for, schedules_from_config
@@ -36,9 +36,9 @@ def liveness_config(cfg: Config) -> LivenessConfig:
 
 
 def load_gallery(store: Store, rc=None) -> Gallery:
-    """The active employees' templates; `rc` ([recognition]) gives the per-employee thresholds."""
+    """The active employees' templates; `rc` ([recognition]) gives the matching rule."""
     enc, nips = store.templates(ENCODER_VERSION)
-    return Gallery(enc, nips, neighbour_weight=rc.neighbour_weight if rc is not None else 0.0)
+    return Gallery(enc, nips, **(gallery_options(rc) if rc is not None else {}))
 
 
 class KioskLoop:

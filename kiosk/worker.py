@@ -246,23 +246,18 @@ def analyse_for_admin(loop, frame: Frame, mode: dict) -> dict:
         if mode["mode"] == "capture":
             m = loop.gallery.match(a.encoding, exclude=nip)
             dup = None
-            if m.employee_id is not None and m.distance <= rc.threshold:
+            if m.employee_id is not None and m.score <= rc.threshold:  # as enroll.batch.find_duplicates
                 dup = {"employee_id": m.employee_id, "name": loop.employees.get(m.employee_id, {}).get("name", ""),
                        "distance": round(m.distance, 3)}
             out.update(encoding=a.encoding.astype("<f4").tobytes(),
                        thumb=face_jpeg(frame.image, a.face, 160, pad=0.25, quality=85),
                        sharpness=round(a.quality.sharpness, 1), duplicate=dup)
         else:  # test
-            d = loop.gallery.per_employee(a.encoding) if len(loop.gallery) else np.zeros(0)
-            ids = loop.gallery.employees
-            if nip in ids:
-                mine = float(d[ids.index(nip)])
-                others = [float(x) for e, x in zip(ids, d) if e != nip]
-                best_other = min(others) if others else float("inf")
-                out.update(distance=round(mine, 3),
-                           margin=round(best_other - mine, 3) if others else None,
-                           recognised=(mine <= loop.gallery.threshold_for(nip, rc.threshold)
-                                       and (best_other - mine) >= rc.margin))
+            if nip in loop.gallery.index:
+                mine = loop.gallery.match_employee(a.encoding, nip)
+                out.update(distance=round(mine.distance, 3),
+                           margin=round(mine.margin, 3) if mine.runner_up else None,
+                           recognised=mine.accepted(rc.threshold, rc.margin))
             m = loop.gallery.match(a.encoding)
             out["best"] = m.employee_id if m.accepted(rc.threshold, rc.margin) else None
     except Exception as e:  # a bad frame must not stop the worker

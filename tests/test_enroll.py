@@ -238,3 +238,33 @@ def test_progress_tells_rate_and_time_left_when_not_on_a_terminal():
     assert lines[0] == "analysed 20/100 photos, 2.0 photos/s, about 40 s left"
     assert lines[-1] == "analysed 100/100 photos, 2.0 photos/s, done in 50 s"
     assert len(lines) == 5  # every 10 s (the last at the end), never a line per photo
+
+
+def test_the_duplicate_check_refuses_exactly_what_identification_would_take_for_another_employee(encodings, cfg):
+    # A photo is a duplicate when `kiosk identify` would take its face for a different
+    # employee: the same gallery (stored templates and the rest of the batch), the same score.
+    # A nearest-template check refused whole people whom identification tells apart.
+    from types import SimpleNamespace
+
+    from enroll.batch import PhotoResult, find_duplicates
+    from kiosk.recognition.gallery import Gallery, gallery_options
+
+    e = encodings
+    stored = (np.stack([e["obama.jpg"], e["obama2.jpg"], e["biden.jpg"]]), ["obama", "obama", "biden"])
+    score = Gallery(np.stack([*stored[0], e["grace_hopper.jpg"], e["obama3.jpg"]]),
+                    [*stored[1], "hopper", "new"], **gallery_options(cfg.recognition)).match(
+        e["obama3.jpg"], exclude="new").score
+
+    def check(threshold):
+        batch = [PhotoResult("new", "new/1.jpg", e["obama3.jpg"], None),
+                 PhotoResult("hopper", "hopper/1.jpg", e["grace_hopper.jpg"], None)]
+        rc = SimpleNamespace(**{**vars(cfg.recognition), "threshold": threshold})
+        find_duplicates(batch, stored, rc, names={"obama": "Barack Obama"})
+        return [(r.reason, r.detail) for r in batch]
+
+    (reason, detail), hopper = check(cfg.recognition.threshold)
+    assert reason == "duplicate" and "matches employee obama (Barack Obama)" in detail
+    assert f"score {score:.3f}" in detail and hopper == (None, "")
+    # just below that score the same photo is a different person to identification, and to enrollment
+    assert check(score - 0.002) == [(None, ""), (None, "")]
+    assert check(score + 0.002)[0][0] == "duplicate"

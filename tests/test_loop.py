@@ -241,3 +241,22 @@ def test_a_live_face_before_curtains_and_flags_is_no_case_and_is_recorded_once_t
     assert run(loop, empty) == []
     back = (Frame(f, t0 + 8.0 + i / 10.0, 2000 + i, f"back{i}") for i, f in enumerate(video))
     assert [o["employee_id"] for o in run(loop, back) if o["type"] == "attendance"] == [OBAMA]
+
+
+def test_the_admin_test_and_capture_decide_as_identification_does(cfg, enrolled, faces):
+    # "Coba" (test my face) for one employee and the live capture's duplicate warning use the
+    # gallery's own match: Obama's face tests as recognised for Obama only, and capturing it
+    # for Biden warns that it is Obama's.
+    from kiosk.worker import analyse_for_admin
+
+    loop = KioskLoop(cfg, enrolled)
+    frame = Frame(load_rgb(faces / "obama3.jpg"), 0.0, 1)
+    mine = analyse_for_admin(loop, frame, {"mode": "test", "nip": OBAMA})
+    other = analyse_for_admin(loop, frame, {"mode": "test", "nip": BIDEN})
+    assert mine["recognised"] is True and mine["best"] == OBAMA and mine["margin"] > cfg.recognition.margin
+    assert other["recognised"] is False and other["margin"] < 0 and other["best"] == OBAMA
+    m = loop.gallery.match(loop.analyzer.analyze(frame.image).encoding)  # detected as a photo: nearly the same
+    assert abs(mine["distance"] - m.distance) < 0.01
+    capture = analyse_for_admin(loop, frame, {"mode": "capture", "nip": BIDEN, "session": 1})
+    assert capture["duplicate"]["employee_id"] == OBAMA
+    assert analyse_for_admin(loop, frame, {"mode": "capture", "nip": OBAMA, "session": 1})["duplicate"] is None

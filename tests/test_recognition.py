@@ -64,12 +64,13 @@ def test_gallery_identifies_with_distance_and_margin(encodings):
 def test_gallery_match_equals_brute_force():
     # distance = mean of an employee's 3 nearest templates (all when fewer); the score folds in
     # the employee's own threshold: 0.5 x (mean distance to the 5 nearest other employees - 0.55)
-    from kiosk.recognition.gallery import TYPICAL_NEIGHBOURS
+    # and the probe's crowd: 0.15 x (mean distance to the runner-up and the next - 0.62)
+    from kiosk.recognition.gallery import TYPICAL_CROWD, TYPICAL_NEIGHBOURS
 
     rng = np.random.default_rng(7)
     enc = rng.normal(size=(3000, 128)).astype(np.float32) * 0.09
     ids = [f"e{rng.integers(0, 1000):04d}" for _ in range(3000)]  # 1 to 9 templates each
-    g = Gallery(enc, ids, neighbour_weight=0.5)
+    g = Gallery(enc, ids, neighbour_weight=0.5, crowd_weight=0.15)
     by = {}
     for i, e in enumerate(ids):
         by.setdefault(e, []).append(i)
@@ -84,7 +85,15 @@ def test_gallery_match_equals_brute_force():
         mine = enc[by[m.employee_id]]
         near = sorted(min(np.linalg.norm(a - b) for a in mine for b in enc[ix])
                       for e, ix in by.items() if e != m.employee_id)
-        assert m.score == pytest.approx(m.distance - 0.5 * (np.mean(near[:5]) - TYPICAL_NEIGHBOURS), abs=1e-4)
+        crowd = (ranked[1][1] + ranked[2][1]) / 2
+        assert m.score == pytest.approx(m.distance - 0.5 * (np.mean(near[:5]) - TYPICAL_NEIGHBOURS)
+                                        - 0.15 * (crowd - TYPICAL_CROWD), abs=1e-4)
+        # one given employee (the admin's "test my face"): the same figures for the nearest one,
+        # a negative margin for anybody else
+        assert g.match_employee(probe, m.employee_id) == m
+        other = g.match_employee(probe, ranked[1][0])
+        assert other.margin == pytest.approx(ranked[0][1] - ranked[1][1], abs=1e-4) and other.margin < 0
+        assert not other.accepted(1.0, 0.0)
 
 
 def test_an_employee_with_a_look_alike_enrolled_gets_a_stricter_threshold(encodings):
@@ -98,9 +107,33 @@ def test_an_employee_with_a_look_alike_enrolled_gets_a_stricter_threshold(encodi
                   neighbour_weight=0.5)
     near = Gallery(np.stack([e["obama.jpg"], e["obama2.jpg"], *strangers]),
                    ["obama", "lookalike"] + [f"s{i}" for i in range(8)], neighbour_weight=0.5)
-    assert near.threshold_for("obama", 0.47) < far.threshold_for("obama", 0.47)
+    assert near.neighbours(near.index["obama"]) < far.neighbours(far.index["obama"])
     m_far, m_near = far.match(e["obama3.jpg"]), near.match(e["obama3.jpg"], exclude="lookalike")
     assert m_far.distance == pytest.approx(m_near.distance) and m_near.score > m_far.score
+
+
+def test_a_face_close_to_several_employees_needs_a_clearer_win(encodings):
+    # Obama's third photo against his first, at the same distance: with the other employees
+    # far from the probe (Biden, Hopper) it is accepted; when two other employees are nearly as
+    # close (his first photo blurred by noise, enrolled twice under other names: the crowd a probe from a
+    # crowded part of the descriptor space sees), the same distance and margin are not enough.
+    e = encodings
+    rng = np.random.default_rng(3)
+    crowd = [e["obama.jpg"] + rng.normal(0, 0.027, 128) for _ in range(2)]  # farther than Obama, not far
+    lone = Gallery(np.stack([e["obama.jpg"], e["biden.jpg"], e["grace_hopper.jpg"]]), ["obama", "biden", "hopper"],
+                   crowd_weight=RC.crowd_weight)
+    crowded = Gallery(np.stack([e["obama.jpg"], *crowd]), ["obama", "x1", "x2"], crowd_weight=RC.crowd_weight)
+    probe = e["obama3.jpg"]
+    m_lone, m_crowded = lone.match(probe), crowded.match(probe)
+    assert m_lone.employee_id == m_crowded.employee_id == "obama"
+    assert m_lone.distance == pytest.approx(m_crowded.distance)
+    assert m_crowded.score > m_lone.score
+    # the threshold at which both are decided differently: between the two scores
+    t = (m_lone.score + m_crowded.score) / 2
+    assert m_lone.accepted(t, 0.0) and not m_crowded.accepted(t, 0.0)
+    # with the rule off, the crowd changes nothing
+    off = Gallery(np.stack([e["obama.jpg"], *crowd]), ["obama", "x1", "x2"]).match(probe)
+    assert off.score == pytest.approx(off.distance)
 
 
 def test_ambiguous_when_two_employees_are_too_close(encodings):

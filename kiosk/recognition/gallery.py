@@ -13,7 +13,19 @@ on lfw-dev's open-set protocol, chosen on one half of its people and checked on 
   ``score = distance - neighbour_weight * (neighbours - TYPICAL_NEIGHBOURS) <= threshold``.
   It is computed for an employee the first time a probe matches them (one matrix-vector
   product per template) and kept until the gallery changes, so a gallery of thousands costs
-  nothing extra to load.
+  nothing extra to load;
+* **probe's crowd**: a probe that is close to several employees at once sits in a crowded part
+  of the descriptor space (dlib's descriptor crowds some populations closer together than
+  others: on lfw-dev, East-Asian men) and needs a clearer win. `crowd` is the mean of the
+  probe's distances to the `CROWD` employees after the best (the runner-up and the next); the
+  score rises by ``crowd_weight * (TYPICAL_CROWD - crowd)`` (falls for a probe far from
+  everybody else). The gallery itself is the cohort: no faces of anyone but employees.
+
+``score = distance - neighbour_weight * (neighbours - TYPICAL_NEIGHBOURS)
+               - crowd_weight * (crowd - TYPICAL_CROWD)``, accepted when ``score <= threshold`` and
+``margin >= margin``. Identification, the live loop and enrollment's duplicate checks all
+build their Gallery with `gallery_options` ([recognition]). Measured on lfw-dev over 8 person
+splits in docs/gates.md ("Matching").
 """
 
 from __future__ import annotations
@@ -27,6 +39,16 @@ NEIGHBOURS = 5  # nearest other employees that make the neighbourhood
 # An employee whose neighbours are this far keeps the configured threshold: about the mean of
 # lfw-dev's galleries (0.54-0.58 for 150-2,900 people), so thresholds stay near their old scale.
 TYPICAL_NEIGHBOURS = 0.55
+CROWD = 2  # employees after the best whose distances make the probe's crowd
+# A probe whose crowd is this far keeps the configured threshold: about the median crowd of the
+# probes identified correctly on lfw-dev (0.62 in every half of 8 person splits).
+TYPICAL_CROWD = 0.62
+
+
+def gallery_options(rc) -> dict:
+    """The Gallery's matching keys from [recognition]: identification, the live loop and
+    enrollment's duplicate check all build their Gallery with these."""
+    return {"neighbour_weight": rc.neighbour_weight, "crowd_weight": rc.crowd_weight}
 
 
 @dataclass(frozen=True)
@@ -59,7 +81,7 @@ class Gallery:
     """
 
     def __init__(self, encodings: np.ndarray, employee_ids: list[str] | np.ndarray,
-                 neighbour_weight: float = 0.0, nearest: int = NEAREST):
+                 neighbour_weight: float = 0.0, nearest: int = NEAREST, crowd_weight: float = 0.0):
         enc = np.asarray(encodings, dtype=np.float32).reshape(-1, 128)
         ids = np.asarray(employee_ids, dtype=object)
         if len(ids) != len(enc):
@@ -79,6 +101,7 @@ class Gallery:
         self.employees = [str(e) for e in sorted_ids[self.starts]]
         self.index = {e: i for i, e in enumerate(self.employees)}
         self.neighbour_weight = float(neighbour_weight)
+        self.crowd_weight = float(crowd_weight)
         self.nearest = max(1, int(nearest))
         self._neighbours: dict[int, float] = {}
 
@@ -130,28 +153,42 @@ class Gallery:
             self._neighbours[j] = float(np.mean(np.partition(near, k - 1)[:k])) if k > 0 else TYPICAL_NEIGHBOURS
         return self._neighbours[j]
 
-    def score(self, j: int, distance: float) -> float:
-        if not self.neighbour_weight or len(self.employees) < 2:
-            return distance
-        return distance - self.neighbour_weight * (self.neighbours(j) - TYPICAL_NEIGHBOURS)
-
-    def threshold_for(self, employee_id: str, threshold: float) -> float:
-        """The distance up to which `employee_id` is accepted at the global `threshold`."""
-        j = self.index[employee_id]
-        return threshold + (self.neighbour_weight * (self.neighbours(j) - TYPICAL_NEIGHBOURS)
-                            if self.neighbour_weight and len(self.employees) > 1 else 0.0)
+    def score(self, j: int, distance: float, crowd: float | None = None) -> float:
+        """`distance` to employee j with j's own threshold and the probe's `crowd` folded in."""
+        s = distance
+        if self.neighbour_weight and len(self.employees) > 1:
+            s -= self.neighbour_weight * (self.neighbours(j) - TYPICAL_NEIGHBOURS)
+        if self.crowd_weight and crowd is not None:
+            s -= self.crowd_weight * (crowd - TYPICAL_CROWD)
+        return s
 
     def match(self, encoding: np.ndarray, exclude: str | None = None) -> Match:
+        """The nearest employee (not `exclude`), the runner-up and the score."""
         if not len(self.matrix):
             return Match(None, float("inf"), None, float("inf"))
         d = self.per_employee(encoding)
         if exclude is not None and exclude in self.index:
             d[self.index[exclude]] = np.inf
-        if len(d) == 1:
-            return Match(self.employees[0], float(d[0]), None, float("inf"), float(d[0]))
-        two = np.argpartition(d, 1)[:2]
-        best, second = (two[0], two[1]) if d[two[0]] <= d[two[1]] else (two[1], two[0])
-        if not np.isfinite(d[best]):
+        return self._decide(d, int(np.argmin(d)))
+
+    def match_employee(self, encoding: np.ndarray, employee_id: str) -> Match:
+        """How `encoding` compares with one given employee (for "test my face"): their distance,
+        the margin over the best other employee (negative when someone else is nearer) and the
+        score as `match` would give it if they were the nearest."""
+        d = self.per_employee(encoding)
+        return self._decide(d, self.index[employee_id])
+
+    def _decide(self, d: np.ndarray, j: int) -> Match:
+        if not np.isfinite(d[j]):
             return Match(None, float("inf"), None, float("inf"))
-        return Match(self.employees[best], float(d[best]), self.employees[second], float(d[second] - d[best]),
-                     self.score(int(best), float(d[best])))
+        if len(d) == 1:
+            return Match(self.employees[j], float(d[j]), None, float("inf"), self.score(j, float(d[j])))
+        others = d.copy()
+        others[j] = np.inf
+        k = min(CROWD, len(d) - 1)
+        near = np.argpartition(others, k - 1)[:k]
+        near = near[np.argsort(others[near])]
+        crowd = others[near][np.isfinite(others[near])]
+        runner_up = self.employees[int(near[0])] if len(crowd) else None
+        score = self.score(j, float(d[j]), float(crowd.mean()) if len(crowd) else None)
+        return Match(self.employees[j], float(d[j]), runner_up, float(others[near[0]] - d[j]), score)

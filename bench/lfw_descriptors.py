@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""lfw-dev's 1:N protocol offline: the kiosk's descriptors cached once, matching rules in seconds.
+
+    python bench/lfw_descriptors.py [--lfw ../shared/lfw-dev] [--jobs 2] [--cache .cache/lfw-kiosk.npz]
+                                    [--config FILE] [--half all|A|B] [--seed 19] [--seeds 1,2,3]
+
+Run from the repository root. Not a test: it prints a table. The first run analyses every photo
+of lfw-dev that the protocol uses (people with 1 or >= 4 photos) once with the kiosk's own
+``FaceAnalyzer`` (its detector, quality gates, mirror and encoder: what ``kiosk enroll`` and
+``kiosk identify`` run per photo) and caches the result; ``--config`` changes of gates or
+encoding need ``--refresh``. Then the protocol of bench/lfw_protocol.py is replayed in numpy:
+
+* enrollment in rounds (the first 3 photos; a refused photo replaced by the next one), with
+  ``several_faces`` decided as ``kiosk enroll`` decides it and its duplicate check
+  (``enroll.batch.find_duplicates``) against what earlier rounds stored and the batch itself;
+* every probe matched with ``kiosk.recognition.gallery.Gallery`` built as ``kiosk identify``
+  builds it, with the [recognition] matching keys of the config;
+* the table with the same scoring as bench/lfw_protocol.py (``rates`` and ``sweep``).
+
+The replay of the shipped config reproduces lfw_protocol.py's kiosk row (docs/gates.md says
+how closely). ``--seeds``: the same for other person splits (each seed's halves A and B), to see
+whether a matching rule generalises beyond one split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from lfw_protocol import rates, read_people, split, sweep, table  # noqa: E402
+
+_analyzer = None
+_ratio = 0.0
+
+
+def _init(rc_values: dict, ratio: float) -> None:
+    global _analyzer, _ratio
+    from kiosk.recognition.pipeline import FaceAnalyzer
+
+    _analyzer = FaceAnalyzer(SimpleNamespace(**rc_values))
+    _analyzer.m.load_all()
+    _ratio = ratio
+
+
+def _analyse(path: str):
+    """(path, encoding or None, identify's reason, enrollment's reason)."""
+    from kiosk.imageio import load_rgb
+    from kiosk.recognition.pipeline import others_smaller
+
+    a = _analyzer.analyze(load_rgb(path))
+    several = len(a.faces) > 1 and a.face is not None and not others_smaller(a.face, a.faces, _ratio)
+    enc = None if a.encoding is None else np.asarray(a.encoding, np.float32)
+    return path, enc, a.reason or "", "several_faces" if several else (a.reason or "")
+
+
+def build_cache(people, cfg, jobs: int, cache: Path) -> None:
+    paths = [str(f) for v in people.values() if len(v) == 1 or len(v) >= 4 for f in v]
+    rc_values = dict(vars(cfg.recognition))
+    rc_values["encoder_threads"] = 1
+    print(f"analysing {len(paths)} photos with the kiosk's FaceAnalyzer ({jobs} processes)", file=sys.stderr,
+          flush=True)
+    t = time.perf_counter()
+    out = []
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_init,
+                             initargs=(rc_values, cfg.enroll.background_face_ratio)) as pool:
+        for i, r in enumerate(pool.map(_analyse, paths, chunksize=8), 1):
+            out.append(r)
+            if i % 500 == 0:
+                print(f"  {i}/{len(paths)} ({time.perf_counter() - t:.0f} s)", file=sys.stderr, flush=True)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    lfw = str(next(iter(people.values()))[0].parents[2])
+    np.savez(cache, paths=np.array([os.path.relpath(r[0], lfw) for r in out]),  # relative to lfw-dev
+             enc=np.stack([r[1] if r[1] is not None else np.full(128, np.nan, np.float32) for r in out]),
+             reason=np.array([r[2] for r in out]), enroll_reason=np.array([r[3] for r in out]))
+
+
+def load_cache(cache: Path, lfw: Path) -> dict[str, tuple]:
+    """photo path (as read_people(lfw) gives it) -> (encoding, identify's reason, enrollment's reason)."""
+    z = np.load(cache, allow_pickle=False)
+    return {str(lfw / str(p)): (None if np.isnan(e[0]) else e, str(r) or None, str(er) or None)
+            for p, e, r, er in zip(z["paths"], z["enc"], z["reason"], z["enroll_reason"])}
+
+
+def enroll(people, subset, photos: dict[str, tuple], rc) -> tuple[dict, Counter]:
+    """`kiosk enroll`'s rounds as bench/lfw_protocol.py runs them: person -> {path: template}."""
+    from enroll.batch import PhotoResult, find_duplicates
+
+    gallery = {p: v for p, v in people.items() if p in subset and len(v) >= 4}
+    accepted: dict[str, dict[str, np.ndarray]] = {p: {} for p in gallery}
+    next_i = {p: 0 for p in gallery}
+    refusals: Counter = Counter()
+    while True:
+        batch = []
+        for p, v in gallery.items():
+            need = 3 - len(accepted[p])
+            take = v[next_i[p]: next_i[p] + need] if need > 0 else []
+            next_i[p] += len(take)
+            for f in take:
+                enc, _, reason = photos[str(f)]
+                batch.append(PhotoResult(p, str(f), enc if reason is None else None, reason))
+        if not batch:
+            break
+        stored = [(p, e) for p, es in accepted.items() for e in es.values()]
+        find_duplicates(batch, (np.stack([e for _, e in stored]) if stored else np.zeros((0, 128), np.float32),
+                                [p for p, _ in stored]), rc)
+        for r in batch:
+            if r.reason is None:
+                accepted[r.nip][r.path] = r.encoding
+            else:
+                refusals[r.reason] += 1
+    return accepted, refusals
+
+
+def replay(people, subset, photos, rc, templates=None) -> tuple[list, dict, dict]:
+    """The protocol's probes (same tuples as lfw_protocol.run_kiosk) with the rule of `rc`."""
+    from kiosk.recognition.gallery import Gallery
+
+    if templates is None:
+        templates, refusals = enroll(people, subset, photos, rc)
+    else:
+        refusals = Counter()
+    ids = [p for p, es in templates.items() for _ in es]
+    g = Gallery(np.stack([e for es in templates.values() for e in es.values()]), ids, **gallery_kwargs(rc))
+    probes, nearest = [], {}
+    for p, v in people.items():
+        if p not in subset or not (len(v) == 1 or len(v) >= 4):
+            continue
+        t = p if len(v) >= 4 else None
+        for f in v:
+            enc, reason, _ = photos[str(f)]
+            if t and str(f) in templates.get(p, {}):
+                continue
+            if enc is None:
+                probes.append((t, None, None, None, reason, None))
+                continue
+            m = g.match(enc)
+            why = m.reason(rc.threshold, rc.margin)
+            # rounded as `kiosk identify` prints them (the sweep's ties come out the same)
+            probes.append((t, m.employee_id if why is None else None, round(m.score, 4) if m.employee_id else None,
+                           round(m.margin, 4) if m.runner_up else None, why, None))
+            nearest[len(probes) - 1] = m.employee_id
+    return probes, {"people": sum(1 for v in templates.values() if v),
+                    "enrolled": sum(len(v) for v in templates.values()), "refusals": refusals}, nearest
+
+
+def gallery_kwargs(rc) -> dict:
+    """The Gallery's matching keys from [recognition] (as kiosk.loop.load_gallery passes them)."""
+    from kiosk.recognition.gallery import gallery_options
+
+    return gallery_options(rc)
+
+
+def row(name, probes, info, nearest, rc) -> list:
+    d = rates(probes, rc.threshold, rc.margin)
+    index = {id(p): i for i, p in enumerate(probes)}
+    near = lambda p: nearest.get(index[id(p)])  # noqa: E731
+    f1, t1, w1 = sweep(probes, rc.margin, 0.01, near)
+    f01, t01, w01 = sweep(probes, rc.margin, 0.001, near)
+    return [name, f"{info['people']} ({info['enrolled']})", d["mated"], d["non"],
+            f"{100 * d['fnir']:.1f} % / {100 * d['fpir']:.2f} % (t {rc.threshold})", d["wrong"],
+            f"{100 * f1:.1f} % (t {t1:.3f}, wrong {w1})", f"{100 * f01:.1f} % (t {t01:.3f}, wrong {w01})"]
+
+
+HEAD = ["split", "enrolled people (templates)", "mated", "non-mated", "default point: FNIR / FPIR", "wrong person",
+        "FNIR at FPIR <= 1 %", "FNIR at FPIR <= 0.1 %"]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lfw", type=Path, default=ROOT.parent / "shared" / "lfw-dev")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--cache", type=Path, default=ROOT / ".cache" / "lfw-kiosk.npz")
+    ap.add_argument("--refresh", action="store_true", help="analyse every photo again")
+    ap.add_argument("--config", type=Path, help="extra kiosk settings (TOML) over the shipped defaults")
+    ap.add_argument("--half", choices=("all", "A", "B"), nargs="+", default=["all", "A", "B"])
+    ap.add_argument("--seed", type=int, default=19)
+    ap.add_argument("--seeds", default="", help="further person splits, comma-separated (their halves A and B)")
+    args = ap.parse_args(argv)
+    from kiosk.config import load_config
+
+    cfg = load_config(args.config, override=Path(os.devnull))
+    people = read_people(args.lfw)
+    if args.refresh or not args.cache.exists():
+        build_cache(people, cfg, args.jobs, args.cache)
+    photos = load_cache(args.cache, args.lfw)
+    rc = cfg.recognition
+    print(f"bench/lfw_descriptors.py: {args.cache}; threshold {rc.threshold}, margin {rc.margin}, "
+          + ", ".join(f"{k} {v}" for k, v in gallery_kwargs(rc).items()), flush=True)
+    rows, figures = [], {"A": [], "B": []}
+    splits = [(args.seed, h) for h in args.half] + [(int(s), h) for s in args.seeds.split(",") if s for h in "AB"]
+    for seed, half in splits:
+        a, b = split(people, seed)
+        subset = {"all": set(people), "A": a, "B": b}[half]
+        probes, info, nearest = replay(people, subset, photos, rc)
+        rows.append(row(f"seed {seed} {half}", probes, info, nearest, rc))
+        if seed != args.seed:
+            d = rates(probes, rc.threshold, rc.margin)
+            figures[half].append([d["fnir"], d["fpir"], d["wrong"], float(rows[-1][6].split(" %")[0]) / 100,
+                                  float(rows[-1][7].split(" %")[0]) / 100])
+    print(table(rows, HEAD))
+    if figures["A"]:
+        print(f"\nOver the halves of seeds {args.seeds} (A: where a rule is chosen, B: held out): "
+              "mean, median and range")
+        out = []
+        for half, f in figures.items():
+            f = np.array(f)
+            pct = lambda c: (f"{100 * f[:, c].mean():.1f} / {100 * np.median(f[:, c]):.1f} "  # noqa: E731
+                             f"({100 * f[:, c].min():.1f}-{100 * f[:, c].max():.1f})")
+            out.append([half, pct(0), pct(1), int(f[:, 2].sum()), pct(3), pct(4)])
+        print(table(out, ["halves", "default FNIR %", "default FPIR %", "wrong person (sum)", "FNIR at FPIR <= 1 %",
+                          "FNIR at FPIR <= 0.1 %"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
