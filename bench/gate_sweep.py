@@ -442,7 +442,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     from kiosk.config import load_config
     from kiosk.recognition.faces import models as face_models
-    from kiosk.recognition.gallery import Gallery
+    from kiosk.recognition.gallery import Gallery, gallery_options
     from kiosk_models import ENCODER_VERSION
 
     cfg = load_config(None, override=Path(os.devnull))
@@ -481,16 +481,15 @@ def main(argv=None) -> int:
           f"{rc.max_highlights:g}, min_contrast "
           f"{rc.min_contrast:g}, min_sharpness {rc.min_sharpness:g}, max_yaw {rc.max_yaw:g}, max_roll_deg "
           f"{rc.max_roll_deg:g}; threshold {rc.threshold:g}, margin {rc.margin:g}, neighbour_weight "
-          f"{rc.neighbour_weight:g}")
-    galleries = {"clip people": Gallery(np.array(enc), ids, neighbour_weight=rc.neighbour_weight)}
+          f"{rc.neighbour_weight:g}, crowd_weight {rc.crowd_weight:g}")
+    galleries = {"clip people": Gallery(np.array(enc), ids, **gallery_options(rc))}
     if not args.no_lfw:
         from lfw_gallery import lfw_gallery
 
         lenc, lids = lfw_gallery(args.lfw, rc, cfg.enroll.background_face_ratio, jobs=args.jobs,
                                  log=lambda s: print(s, file=sys.stderr))
         name = f"clip people + {len(set(lids))} lfw-dev people"
-        galleries[name] = Gallery(np.concatenate([np.array(enc), lenc]), ids + lids,
-                                  neighbour_weight=rc.neighbour_weight)
+        galleries[name] = Gallery(np.concatenate([np.array(enc), lenc]), ids + lids, **gallery_options(rc))
     for gname, g in galleries.items():
         res = {id(p): outcomes(g, rc, p) for p in probes if p.encoding is not None}
         level_tables(probes, res, gname)

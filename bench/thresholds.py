@@ -45,7 +45,7 @@ if str(REPO) not in sys.path:  # allow `python bench/thresholds.py` without an i
 
 from kiosk.config import load_config  # noqa: E402
 from kiosk.recognition.faces import Box  # noqa: E402
-from kiosk.recognition.gallery import Gallery  # noqa: E402
+from kiosk.recognition.gallery import Gallery, gallery_options  # noqa: E402
 from kiosk.recognition.quality import SHARPNESS_SIZE  # noqa: E402
 from kiosk.recognition.tracker import Tracker  # noqa: E402
 
@@ -830,7 +830,7 @@ def section_clip_votes(clips: list[Clip], photos: list[Photo], rc, step: int) ->
         ce, cp = by[enroll], by[probe]
         fr = enrollment_frames(ce, rc)
         g = Gallery(np.vstack([d_enc, np.stack([ce.recs[n]["enc"] for n in fr])]),
-                    d_ids + ["A"] * len(fr), neighbour_weight=rc.neighbour_weight)
+                    d_ids + ["A"] * len(fr), **gallery_options(rc))
         directions.append({
             "name": f"{enroll.split('_')[1].split('.')[0]}->{probe.split('_')[1].split('.')[0]}",
             "enroll": enroll, "probe": probe, "frames": [ce.frames[n] for n in fr],
