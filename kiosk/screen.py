@@ -341,6 +341,7 @@ class DeviceFrame:
 # beside the head (not below: a live person's shoulders and hands are there) and above the hair
 _RING = ((-3.6, -3.2, -1.9, 1.5), (1.9, -3.2, 3.6, 1.5), (-1.9, -3.8, 1.9, -2.9))
 _RING_BOX = (-3.6, -3.8, 3.6, 1.5)  # the ring's bounding box
+_RING_SIDE = 1.9  # the ring's parts beside the head start this far left and right of the eyes' middle
 
 
 @dataclass
@@ -348,7 +349,8 @@ class ContextPair:
     """The surroundings' points between two frames about ``gap_s`` apart."""
 
     motion: float  # median displacement of the points that move together (/ eye distance)
-    share: float   # share of the points that move together (those that follow one similarity)
+    share: float   # share of the points that move together (those that follow one similarity); 0 unless
+                   # at least SIDE_MIN of them are on each side of the head
     points: int
     since: float   # time of the pair's first frame
 
@@ -366,6 +368,7 @@ class ContextFlow:
     of the whole view's reduced size (the rest black, never within a tracking window)."""
 
     MAX_POINTS, MIN_POINTS, MIN_PAIR = 32, 20, 10
+    SIDE_MIN = 3  # points moving together on each side of the head (left and right), or no shared motion
     MARGIN = 2.5  # eye distances around the ring's bounding box
 
     def __init__(self, gap_s: float = 0.3):
@@ -433,9 +436,10 @@ class ContextFlow:
             if ts - item[0] >= self.gap_s:
                 ref = item
         self.hist.append((ts, self.ids.copy(), self.pts.copy()))
-        return None if ref is None else self._measure(ref, g.iod / n)
+        return None if ref is None else self._measure(ref, g, n)
 
-    def _measure(self, ref, iod: float) -> ContextPair | None:
+    def _measure(self, ref, g: FaceGeometry, n: int) -> ContextPair | None:
+        iod = g.iod / n
         _, ids, pts = ref
         # ids are increasing in both (new points get new, larger ids; dropping keeps the order)
         at = np.clip(np.searchsorted(self.ids, ids), 0, max(0, len(self.ids) - 1))
@@ -454,7 +458,11 @@ class ContextFlow:
             if keep.sum() < 3:
                 return ContextPair(0.0, 0.0, len(a), float(ref[0]))
         moved = np.abs(moved_to[keep] - a[keep] @ (1, 1j))
-        return ContextPair(float(np.median(moved)) / iod, float(keep.mean()), len(a), float(ref[0]))
+        # a device moves what is on both sides of the face; a hand beside a live head, one side
+        x = g.to_face(_full(b[keep], n))[:, 0]
+        both_sides = min(int(np.sum(x < -_RING_SIDE)), int(np.sum(x > _RING_SIDE))) >= self.SIDE_MIN
+        return ContextPair(float(np.median(moved)) / iod, float(keep.mean()) if both_sides else 0.0, len(a),
+                           float(ref[0]))
 
 
 # --- glow: the face is a light source ---------------------------------------------------------
