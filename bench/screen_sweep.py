@@ -24,6 +24,7 @@ The real attack clip (../shared/videos/attacks/) is deliberately not in the swee
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import math
 import pickle
@@ -131,7 +132,7 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[20, 21])
     ap.add_argument("--strides", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--seconds", type=float, default=8.0)
-    ap.add_argument("--cache", type=Path, help="keep the measurements here (re-runs skip the detection)")
+    ap.add_argument("--cache", type=Path, help="keep the measurements here (the landmarks: re-runs skip the detection)")
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--cues", type=int, nargs="+", default=[1, 2], help="the screen_cues values to try")
     a = ap.parse_args()
@@ -145,63 +146,73 @@ def main() -> int:
     m = models()
     m.load_all()
 
-    def detected(frames_ts):
-        track = []
+    def landmarks(name: str, frames_ts) -> list:
+        """(ts, landmarks) of the frames with a face - detected once, kept in --cache (the
+        frames themselves are made again: the clips are read, the attack set is deterministic)."""
+        path = a.cache / f"landmarks-{name}.pkl" if a.cache else None
+        if path is not None and path.exists():
+            return pickle.loads(path.read_bytes())
+        out = []
         for ts, fr in frames_ts:
             box = choose_face(m.detect(fr, 320, 0), fr.shape[1], fr.shape[0])
             if box is not None:
-                track.append((ts, m.shape68(fr, box), grey(fr)))
-        return track
-
-    def cached(name: str, make):
-        path = a.cache / f"{name}.pkl" if a.cache else None
-        if path is not None and path.exists():
-            return pickle.loads(path.read_bytes())
-        value = make()
+                out.append((ts, m.shape68(fr, box)))
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(pickle.dumps(value))
-        return value
+            path.write_bytes(pickle.dumps(out))
+        return out
+
+    def detected(name: str, frames_ts) -> list:
+        """(ts, landmarks, grey frame) of the frames with a face."""
+        frames_ts = list(frames_ts)
+        by_ts = {ts: fr for ts, fr in frames_ts}
+        return [(ts, lm, grey(by_ts[ts])) for ts, lm in landmarks(name, frames_ts)]
 
     clips = {p.name: read_clip(p) for p in sorted(a.videos.iterdir()) if p.suffix in (".mp4", ".avi")}
 
+    located: dict = {}
+
     def locate(fr):
-        b = choose_face(m.detect(fr, 640, 0), fr.shape[1], fr.shape[0])
-        return None if b is None else ((b.left + b.right) / 2, (b.top + b.bottom) / 2, b.width)
+        key = hashlib.sha1(fr.tobytes()).hexdigest()
+        if key not in located:
+            b = choose_face(m.detect(fr, 640, 0), fr.shape[1], fr.shape[0])
+            located[key] = None if b is None else ((b.left + b.right) / 2, (b.top + b.bottom) / 2, b.width)
+        return located[key]
 
     # measurements per rate: genuine clips (tracks start every 0.5 s) and the attack sets (made at
     # 15 frames/s; at 7.5 every 2nd frame of the same track, as bench/liveness_sweep.py does)
     per_rate = {stride: ([], []) for stride in a.strides}
+    verdicts = {}  # the verdicts without the screen check do not change with the cues: kept too
+    vpath = a.cache / "verdicts.pkl" if a.cache else None
+    if vpath is not None and vpath.exists():
+        verdicts = pickle.loads(vpath.read_bytes())
+
+    def verdict_of(key: tuple, track: list, seed: int = 0):
+        if key not in verdicts:
+            verdicts[key] = verdict(track, seed)
+        return verdicts[key]
+
     for name, (frames, fps_in) in clips.items():
-        def make(frames=frames, fps_in=fps_in):
-            step = max(1, round(fps_in / FPS))
-            full = detected((i / fps_in, frames[i]) for i in range(0, len(frames), step))
-            dur, out = len(frames) / fps_in, {}
-            for stride in a.strides:
-                seq = full[::stride]
-                mm, rows = measure(seq), []
-                for k, s in enumerate(np.arange(0.0, max(0.5, dur - 2.0), 0.5)):
-                    track = [x for x in seq if x[0] >= s]
-                    if track:
-                        rows.append((fire_times(mm, s), verdict(track, k), s))
-                out[stride] = rows
-            return out
-        for stride, rows in cached(f"genuine-{name}", make).items():
-            if stride in per_rate:
-                per_rate[stride][0].extend(rows)
+        step = max(1, round(fps_in / FPS))
+        full = detected(f"genuine-{name}", ((i / fps_in, frames[i]) for i in range(0, len(frames), step)))
+        dur = len(frames) / fps_in
+        for stride in a.strides:
+            seq = full[::stride]
+            mm = measure(seq)
+            for k, s in enumerate(np.arange(0.0, max(0.5, dur - 2.0), 0.5)):
+                track = [x for x in seq if x[0] >= s]
+                if track:
+                    per_rate[stride][0].append((fire_times(mm, s), verdict_of((name, stride, k), track, k), s))
     for seed in a.seeds:
-        def make_attacks(seed=seed):
-            out = {stride: [] for stride in a.strides}
-            for name, kind, start, gen in attack_set(random.Random(seed), clips, locate, a.seconds, FPS):
-                full = detected(gen)
-                for stride in a.strides:
-                    track = full[::stride]
-                    if len(track) >= 5:
-                        out[stride].append((fire_times(measure(track), track[0][0]), verdict(track), track[0][0]))
-            return out
-        for stride, rows in cached(f"screen-{seed}", make_attacks).items():
-            if stride in per_rate:
-                per_rate[stride][1].extend(rows)
+        for n, (name, kind, start, gen) in enumerate(attack_set(random.Random(seed), clips, locate, a.seconds, FPS)):
+            full = detected(f"screen-{seed}-{n}", gen)
+            for stride in a.strides:
+                track = full[::stride]
+                if len(track) >= 5:
+                    per_rate[stride][1].append((fire_times(measure(track), track[0][0]),
+                                                verdict_of((seed, n, stride), track), track[0][0]))
+    if vpath is not None:
+        vpath.write_bytes(pickle.dumps(verdicts))
     for stride, (genuine, attacks) in per_rate.items():
         print(f"{FPS / stride:g} frames/s: {len(genuine)} genuine tracks, {len(attacks)} screen attack tracks "
               f"(seeds {a.seeds}); liveness alone accepts {sum(1 for _, v, _ in attacks if v and v[0] == 'live')} "
@@ -238,10 +249,18 @@ def main() -> int:
     print("genuine refused | per rate: attacks accepted as live (of which one cue had fired first), refused as "
           "screen (of N), genuine refused (genuine with one cue fired first) | screen_cues; frame (min, hits); "
           "context (min, share, pairs); glow (clip, ratio, hits)")
-    for bad, _, _, row, cells in results[: a.top]:
-        per = "  ".join(f"{FPS / s:g} fps: live {c[1]:3d} ({c[4]:2d}) screen {c[2]:3d} of {c[3]} genuine {c[0]} ({c[5]})"
-                        for s, c in zip(a.strides, cells))
-        print(f"  {bad:3d} | {per} | {row[0]}; {row[1][1:]}; {row[2][1:]}; {row[3][1:]}")
+    from kiosk.liveness import LivenessConfig
+
+    d = LivenessConfig()
+    defaults = [d.screen_cues, ("frame", d.screen_frame_min, d.screen_frame_hits),
+                ("context", d.screen_context_min, d.screen_context_share, d.screen_context_pairs),
+                ("glow", d.screen_glow_clip, d.screen_glow_ratio, d.screen_glow_hits)]
+    for rank, (bad, _, _, row, cells) in enumerate(results):
+        if rank < a.top or row == defaults:
+            per = "  ".join(f"{FPS / s:g} fps: live {c[1]:3d} ({c[4]:2d}) screen {c[2]:3d} of {c[3]} genuine {c[0]} "
+                            f"({c[5]})" for s, c in zip(a.strides, cells))
+            print(f"  {bad:3d} | {per} | {row[0]}; {row[1][1:]}; {row[2][1:]}; {row[3][1:]}"
+                  + ("   <- the defaults" if row == defaults else ""))
     return 0
 
 

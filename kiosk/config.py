@@ -180,7 +180,8 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 "64 % of genuine tracks passed passively within 5 s at 15 frames/s (46 % at 7.5); "
                 "simulated prints: 0 of 1,344 at 15 frames/s, 2 of 1,176 at 7.5; screens (screen_* "
                 "below): a real phone replay 0 of 20 recorded, held-out simulated screen replays 5 of 29 "
-                "accepted at 15 frames/s, 2 of 29 at 7.5. Re-measure with the kiosk's own camera in a pilot.",
+                "and 6 of 30 accepted at 15 frames/s, 2 of 29 at 7.5. Re-measure with the kiosk's own "
+                "camera in a pilot.",
                 choices=("off", "passive", "passive_then_challenge", "challenge")),
         Setting("snapshot", False,
                 "Keep a small picture of each refused face for HR (data partition, owner only)."),

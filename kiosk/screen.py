@@ -80,6 +80,40 @@ class FaceGeometry:
 HEAD = (-1.6, -2.7, 1.6, 2.4)  # the head with hair, ears and chin, in face coordinates
 
 
+def _factor(iod: float) -> int:
+    """The whole factor that brings an eye distance of `iod` pixels closest to WORK_IOD. A whole
+    factor, because OpenCV's area reduction by one is a plain box average (a tenth of the time of
+    an arbitrary scale on a large frame)."""
+    return max(1, round(iod / WORK_IOD))
+
+
+def _reduce(grey: np.ndarray, box: tuple[int, int, int, int], n: int) -> np.ndarray:
+    """The frame reduced n times by area averaging, computed only within `box` (x0, y0, x1, y1;
+    widened to whole blocks of n pixels): black elsewhere."""
+    import cv2
+
+    if n == 1:
+        return grey
+    h, w = grey.shape
+    out = np.zeros((h // n, w // n), np.uint8)
+    x0, y0 = box[0] // n, box[1] // n
+    x1, y1 = min(w // n, -(-box[2] // n)), min(h // n, -(-box[3] // n))
+    if x1 > x0 and y1 > y0:
+        out[y0:y1, x0:x1] = cv2.resize(grey[y0 * n:y1 * n, x0 * n:x1 * n], (x1 - x0, y1 - y0),
+                                       interpolation=cv2.INTER_AREA)
+    return out
+
+
+def _reduced(p: np.ndarray, n: int) -> np.ndarray:
+    """Frame pixel coordinates (pixel centres) in the frame reduced n times by area averaging."""
+    return (np.asarray(p, np.float64) + 0.5) / n - 0.5
+
+
+def _full(p: np.ndarray, n: int) -> np.ndarray:
+    """The inverse of _reduced."""
+    return (np.asarray(p, np.float64) + 0.5) * n - 0.5
+
+
 def _in_head(xy: np.ndarray, margin: float = 0.0) -> np.ndarray:
     """Which points (face coordinates) lie within the head's rectangle (+ margin)."""
     x0, y0, x1, y1 = HEAD
@@ -249,14 +283,15 @@ class DeviceFrame:
         import cv2
 
         h, w = grey.shape
+        n = _factor(g.iod)  # a whole factor: see _factor
         x0, y0, x1, y1 = g.box(*self.REACH, w, h)
-        f = min(1.0, WORK_IOD / g.iod)
-        if x1 - x0 < 16 or y1 - y0 < 16:
+        x0, y0 = x0 // n * n, y0 // n * n
+        x1, y1 = x0 + (x1 - x0) // n * n, y0 + (y1 - y0) // n * n
+        if x1 - x0 < 16 or y1 - y0 < 16 or (x1 - x0) // n < 8 or (y1 - y0) // n < 8:
             return np.zeros((0, 2)), np.zeros((0, 2))
         crop = grey[y0:y1, x0:x1]
-        if f < 1.0:
-            crop = cv2.resize(crop, (max(8, round((x1 - x0) * f)), max(8, round((y1 - y0) * f))),
-                              interpolation=cv2.INTER_AREA)
+        if n > 1:
+            crop = cv2.resize(crop, ((x1 - x0) // n, (y1 - y0) // n), interpolation=cv2.INTER_AREA)
         found = self.lsd.detect(crop)[0]
         if found is None:
             return np.zeros((0, 2)), np.zeros((0, 2))
@@ -305,6 +340,8 @@ class DeviceFrame:
 
 # beside the head (not below: a live person's shoulders and hands are there) and above the hair
 _RING = ((-3.6, -3.2, -1.9, 1.5), (1.9, -3.2, 3.6, 1.5), (-1.9, -3.8, 1.9, -2.9))
+_RING_BOX = (-3.6, -3.8, 3.6, 1.5)  # the ring's bounding box
+_RING_SIDE = 1.9  # the ring's parts beside the head start this far left and right of the eyes' middle
 
 
 @dataclass
@@ -312,52 +349,69 @@ class ContextPair:
     """The surroundings' points between two frames about ``gap_s`` apart."""
 
     motion: float  # median displacement of the points that move together (/ eye distance)
-    share: float   # share of the points that move together (those that follow one similarity)
+    share: float   # share of the points that move together (those that follow one similarity); 0 unless
+                   # at least SIDE_MIN of them are on each side of the head
     points: int
     since: float   # time of the pair's first frame
 
 
 class ContextFlow:
     """Points around the head (``_RING``) tracked frame to frame with Lucas-Kanade (checked
-    backwards: on a blown-out screen many points slide), on the frame scaled so that the eye
-    distance is about WORK_IOD pixels; between frames ``gap_s`` apart, the dominant motion of
-    those points: one similarity fitted by least squares to all, then again to the points within
-    a tolerance of the first fit (cheaper than RANSAC, and enough for a ring of ~30 points)."""
+    backwards: on a blown-out screen many points slide); between frames ``gap_s`` apart, the
+    dominant motion of those points: one similarity fitted by least squares to all, then again to
+    the points within a tolerance of the first fit (cheaper than RANSAC, and enough for a ring of
+    ~30 points).
+
+    Only the ring's surroundings are reduced: the frame is cropped to the ring's bounding box plus
+    MARGIN (wider than the tracking window reaches from a ring point, at every pyramid level) and
+    reduced by a whole factor (``_factor``: the eye distance about WORK_IOD pixels), into a frame
+    of the whole view's reduced size (the rest black, never within a tracking window)."""
 
     MAX_POINTS, MIN_POINTS, MIN_PAIR = 32, 20, 10
+    SIDE_MIN = 3  # points moving together on each side of the head (left and right), or no shared motion
+    MARGIN = 2.5  # eye distances around the ring's bounding box
 
     def __init__(self, gap_s: float = 0.3):
         self.gap_s = gap_s
         self.reset()
 
     def reset(self) -> None:
-        self.scale: float | None = None
-        self.prev: tuple | None = None  # (ts, small grey)
+        self.n: int | None = None  # the reduction factor of this track
+        self.prev: tuple | None = None  # (ts, reduced frame)
         self.ids = np.zeros(0, np.int64)
-        self.pts = np.zeros((0, 2), np.float32)  # in the scaled frame
+        self.pts = np.zeros((0, 2), np.float32)  # in the reduced frame
         self.next_id = 0
         self.hist: deque = deque()
 
-    def _ring_mask(self, shape, g: FaceGeometry, f: float) -> np.ndarray:
+    def _new_points(self, small: np.ndarray, g: FaceGeometry, n: int) -> np.ndarray:
+        """Corners to track in the ring, away from the points already tracked (reduced frame)."""
         import cv2
 
-        mask = np.zeros(shape, np.uint8)
-        for x0, y0, x1, y1 in _RING:
-            c = g.to_image([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]) * f
-            cv2.fillConvexPoly(mask, c.astype(np.int32), 255)
-        return mask
+        h, w = small.shape
+        x0, y0, x1, y1 = g.box(*_RING_BOX, w * n, h * n)  # only the ring's box is searched
+        x0, y0, x1, y1 = x0 // n, y0 // n, min(w, -(-x1 // n)), min(h, -(-y1 // n))
+        if x1 - x0 < 3 or y1 - y0 < 3:
+            return np.zeros((0, 2), np.float32)
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        for rx0, ry0, rx1, ry1 in _RING:
+            c = _reduced(g.to_image([[rx0, ry0], [rx1, ry0], [rx1, ry1], [rx0, ry1]]), n) - (x0, y0)
+            cv2.fillConvexPoly(mask, np.round(c).astype(np.int32), 255)
+        for p in self.pts:
+            cv2.circle(mask, (int(p[0]) - x0, int(p[1]) - y0), 2, 0, -1)
+        found = cv2.goodFeaturesToTrack(small[y0:y1, x0:x1], self.MAX_POINTS - len(self.pts), 0.01, 2.0, mask=mask,
+                                        blockSize=3)
+        return np.zeros((0, 2), np.float32) if found is None else found.reshape(-1, 2) + (x0, y0)
 
     def update(self, ts: float, grey: np.ndarray, g: FaceGeometry) -> ContextPair | None:
         import cv2
 
-        if self.prev is not None and (ts - self.prev[0] > MAX_GAP_S or not 0.5 <= self.scale * g.iod / WORK_IOD <= 2.0):
+        if self.prev is not None and (ts - self.prev[0] > MAX_GAP_S or not 0.5 <= g.iod / (self.n * WORK_IOD) <= 2.0):
             self.reset()  # the face was lost, or came much closer: start over at a new scale
-        if self.scale is None:
-            self.scale = min(1.0, WORK_IOD / g.iod)
-        f = self.scale
-        h, w = grey.shape
-        small = grey if f >= 1.0 else cv2.resize(grey, (max(8, round(w * f)), max(8, round(h * f))),
-                                                 interpolation=cv2.INTER_AREA)
+        if self.n is None:
+            self.n = _factor(g.iod)
+        n, m = self.n, self.MARGIN
+        small = _reduce(grey, g.box(_RING_BOX[0] - m, _RING_BOX[1] - m, _RING_BOX[2] + m, _RING_BOX[3] + m,
+                                    grey.shape[1], grey.shape[0]), n)
         if self.prev is not None and len(self.pts):
             p0 = self.pts.reshape(-1, 1, 2)
             p1, st, _ = cv2.calcOpticalFlowPyrLK(self.prev[1], small, p0, None, **_LK)
@@ -365,16 +419,12 @@ class ContextFlow:
             new = p1.reshape(-1, 2)
             ok = (st.ravel() == 1) & (st2.ravel() == 1) & (np.linalg.norm((pb - p0).reshape(-1, 2), axis=1) < MAX_FB_PX)
             # a point the head moved over (or one that left the frame) is dropped
-            ok &= ~_in_head(g.to_face(new / f), 0.2)
+            ok &= ~_in_head(g.to_face(_full(new, n)), 0.2)
             ok &= (new[:, 0] >= 0) & (new[:, 1] >= 0) & (new[:, 0] < small.shape[1]) & (new[:, 1] < small.shape[0])
             self.ids, self.pts = self.ids[ok], new[ok].astype(np.float32)
         if len(self.pts) < self.MIN_POINTS:
-            mask = self._ring_mask(small.shape, g, f)
-            for p in self.pts:
-                cv2.circle(mask, (int(p[0]), int(p[1])), 2, 0, -1)
-            found = cv2.goodFeaturesToTrack(small, self.MAX_POINTS - len(self.pts), 0.01, 2.0, mask=mask, blockSize=3)
-            if found is not None:
-                found = found.reshape(-1, 2)
+            found = self._new_points(small, g, n)
+            if len(found):
                 self.pts = np.r_[self.pts, found].astype(np.float32)
                 self.ids = np.r_[self.ids, np.arange(self.next_id, self.next_id + len(found))]
                 self.next_id += len(found)
@@ -386,9 +436,10 @@ class ContextFlow:
             if ts - item[0] >= self.gap_s:
                 ref = item
         self.hist.append((ts, self.ids.copy(), self.pts.copy()))
-        return None if ref is None else self._measure(ref, g.iod * f)
+        return None if ref is None else self._measure(ref, g, n)
 
-    def _measure(self, ref, iod: float) -> ContextPair | None:
+    def _measure(self, ref, g: FaceGeometry, n: int) -> ContextPair | None:
+        iod = g.iod / n
         _, ids, pts = ref
         # ids are increasing in both (new points get new, larger ids; dropping keeps the order)
         at = np.clip(np.searchsorted(self.ids, ids), 0, max(0, len(self.ids) - 1))
@@ -407,7 +458,11 @@ class ContextFlow:
             if keep.sum() < 3:
                 return ContextPair(0.0, 0.0, len(a), float(ref[0]))
         moved = np.abs(moved_to[keep] - a[keep] @ (1, 1j))
-        return ContextPair(float(np.median(moved)) / iod, float(keep.mean()), len(a), float(ref[0]))
+        # a device moves what is on both sides of the face; a hand beside a live head, one side
+        x = g.to_face(_full(b[keep], n))[:, 0]
+        both_sides = min(int(np.sum(x < -_RING_SIDE)), int(np.sum(x > _RING_SIDE))) >= self.SIDE_MIN
+        return ContextPair(float(np.median(moved)) / iod, float(keep.mean()) if both_sides else 0.0, len(a),
+                           float(ref[0]))
 
 
 # --- glow: the face is a light source ---------------------------------------------------------

@@ -701,6 +701,43 @@ def test_the_room_around_a_hand_held_device_moves_and_around_a_live_head_does_no
     assert np.mean(motion["hand"] >= LivenessConfig().screen_context_min) >= 0.5, motion["hand"]
 
 
+def test_a_hand_moving_beside_a_live_head_is_not_the_surroundings_moving(faces, face_frames):
+    """In front of a plain wall, a hand (a textured patch) moving up and down beside a still live
+    head moves the ring's points on one side only: no shared motion, since a hand-held device
+    moves both sides. The same frames with the both-sides rule off (SIDE_MIN = 0) count the hand
+    as the room moving."""
+    import cv2
+
+    from kiosk.screen import ContextFlow
+
+    m = face_frames[2]
+    scene, lm = face_scene(m, load_rgb(faces / "obama2.jpg"), 150, (640, 480))
+    _, g = _geometry(m, scene)
+    head = np.zeros(scene.shape[:2], np.uint8)
+    cv2.ellipse(head, (int(g.mid[0]), int(g.mid[1] + 0.3 * g.iod)), (int(1.5 * g.iod), int(2.4 * g.iod)), 0, 0, 360, 1, -1)
+    scene = np.where(head[..., None] > 0, scene, np.uint8(120))  # the wall: no corners to track
+    rng = np.random.default_rng(4)
+    hand = cv2.GaussianBlur(rng.integers(0, 255, (int(1.6 * g.iod), int(1.2 * g.iod), 3)).astype(np.uint8), (0, 0), 1.5)
+    x0 = int(g.mid[0] + 2.2 * g.iod)
+    frames = []
+    for i in range(int(3.0 * SURFACE_FPS)):
+        t = i / SURFACE_FPS
+        f = scene.copy()
+        y0 = int(g.mid[1] - 1.5 * g.iod + 0.6 * g.iod * np.sin(2 * np.pi * t / 1.2))
+        f[y0:y0 + hand.shape[0], x0:x0 + hand.shape[1]] = hand
+        frames.append((t, cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)))
+    cfg = LivenessConfig()
+    counted = {}
+    for side_min in (ContextFlow.SIDE_MIN, 0):
+        flow, n = ContextFlow(cfg.planar_gap_s), 0
+        flow.SIDE_MIN = side_min
+        for t, grey in frames:
+            p = flow.update(t, grey, g)
+            n += p is not None and p.share >= cfg.screen_context_share and p.motion >= cfg.screen_context_min
+        counted[side_min] = n
+    assert counted[ContextFlow.SIDE_MIN] == 0 and counted[0] > 0, counted
+
+
 def test_a_face_glowing_brighter_than_its_room_is_a_screens_light(faces, face_frames):
     """Glow: a face whose skin is clipped to white in a room a third as bright (a screen at full
     brightness, the camera exposing for the room); the same face as photographed is not."""
