@@ -282,7 +282,7 @@ def enroll_photos(store: Store, photos: PhotoSet, cfg, roster: dict[str, dict] |
         if counts.get(nip, 0) < RECOMMENDED_PHOTOS:
             report.warnings.append(
                 f"employee {nip} has {counts.get(nip, 0)} template(s); {RECOMMENDED_PHOTOS} or more photos "
-                "are recommended (with one, about 3x more misses: docs/thresholds.md)")
+                "are recommended (with one, about twice the misses: docs/thresholds.md, section 3)")
     if report.not_stored:
         shown = ", ".join(report.not_stored[:10]) + (" ..." if len(report.not_stored) > 10 else "")
         report.warnings.append(

@@ -129,7 +129,7 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
         Setting("threshold", 0.47,
                 "Largest distance accepted as the same person, for an employee whose look-alikes in "
                 "the gallery are as far as usual; `neighbour_weight` moves it per employee "
-                "(face_recognition's 0.6 is far too lenient for 1:N; see docs/thresholds.md).", lo=0.2, hi=0.8),
+                "(face_recognition's 0.6 is far too lenient for 1:N; see docs/gates.md).", lo=0.2, hi=0.8),
         Setting("margin", 0.05,
                 "The best employee must beat the best *different* employee by at least this.",
                 lo=0.0, hi=0.5),

@@ -147,7 +147,7 @@ class FaceModels:
         """The 128-d template of the face in `box` (float32). With `mirror`, the mean of the
         descriptors of the chip and of its mirror image (one batch of two): a face and its
         mirror image are the same person, and the mean is steadier against the side the light
-        or the turn came from (docs/thresholds.md, "Matching")."""
+        or the turn came from (docs/gates.md, "Matching")."""
         chip = self.chip(rgb, box)
         if not mirror:
             return self.encoder.encode(chip)[0]

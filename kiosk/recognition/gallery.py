@@ -1,6 +1,6 @@
 """The enrolled templates as one matrix, and the 1:N match against all of them at once.
 
-How a probe is compared with an employee (docs/thresholds.md, "Matching"; each step measured
+How a probe is compared with an employee (docs/gates.md, "Matching"; each step measured
 on lfw-dev's open-set protocol, chosen on one half of its people and checked on the other):
 
 * **distance** = the mean of the probe's distances to the employee's `NEAREST` nearest
