@@ -89,8 +89,8 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 lo=160, hi=1920),
         Setting("far_detect_width", 640,
                 "... and a frame in which no face was found there is searched again at this width, "
-                "for a person standing further back (0 = never). Costs 3.8x a detection at "
-                "detect_width (35 vs 9 ms here), only while nobody is found; docs/gates.md.", lo=0, hi=1920),
+                "for a person standing further back (0 = never). Costs about 4x a detection at "
+                "detect_width (35-39 vs 9 ms here), only while nobody is found; docs/gates.md.", lo=0, hi=1920),
         Setting("photo_detect_width", 1024,
                 "Detection width for still photos (enrollment, `kiosk identify`); a photo narrower "
                 "than half of it is also upsampled once (faces of 40-80 px in a small portrait).",
