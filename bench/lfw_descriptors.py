@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from kiosk.recognition.gallery import gallery_options  # noqa: E402
 from lfw_protocol import rates, read_people, split, sweep, table  # noqa: E402
 
 _analyzer = None
@@ -133,7 +134,7 @@ def replay(people, subset, photos, rc, templates=None) -> tuple[list, dict, dict
     else:
         refusals = Counter()
     ids = [p for p, es in templates.items() for _ in es]
-    g = Gallery(np.stack([e for es in templates.values() for e in es.values()]), ids, **gallery_kwargs(rc))
+    g = Gallery(np.stack([e for es in templates.values() for e in es.values()]), ids, **gallery_options(rc))
     probes, nearest = [], {}
     for p, v in people.items():
         if p not in subset or not (len(v) == 1 or len(v) >= 4):
@@ -154,13 +155,6 @@ def replay(people, subset, photos, rc, templates=None) -> tuple[list, dict, dict
             nearest[len(probes) - 1] = m.employee_id
     return probes, {"people": sum(1 for v in templates.values() if v),
                     "enrolled": sum(len(v) for v in templates.values()), "refusals": refusals}, nearest
-
-
-def gallery_kwargs(rc) -> dict:
-    """The Gallery's matching keys from [recognition] (as kiosk.loop.load_gallery passes them)."""
-    from kiosk.recognition.gallery import gallery_options
-
-    return gallery_options(rc)
 
 
 def row(name, probes, info, nearest, rc) -> list:
@@ -198,7 +192,7 @@ def main(argv=None) -> int:
     photos = load_cache(args.cache, args.lfw)
     rc = cfg.recognition
     print(f"bench/lfw_descriptors.py: {args.cache}; threshold {rc.threshold}, margin {rc.margin}, "
-          + ", ".join(f"{k} {v}" for k, v in gallery_kwargs(rc).items()), flush=True)
+          + ", ".join(f"{k} {v}" for k, v in gallery_options(rc).items()), flush=True)
     rows, figures = [], {"A": [], "B": []}
     splits = [(args.seed, h) for h in args.half] + [(int(s), h) for s in args.seeds.split(",") if s for h in "AB"]
     for seed, half in splits:
