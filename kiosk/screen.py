@@ -55,7 +55,7 @@ class FaceGeometry:
     -2.7 < y < 2.4; the chin is at about y = 1.9."""
 
     def __init__(self, lm: np.ndarray):
-        el, er = lm[36:42].mean(axis=0), lm[42:48].mean(axis=0)
+        el, er = lm[36:42].sum(axis=0) / 6, lm[42:48].sum(axis=0) / 6  # .mean(axis=0), without its overhead
         self.mid = (el + er) / 2
         v = er - el
         self.iod = float(np.hypot(*v)) or 1.0
@@ -64,7 +64,9 @@ class FaceGeometry:
 
     def to_face(self, p: np.ndarray) -> np.ndarray:
         d = np.asarray(p, np.float64) - self.mid
-        return np.c_[d @ self.ux, d @ self.uy] / self.iod
+        out = np.empty((len(d), 2))
+        out[:, 0], out[:, 1] = d @ self.ux, d @ self.uy
+        return out / self.iod
 
     def to_image(self, xy: np.ndarray) -> np.ndarray:
         xy = np.asarray(xy, np.float64).reshape(-1, 2)
@@ -107,6 +109,23 @@ def _reduce(grey: np.ndarray, box: tuple[int, int, int, int], n: int) -> np.ndar
 def _reduced(p: np.ndarray, n: int) -> np.ndarray:
     """Frame pixel coordinates (pixel centres) in the frame reduced n times by area averaging."""
     return (np.asarray(p, np.float64) + 0.5) / n - 0.5
+
+
+def _median(x: np.ndarray) -> float:
+    """np.median of a short 1-D array (the same value), without its per-call overhead: called
+    on a few dozen points at every frame."""
+    s = np.sort(x)
+    k = len(s) // 2
+    return float(s[k]) if len(s) % 2 else (float(s[k - 1]) + float(s[k])) / 2
+
+
+def _grey_median(img: np.ndarray) -> float:
+    """np.median of a uint8 image (the same value), from its histogram: about 10x faster."""
+    counts = np.cumsum(np.bincount(img.ravel(), minlength=256))
+    n = int(counts[-1])
+    lo = int(np.searchsorted(counts, (n - 1) // 2, side="right"))  # the ((n-1)//2)-th smallest
+    hi = int(np.searchsorted(counts, n // 2, side="right"))  # the (n//2)-th smallest
+    return (lo + hi) / 2
 
 
 def _full(p: np.ndarray, n: int) -> np.ndarray:
@@ -425,8 +444,8 @@ class ContextFlow:
         if len(self.pts) < self.MIN_POINTS:
             found = self._new_points(small, g, n)
             if len(found):
-                self.pts = np.r_[self.pts, found].astype(np.float32)
-                self.ids = np.r_[self.ids, np.arange(self.next_id, self.next_id + len(found))]
+                self.pts = np.concatenate([self.pts, found]).astype(np.float32)
+                self.ids = np.concatenate([self.ids, np.arange(self.next_id, self.next_id + len(found))])
                 self.next_id += len(found)
         self.prev = (ts, small)
         while self.hist and ts - self.hist[0][0] > 2 * self.gap_s:
@@ -454,14 +473,14 @@ class ContextFlow:
             k = np.vdot(za - ma, zb - mb) / (np.vdot(za - ma, za - ma).real or 1.0)
             moved_to = (a @ (1, 1j) - ma) * k + mb
             r = np.abs(moved_to - b @ (1, 1j))
-            keep = r <= (tol if tol is not None else 2.5 * float(np.median(r)) + 0.02 * iod)
+            keep = r <= (tol if tol is not None else 2.5 * _median(r) + 0.02 * iod)
             if keep.sum() < 3:
                 return ContextPair(0.0, 0.0, len(a), float(ref[0]))
         moved = np.abs(moved_to[keep] - a[keep] @ (1, 1j))
         # a device moves what is on both sides of the face; a hand beside a live head, one side
         x = g.to_face(_full(b[keep], n))[:, 0]
         both_sides = min(int(np.sum(x < -_RING_SIDE)), int(np.sum(x > _RING_SIDE))) >= self.SIDE_MIN
-        return ContextPair(float(np.median(moved)) / iod, float(keep.mean()) if both_sides else 0.0, len(a),
+        return ContextPair(_median(moved) / iod, float(keep.mean()) if both_sides else 0.0, len(a),
                            float(ref[0]))
 
 
@@ -486,7 +505,7 @@ def glow(grey: np.ndarray, lm: np.ndarray, g: FaceGeometry) -> tuple[float, floa
     skin = grey[y0:y1, x0:x1][mask > 0]
     if skin.size < 16:
         return 0.0, 0.0
-    room = float(np.median(grey[::8, ::8])) or 1.0
+    room = _grey_median(grey[::8, ::8]) or 1.0
     return float(np.mean(skin >= 250)), float(skin.mean()) / room
 
 
