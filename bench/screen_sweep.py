@@ -126,6 +126,42 @@ def outcomes(rows: list[tuple[dict, tuple | None, float]]):
     return keys, rel
 
 
+def min_live_table(per_rate: dict, keys: list[tuple], need: int, waits: list[float]) -> None:
+    """The defaults' cues (`keys`, `need` of them to refuse) with "live" not declared before
+    `wait` seconds into the track: a cue that fires while the verdict waits holds or refuses the
+    face. Per rate: attacks accepted / refused as screen; genuine refused / held, live within 2 s
+    and the median time to live of the genuine tracks accepted."""
+    print(f"\"live\" not before W s into the track, the defaults' cues ({need} to refuse; one holds):")
+    print(f"   {'W s':>5s}  " + "  ".join(f"{FPS / s:g} fps: attacks live / screen, genuine screen / held / "
+                                          f"live <= 2 s / median s" for s in per_rate))
+    for wait in waits:
+        cells = []
+        for stride, (genuine, attacks) in per_rate.items():
+            def run(rows):
+                live, screen, held, times = 0, 0, 0, []
+                for ft, v, start in rows:
+                    fired = sorted(ft[k] for k in keys)
+                    if v is not None and v[0] == "live":
+                        end = max(v[2], start + wait)
+                    else:
+                        end = v[2] if v is not None else start + HORIZON
+                    if fired[need - 1] <= end:
+                        screen += 1
+                    elif v is not None and v[0] == "live" and fired[0] <= end:
+                        held += 1
+                    elif v is not None and v[0] == "live":
+                        live += 1
+                        times.append(end - start)
+                return live, screen, held, times
+            a_live, a_screen, _, _ = run(attacks)
+            g_live, g_screen, g_held, times = run(genuine)
+            fast = sum(t <= 2.0 for t in times)
+            cells.append(f"{a_live:3d} / {a_screen:3d} of {len(attacks)}, {g_screen} / {g_held} / "
+                         f"{100 * fast / max(len(genuine), 1):3.0f} % of {len(genuine)} / "
+                         f"{float(np.median(times)) if times else float('nan'):4.2f}")
+        print(f"   {wait:5.2f}  " + "  ".join(cells))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--videos", type=Path, default=ROOT.parent / "shared" / "videos")
@@ -135,6 +171,8 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, help="keep the measurements here (the landmarks: re-runs skip the detection)")
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--cues", type=int, nargs="+", default=[1, 2], help="the screen_cues values to try")
+    ap.add_argument("--min-live", type=float, nargs="*", default=[],
+                    help="also: the defaults with 'live' not declared before each of these seconds into the track")
     a = ap.parse_args()
 
     from liveness import grey, read_clip
@@ -218,6 +256,14 @@ def main() -> int:
               f"(seeds {a.seeds}); liveness alone accepts {sum(1 for _, v, _ in attacks if v and v[0] == 'live')} "
               f"of the attacks", flush=True)
 
+    if a.min_live:
+        from kiosk.liveness import LivenessConfig
+
+        d = LivenessConfig()
+        min_live_table(per_rate, [("frame", d.screen_frame_min, d.screen_frame_hits),
+                                  ("context", d.screen_context_min, d.screen_context_share, d.screen_context_pairs),
+                                  ("glow", d.screen_glow_clip, d.screen_glow_ratio, d.screen_glow_hits)],
+                       d.screen_cues, [0.0, *a.min_live])
     # every combination of the three cues' settings and screen_cues
     results = []
     tables = {}
