@@ -8,6 +8,7 @@ attendance.config; a test keeps the two schemas equal meanwhile.
 
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
 from dataclasses import dataclass
@@ -77,7 +78,8 @@ def defaults(schema: dict[str, Section]) -> dict[str, dict]:
 
 
 def line_of(text: str, header: str, key: str | None = None) -> int | None:
-    """1-based line of `[header]` (or of `key = ...` inside it); tomllib gives no positions."""
+    """1-based line of `[header]` (or of `key = ...` inside it, or of a dotted `header.key = ...`
+    before any table); tomllib gives no positions."""
     current = None
     for n, line in enumerate(text.splitlines(), 1):
         s = line.strip()
@@ -88,22 +90,35 @@ def line_of(text: str, header: str, key: str | None = None) -> int | None:
                 return n
         elif key is not None and current == header and re.match(rf'["\']?{re.escape(key)}["\']?\s*=', s):
             return n
+        elif key is not None and current is None and re.match(rf"{re.escape(header)}\s*\.\s*{re.escape(key)}\s*=", s):
+            return n
     return None
 
 
-def merge_file(values: dict, path: Path, schema: dict[str, Section], ignore: tuple[str, ...] = ()) -> None:
-    """Check every key of the TOML file `path` against `schema` and put it into `values`.
-    Sections named in `ignore` are skipped (another program's part of a shared file)."""
+def read_toml(path: Path, transform: Callable[[str], str] | None = None) -> tuple[dict, str]:
+    """The parsed file and its text (after `transform`, which must keep the line numbers); a
+    byte-order mark, as Windows editors write, is accepted."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise SettingsError(f"{path}: configuration file not found") from None
     except (OSError, UnicodeDecodeError) as e:
         raise SettingsError(f"{path}: cannot be read ({e})") from None
+    if transform is not None:
+        text = transform(text)
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as e:
         raise SettingsError(f"{path}: not valid TOML: {e}") from None
+
+
+def merge_file(values: dict, path: Path, schema: dict[str, Section], ignore: tuple[str, ...] = (),
+               transform: Callable[[str], str] | None = None, retired: dict[tuple[str, str], str] | None = None) -> None:
+    """Check every key of the TOML file `path` against `schema` and put it into `values`.
+    Sections named in `ignore` are skipped (another program's part of a shared file); keys in
+    `retired` ((section, key) -> what replaced it) are skipped with a warning, so that a file
+    written for an earlier version still loads; `transform`: see read_toml."""
+    data, text = read_toml(path, transform)
 
     def where(header: str, key: str | None = None) -> str:
         line = line_of(text, header, key)
@@ -118,7 +133,7 @@ def merge_file(values: dict, path: Path, schema: dict[str, Section], ignore: tup
             raise SettingsError(f"{where(name)}: {name} must be a [table]")
         sec = schema[name]
         if sec.named is None:
-            _merge_table(values[name], table, sec, name, where)
+            _merge_table(values[name], table, sec, name, where, name, retired or {})
             continue
         for sub, subtable in table.items():
             header = f"{name}.{sub}"
@@ -127,14 +142,19 @@ def merge_file(values: dict, path: Path, schema: dict[str, Section], ignore: tup
                                     "'-' or '_'")
             new = sub not in values[name]
             target = values[name].setdefault(sub, section_defaults(sec))
-            _merge_table(target, subtable, sec, header, where)
+            _merge_table(target, subtable, sec, header, where, name, retired or {})
             if new and sec.new_table:
                 sec.new_table(target, subtable)
 
 
-def _merge_table(target: dict, table: dict, sec: Section, header: str, where) -> None:
+def _merge_table(target: dict, table: dict, sec: Section, header: str, where, name: str,
+                 retired: dict[tuple[str, str], str]) -> None:
     settings = {s.key: s for s in sec.settings}
     for key, value in table.items():
+        if (name, key) in retired:
+            logging.getLogger(__name__).warning("%s: [%s] %s is no longer used (replaced by %s); ignored",
+                                                where(header, key), header, key, retired[name, key])
+            continue
         if key not in settings:
             raise SettingsError(f"{where(header, key)}: unknown key {key!r} in [{header}] "
                                 f"(known: {', '.join(settings)})")

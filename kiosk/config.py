@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from attendance.config import ATTENDANCE, SCHEDULES, ZONES
-from attendance.settings import Setting, toml_value
+from attendance.settings import Section, Setting, SettingsError, merge_file, render
+from attendance.settings import defaults as schema_defaults
 
 DEFAULT_OVERRIDE = Path("/boot/firmware/kiosk.toml")
 # what kiosk-firstboot derived from it at this boot (checked, secrets moved): the service reads it
@@ -30,13 +30,8 @@ RUN_OVERRIDE = Path("/run/kiosk/kiosk.toml")
 IMAGE_ONLY = {"wifi": None, "network": None, "server": ("token",), "admin": ("pin",)}
 
 
-class ConfigError(ValueError):
+class ConfigError(SettingsError):
     """A configuration file is unreadable or holds a bad value; the message names where."""
-
-
-# Sections whose tables are named by the user ([schedules.NAME]); each table follows the
-# section's settings, missing keys taking their defaults.
-NAMED_SECTIONS = {"schedules": "kantor"}
 
 
 def _poses(v: list) -> str | None:
@@ -52,8 +47,8 @@ def _valid_pin_hash(v: str) -> bool:
     return valid_hash(v)
 
 
-SCHEMA: dict[str, tuple[str, list[Setting]]] = {
-    "device": ("The kiosk itself", [
+SCHEMA: dict[str, Section] = {
+    "device": Section("The kiosk itself", [
         Setting("id", "kiosk-01", "Device id, unique per government; stored with every event.",
                 pattern=r"[A-Za-z0-9._-]{1,64}"),
         Setting("name", "Lobi Utama", "Kiosk name shown on screen."),
@@ -63,7 +58,7 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 choices=tuple(ZONES)),
         Setting("language", "id", "Screen language: id (Bahasa Indonesia) or en.", choices=("id", "en")),
     ]),
-    "camera": ("Where frames come from", [
+    "camera": Section("Where frames come from", [
         Setting("source", "picamera2",
                 "picamera2 | opencv:INDEX (USB webcam) | a video file | rtsp://... | "
                 "replay:PATH (folder of images or a video, replayed at `fps`)."),
@@ -76,13 +71,13 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 "not the window). Pi camera: libcamera's ExposureValue; a webcam: its manual "
                 "exposure, when it has one (kiosk/camera/exposure.py).",),
     ]),
-    "display": ("The kiosk window", [
+    "display": Section("The kiosk window", [
         Setting("fullscreen", True, "Fill the screen without a frame (false: a normal window, for a laptop)."),
         Setting("mirror", True, "Show the camera mirrored, as people expect from a mirror."),
         Setting("card_seconds", 3.0, "How long a decision card stays on screen.", lo=0.5, hi=30.0),
         Setting("sound", True, "Play a short tone with each decision (needs aplay)."),
     ]),
-    "recognition": ("Detection, quality gates and matching (see docs/gates.md)", [
+    "recognition": Section("Detection, quality gates and matching (see docs/gates.md)", [
         Setting("detect_width", 320,
                 "Frames are downscaled to this width before face detection (HOG finds faces "
                 "from about 73 px wide at that scale: about 146 px in a 640 px frame) ...",
@@ -172,7 +167,7 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 "so the recognition worker leaves the window process a core (2 on a Pi 4).",
                 lo=0, hi=16),
     ]),
-    "liveness": ("Liveness: refuse a photo or a screen held up to the kiosk (docs/liveness.md)", [
+    "liveness": Section("Liveness: refuse a photo or a screen held up to the kiosk (docs/liveness.md)", [
         Setting("mode", "passive_then_challenge",
                 "off | passive (blinks, 3D motion of the face's surface) | passive_then_challenge (ask "
                 "'Kedipkan mata' / 'Tengok ke kiri' when passive signs are not conclusive) | challenge "
@@ -271,14 +266,14 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
         Setting("screen_glow_hits", 3, "... in this many looks (one every 0.2 s at most).", lo=1, hi=100),
     ]),
     # The attendance rules are the shared package's schema (the collector reads the same sections).
-    "attendance": (ATTENDANCE.title, ATTENDANCE.settings),
-    "schedules": (SCHEDULES.title, SCHEDULES.settings),
-    "store": ("Local database", [
+    "attendance": ATTENDANCE,
+    "schedules": SCHEDULES,
+    "store": Section("Local database", [
         Setting("data_dir", "data",
                 "Folder for kiosk.db (relative paths are relative to the main config file). "
                 "On a Pi: the ext4 data partition."),
     ]),
-    "enroll": ("Enrollment", [
+    "enroll": Section("Enrollment", [
         Setting("nip_pattern", "^[0-9]{18}$",
                 "Regular expression an employee id must match (NIP of an ASN: 18 digits)."),
         Setting("min_photos", 1, "Fewest accepted photos for an employee to be enrolled.", lo=1, hi=20),
@@ -300,7 +295,7 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
                 "Kept photos and liveness snapshots are deleted after this many days (at start).",
                 lo=1, hi=3650),
     ]),
-    "admin": ("Admin mode at the kiosk (HR): long-press the clock for 3 s, or Ctrl+Alt+A", [
+    "admin": Section("Admin mode at the kiosk (HR): long-press the clock for 3 s, or Ctrl+Alt+A", [
         Setting("pin_hash", "",
                 "Preset admin PIN as a hash from `kiosk admin hash-pin` (never the PIN itself); "
                 "empty: the kiosk asks for a new PIN the first time admin mode opens.",
@@ -312,7 +307,7 @@ SCHEMA: dict[str, tuple[str, list[Setting]]] = {
         Setting("lockout_s", 30, "First lock after too many wrong PINs; doubles with each further wrong PIN.",
                 lo=1, hi=3600),
     ]),
-    "server": ("Collector server: upload of events, heartbeat, roster (docs/upload.md)", [
+    "server": Section("Collector server: upload of events, heartbeat, roster (docs/upload.md)", [
         Setting("url", "", "https://... of the collector; empty = offline only."),
         Setting("token_file", "", "File holding this device's token (never the token itself)."),
         Setting("ca_file", "", "PEM bundle of the government's own certificate authority; empty = system CAs."),
@@ -366,41 +361,12 @@ class Config:
 def section_defaults(section: str) -> dict[str, Any]:
     """The defaults of one section: the only copy (kiosk.liveness.LivenessConfig and
     kiosk.upload.Settings take theirs from here)."""
-    return {s.key: s.default for s in SCHEMA[section][1]}
-
-
+    return {s.key: s.default for s in SCHEMA[section].settings}
 
 
 def defaults() -> dict[str, dict[str, Any]]:
-    out = {sec: section_defaults(sec) for sec in SCHEMA}
-    for sec, name in NAMED_SECTIONS.items():
-        out[sec] = {name: out[sec]}
-    return out
+    return schema_defaults(SCHEMA)
 
-
-def _line_of(text: str, section: str, key: str | None) -> int | None:
-    """1-based line where `[section]` `key = ...` is written (tomllib gives no positions)."""
-    current = None
-    for n, line in enumerate(text.splitlines(), 1):
-        s = line.strip()
-        m = re.fullmatch(r"\[\s*([A-Za-z0-9_.-]+)\s*\]\s*(#.*)?", s)
-        if m:
-            current = m.group(1)
-            if key is None and current == section:
-                return n
-            continue
-        if key is None:
-            continue
-        if current == section and re.match(rf'["\']?{re.escape(key)}["\']?\s*=', s):
-            return n
-        if current is None and re.match(rf"{re.escape(section)}\s*\.\s*{re.escape(key)}\s*=", s):
-            return n
-    return None
-
-
-def _where(path: Path, text: str, section: str, key: str | None = None) -> str:
-    line = _line_of(text, section, key)
-    return f"{path}:{line}" if line else str(path)
 
 
 def section_spans(lines: list[str]) -> list[tuple[str | None, int, int]]:
@@ -442,21 +408,6 @@ def device_file_text(text: str) -> str:
                    for n, line in enumerate(lines))
 
 
-def _read(path: Path, device_file: bool = False) -> tuple[dict, str]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: configuration file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot be read ({e})") from None
-    if device_file:
-        text = device_file_text(text)
-    try:
-        return tomllib.loads(text), text
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
-
-
 def default_override() -> Path | None:
     """The per-device file: $KIOSK_OVERRIDE, else what kiosk-firstboot made of the boot file at
     this boot (/run/kiosk/kiosk.toml, as the service reads it), else the boot file itself."""
@@ -470,32 +421,12 @@ def default_override() -> Path | None:
 
 
 def _merge(values: dict, path: Path, device_file: bool = False) -> None:
-    data, text = _read(path, device_file)
-    for section, table in data.items():
-        if section not in SCHEMA:
-            raise ConfigError(
-                f"{_where(path, text, section)}: unknown section [{section}] "
-                f"(known: {', '.join(SCHEMA)})"
-            )
-        if not isinstance(table, dict):
-            raise ConfigError(f"{_where(path, text, section)}: {section} must be a [table]")
-        if section in NAMED_SECTIONS:
-            for name, sub in table.items():
-                where = _where(path, text, f"{section}.{name}")
-                if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", name) or not isinstance(sub, dict):
-                    raise ConfigError(f"{where}: [{section}.{name}] must be a table named with "
-                                      "letters, digits, '-' or '_'")
-                new = name not in values[section]
-                target = values[section].setdefault(name, section_defaults(section))
-                _merge_table(target, sub, section, f"{section}.{name}", path, text)
-                if new and section == "schedules" and "week" in sub:
-                    # a new shift pattern: no office breaks, same hours in Ramadan unless given
-                    if "breaks" not in sub:
-                        target["breaks"] = [""] * 7
-                    if "ramadan" not in sub:
-                        target["ramadan"] = list(target["week"])
-        else:
-            _merge_table(values[section], table, section, section, path, text)
+    """Check `path` key by key (the reader the collector's and the rules' settings use too) and
+    put it into `values`; a device file is read through device_file_text."""
+    try:
+        merge_file(values, path, SCHEMA, transform=device_file_text if device_file else None, retired=RETIRED)
+    except SettingsError as e:
+        raise ConfigError(str(e)) from None
 
 
 # Keys of earlier versions: ignored with a warning naming what replaced them, so a kiosk whose
@@ -506,28 +437,6 @@ RETIRED = {
     ("recognition", "max_brightness"): "max_highlights and min_contrast (the face's histogram, not its mean)",
     ("recognition", "max_clipped"): "max_shadows and max_highlights (measured apart: docs/gates.md)",
 }
-
-
-def _merge_table(target: dict, table: dict, section: str, header: str, path: Path, text: str) -> None:
-    settings = {s.key: s for s in SCHEMA[section][1]}
-    for key, value in table.items():
-        where = _where(path, text, header, key)
-        if (section, key) in RETIRED:
-            import logging
-
-            logging.getLogger(__name__).warning("%s: [%s] %s is no longer used (replaced by %s); ignored",
-                                                where, header, key, RETIRED[section, key])
-            continue
-        if key not in settings:
-            raise ConfigError(
-                f"{where}: unknown key {key!r} in [{header}] (known: {', '.join(settings)})"
-            )
-        problem = settings[key].check(value)
-        if problem:
-            raise ConfigError(f"{where}: [{header}] {key} {problem}")
-        if isinstance(settings[key].default, float):
-            value = float(value)
-        target[key] = value
 
 
 def _cross_checks(values: dict, files: list[Path]) -> None:
@@ -594,16 +503,9 @@ def load_config(path: Path | None = None, override: Path | None = None) -> Confi
 
 def render_defaults() -> str:
     """The text of config.toml: every setting, its default and what it means."""
-    out = [
-        "# Kiosk configuration. Every setting is listed with its default and meaning.",
-        "# Generated from kiosk/config.py by `kiosk config --print-defaults`; a test keeps it in sync.",
-        "# Per-device values go in an override file (on a Pi: /boot/firmware/kiosk.toml) that",
-        "# holds only the keys that differ, e.g. [device] id = \"kiosk-sragen-07\".",
-    ]
-    for section, (title, settings) in SCHEMA.items():
-        header = f"{section}.{NAMED_SECTIONS[section]}" if section in NAMED_SECTIONS else section
-        out += ["", f"# {title}", f"[{header}]"]
-        for s in settings:
-            out.append(f"# {s.doc}")
-            out.append(f"{s.key} = {toml_value(s.default)}")
-    return "\n".join(out) + "\n"
+    return render(SCHEMA, [
+        "Kiosk configuration. Every setting is listed with its default and meaning.",
+        "Generated from kiosk/config.py by `kiosk config --print-defaults`; a test keeps it in sync.",
+        "Per-device values go in an override file (on a Pi: /boot/firmware/kiosk.toml) that",
+        "holds only the keys that differ, e.g. [device] id = \"kiosk-sragen-07\".",
+    ])

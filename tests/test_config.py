@@ -48,6 +48,27 @@ def test_override_replaces_only_its_keys_and_errors_name_it(tmp_path):
         load_config(main, override=over)
 
 
+def test_a_retired_key_is_ignored_with_a_warning_naming_its_line_and_replacement(tmp_path, caplog):
+    # a kiosk whose file was written for an earlier version must still start
+    p = tmp_path / "c.toml"
+    p.write_text('[recognition]\nthreshold = 0.45\nmax_clipped = 0.6\n')
+    with caplog.at_level("WARNING"):
+        cfg = load_config(p, override=Path("/dev/null"))
+    assert cfg.recognition.threshold == 0.45 and not hasattr(cfg.recognition, "max_clipped")
+    assert f"{p}:3: [recognition] max_clipped is no longer used (replaced by max_shadows and max_highlights" \
+        in caplog.text
+
+
+def test_a_file_saved_with_a_byte_order_mark_and_dotted_keys_is_read(tmp_path):
+    # Windows Notepad writes a BOM; a dotted key's mistake is still placed on its line
+    p = tmp_path / "c.toml"
+    p.write_text('\ufeffdevice.id = "kiosk-07"\n', encoding="utf-8")
+    assert load_config(p, override=Path("/dev/null")).device.id == "kiosk-07"
+    p.write_text('\ufeff# a comment\ndevice.id = "has space"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"{p}:2: \[device\] id"):
+        load_config(p, override=Path("/dev/null"))
+
+
 def test_cross_checks_and_bad_toml(tmp_path):
     p = tmp_path / "c.toml"
     p.write_text("[recognition]\nvotes_needed = 6\nvote_window = 4\n")
