@@ -20,7 +20,7 @@ Measured:
 The data: everyone punches in 06:45-07:45 and out 15:45-16:45 (so some are late or early),
 2 % of employee-days absent, 2 % on leave, 0.5 % corrected; every kiosk has reported.
 
-Usage: python bench/recap.py [--repeat 5] [--baseline ../main] [--employees 9000]
+Usage: python bench/recap.py [--repeat 5] [--baseline ../main] [--employees 9000] [--profile]
 """
 
 from __future__ import annotations
@@ -185,6 +185,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--employees", type=int, default=9000)
     ap.add_argument("--baseline", type=Path, help="a checkout of the collector before issue 16 (e.g. ../main)")
+    ap.add_argument("--profile", action="store_true",
+                    help="instead of the table: where the regency-wide daily computation spends its time (cProfile)")
     args = ap.parse_args()
     bindir = postgres_bindir()
     if bindir is None:
@@ -234,6 +236,15 @@ def main() -> int:
             with c.engine.connect() as conn:
                 reports.daily_view(conn, settings, dt.date.fromisoformat(DAY), None, now)
 
+        if args.profile:
+            import cProfile
+            import pstats
+
+            daily_compute()
+            prof = cProfile.Profile()
+            prof.runcall(lambda: [daily_compute() for _ in range(3)])
+            pstats.Stats(prof).sort_stats("tottime").print_stats(30)
+            return 0
         results["daily compute"] = timed(daily_compute, args.repeat * 3, "daily compute")
         # The same computations with Python's cyclic collector left running (server/gcpause.py),
         # interleaved in this run: what pausing it saves.

@@ -41,7 +41,10 @@ class Source:
             q = q.where(employees.c.unit.in_(self.units))
         # times as stored: timezone-aware (PostgreSQL) or naive UTC (SQLite); attendance.recap
         # reads both
-        return [r._asdict() for r in self.conn.execute(q.order_by(employees.c.unit, employees.c.nip))]
+        # (fetched at once and zipped: Row._asdict per row was a sixth of the regency's daily page)
+        res = self.conn.execute(q.order_by(employees.c.unit, employees.c.nip))
+        keys = list(res.keys())
+        return [dict(zip(keys, row)) for row in res.all()]
 
     def holidays(self) -> dict:
         return {dt.date.fromisoformat(r.date): r.name for r in self.conn.execute(select(holidays))}
