@@ -1,9 +1,9 @@
 """Settings read from TOML: a schema of documented defaults, strict checks, messages with the
 file, line and key, and the defaults file generated from the schema.
 
-The same shape as the kiosk's own configuration (kiosk/config.py: `Setting` with the same
-fields), so that the kiosk's [attendance] and [schedules] sections can be taken from
-attendance.config; a test keeps the two schemas equal meanwhile.
+The one reader of every settings file of the project: the kiosk's config.toml and boot override
+(kiosk/config.py), the collector's (server/config.py) and the attendance rules' sections both
+share (attendance/config.py, whose Section objects the kiosk's schema holds).
 """
 
 from __future__ import annotations

@@ -368,7 +368,6 @@ def defaults() -> dict[str, dict[str, Any]]:
     return schema_defaults(SCHEMA)
 
 
-
 def section_spans(lines: list[str]) -> list[tuple[str | None, int, int]]:
     """(section name, first line index, end index) for the preamble and each [section]."""
     spans, name, start = [], None, 0
