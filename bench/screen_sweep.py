@@ -154,7 +154,7 @@ def min_live_table(per_rate: dict, keys: list[tuple], need: int, waits: list[flo
                         times.append(end - start)
                 return live, screen, held, times
             a_live, a_screen, _, _ = run(attacks)
-            g_live, g_screen, g_held, times = run(genuine)
+            _, g_screen, g_held, times = run(genuine)
             fast = sum(t <= 2.0 for t in times)
             cells.append(f"{a_live:3d} / {a_screen:3d} of {len(attacks)}, {g_screen} / {g_held} / "
                          f"{100 * fast / max(len(genuine), 1):3.0f} % of {len(genuine)} / "
