@@ -29,10 +29,11 @@ Passive signals (from what the track gives over a second or two):
 ``planar_gap_s``, and one ends at every frame: overlapping pairs share their frames' tracking
 errors) or a confirmed blink, more than ``flat_live_share`` of the flat pairs; "spoof" is
 declared only on positive evidence of an attack (``flat_pairs`` flat pairs outweighing the live
-ones: ``SUSPECT_REASONS``). Every challenge not answered (``challenge_tries`` of them, each with
-its full ``challenge_s``) or ``max_seconds`` without a pass end as "unverified" (reasons
-"challenge_failed", "timeout"): the person is asked to try again, and HR never sees it as a
-fraud case. Without frames (landmarks only) just the blink and the challenges work.
+ones: ``SUSPECT_REASONS``) - unless the live evidence is a full ``parallax_pairs`` too: a face
+that moved both ways is "unverified" ("mixed_motion"), not accused. Every challenge not answered
+(``challenge_tries`` of them, each with its full ``challenge_s``) or ``max_seconds`` without a
+pass end as "unverified" (reasons "challenge_failed", "timeout"): the person is asked to try
+again, and HR never sees it as a fraud case. Without frames (landmarks only) just the blink and the challenges work.
 
 Active challenge ("Kedipkan mata", "Tengok ke kiri/kanan"): asked in mode "challenge" at once,
 in "passive_then_challenge" when the passive signals are not conclusive after ``passive_s``.
@@ -157,7 +158,7 @@ SUSPECT_REASONS = frozenset({"flat_motion", "screen"})
 class LivenessVerdict:
     state: str                      # "live" | "spoof" | "unverified" | "pending"
     reason: str | None = None       # live: blink | parallax | challenge | off; spoof: flat_motion | screen;
-                                    # unverified: challenge_failed | timeout | screen_cue
+                                    # unverified: challenge_failed | timeout | screen_cue | mixed_motion
     scores: dict = field(default_factory=dict)
     prompt: str | None = None       # the challenge being asked (screen text key), or None
     challenge: str | None = None    # the current (or last) challenge kind
@@ -735,6 +736,11 @@ class LivenessTracker:
             return self._finish("spoof", "screen", ts)  # a face on a device: independent cues agree
         live_evidence = self.live_pairs + c.parallax_pairs * self.blinks // c.blinks_needed
         if self.flat_pairs >= c.flat_pairs and live_evidence <= c.flat_live_share * self.flat_pairs:
+            if live_evidence >= c.parallax_pairs:
+                # it also moved like a face, as much as makes a face live: 1 of 1,300 simulated
+                # prints did, a real face held still on a low-resolution camera can (docs/liveness.md,
+                # "Fairness"). Not accepted, but no accusation either: asked to try again.
+                return self._finish("unverified", "mixed_motion", ts)
             return self._finish("spoof", "flat_motion", ts)
         passive_live = None
         if live_evidence > c.flat_live_share * self.flat_pairs:
