@@ -172,13 +172,13 @@ def grey(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
 
 
-def run_modes(track: list, seed: int, horizon: float, cfg_over: dict | None = None) -> dict:
+def run_modes(track: list, seed: int, horizon: float, cfg_over: dict | None = None, modes=MODES) -> dict:
     """Feed one track's (ts, landmarks, grey frame) to a LivenessTracker per mode;
-    mode -> (state, reason, seconds, challenge)."""
+    mode -> (state, reason, seconds, challenge, scores)."""
     from kiosk.liveness import LivenessConfig, LivenessTracker
 
     out = {}
-    for mode in MODES:
+    for mode in modes:
         tr = LivenessTracker(LivenessConfig(mode=mode, **(cfg_over or {})), random.Random(seed))
         v, t0 = None, track[0][0] if track else 0.0
         for ts, lm, image in track:
@@ -305,6 +305,18 @@ def attack_photos(m, faces: Path) -> list[tuple[str, np.ndarray, tuple]]:
         found = m.detect(im, 1024, 0)
         if len(found) == 1 and found[0].width >= 80:
             out.append((p.relative_to(faces).as_posix(), im, tuple(found[0].as_list())))
+    return out
+
+
+def clip_stills(m, clips: dict) -> list[tuple[str, np.ndarray, tuple]]:
+    """8 frames spread over each clip ({name: (frames, fps)}) with exactly one face: the
+    pictures the 'clip still' prints are made of (name#frame, frame, face box)."""
+    out = []
+    for name, (frames, _) in clips.items():
+        for k in np.linspace(0, len(frames) - 1, 8).astype(int):
+            faces = m.detect(frames[k], 640, 0)
+            if len(faces) == 1:
+                out.append((f"{name}#{k}", frames[k], tuple(faces[0].as_list())))
     return out
 
 
@@ -561,13 +573,7 @@ def main() -> int:
 
     # b) attacks ------------------------------------------------------------------------------
     photos = attack_photos(m, a.faces)
-    stills = []
-    for name, (frames, fps_in) in all_frames.items():
-        for k in np.linspace(0, len(frames) - 1, 8).astype(int):
-            fr = frames[k]
-            faces = m.detect(fr, 640, 0)
-            if len(faces) == 1:
-                stills.append((f"{name}#{k}", fr, tuple(faces[0].as_list())))
+    stills = clip_stills(m, all_frames)
     print(f"b) attacks: {len(photos)} photos with one face from {a.faces}, {len(stills)} clip stills; "
           f"tracks of {a.seconds:g} s at {a.fps:g} fps through the real detector and landmarks")
 

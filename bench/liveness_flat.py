@@ -23,33 +23,25 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 
 def verdicts(seed: int, faces: Path, videos: Path) -> list[tuple[float, str, str | None, int]]:
     """(frames/s, state, reason, live evidence) per print track of one seed."""
-    from liveness import _landmarks_of, attack_photos, grey, print_frames, read_clip
+    from liveness import _landmarks_of, attack_photos, clip_stills, grey, print_frames, read_clip, run_modes
 
-    from kiosk.liveness import LivenessConfig, LivenessTracker
+    from kiosk.liveness import LivenessConfig
     from kiosk.recognition.faces import models
 
     m = models()
     m.load_all()
     photos = attack_photos(m, faces)
-    stills = []
-    for clip in sorted(p for p in videos.iterdir() if p.suffix in (".mp4", ".avi")):
-        frames, _ = read_clip(clip)
-        for k in np.linspace(0, len(frames) - 1, 8).astype(int):
-            found = m.detect(frames[k], 640, 0)
-            if len(found) == 1:
-                stills.append((frames[k], tuple(found[0].as_list())))
-    rng = random.Random(seed)
+    stills = clip_stills(m, {p.name: read_clip(p) for p in sorted(videos.iterdir()) if p.suffix in (".mp4", ".avi")})
+    rng = random.Random(seed)  # prints first, then stills, as bench/liveness.py draws them
     gens = [(i, print_frames(rng, *photos[i % len(photos)][1:], 8.0, 15.0)) for i in range(120)]
-    gens += [(500 + i, print_frames(rng, *stills[i % len(stills)], 8.0, 15.0)) for i in range(48)]
-    cfg = LivenessConfig(mode="passive_then_challenge")  # the shipped liveness, screen cues included
+    gens += [(500 + i, print_frames(rng, *stills[i % len(stills)][1:], 8.0, 15.0)) for i in range(48)]
+    cfg = LivenessConfig()  # the shipped liveness, screen cues included
     out = []
     for i, gen in gens:
         track = []
@@ -58,16 +50,10 @@ def verdicts(seed: int, faces: Path, videos: Path) -> list[tuple[float, str, str
             if lm is not None:
                 track.append((ts, lm, grey(fr)))
         for stride in (1, 2):
-            tr, v = LivenessTracker(cfg, random.Random(i)), None
-            for ts, lm, g in track[::stride]:
-                if ts - track[0][0] > 9.0:
-                    break
-                v = tr.update(ts, lm, None, g)
-                if v.state != "pending":
-                    break
-            if v is not None:
-                s = v.scores
-                out.append((15.0 / stride, v.state, v.reason,
+            if track[::stride]:
+                state, reason, _, _, s = run_modes(track[::stride], i, 9.0, modes=("passive_then_challenge",))[
+                    "passive_then_challenge"]
+                out.append((15.0 / stride, state, reason,
                             s.get("parallax_pairs", 0) + cfg.parallax_pairs * s.get("blinks", 0) // cfg.blinks_needed))
     return out
 

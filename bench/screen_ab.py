@@ -33,10 +33,9 @@ def frames_with_faces(videos: Path, fps: float, cache: Path) -> dict[str, list]:
     path = cache / f"screen-ab-{fps:g}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
-    from liveness import grey, read_clip
+    from liveness import _landmarks_of, grey, read_clip
 
     from kiosk.recognition.faces import models
-    from kiosk.recognition.pipeline import choose_face
 
     m = models()
     m.load_all()
@@ -45,9 +44,9 @@ def frames_with_faces(videos: Path, fps: float, cache: Path) -> dict[str, list]:
         frames, fps_in = read_clip(clip)
         seq = []
         for i in range(0, len(frames), max(1, round(fps_in / fps))):
-            box = choose_face(m.detect(frames[i], 320, 0), frames[i].shape[1], frames[i].shape[0])
-            if box is not None:
-                seq.append((i / fps_in, m.shape68(frames[i], box), grey(frames[i])))
+            _, lm = _landmarks_of(m, frames[i], 320)
+            if lm is not None:
+                seq.append((i / fps_in, lm, grey(frames[i])))
         seqs[clip.name] = seq
     cache.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(seqs))

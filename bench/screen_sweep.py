@@ -256,14 +256,14 @@ def main() -> int:
               f"(seeds {a.seeds}); liveness alone accepts {sum(1 for _, v, _ in attacks if v and v[0] == 'live')} "
               f"of the attacks", flush=True)
 
-    if a.min_live:
-        from kiosk.liveness import LivenessConfig
+    from kiosk.liveness import LivenessConfig
 
-        d = LivenessConfig()
-        min_live_table(per_rate, [("frame", d.screen_frame_min, d.screen_frame_hits),
-                                  ("context", d.screen_context_min, d.screen_context_share, d.screen_context_pairs),
-                                  ("glow", d.screen_glow_clip, d.screen_glow_ratio, d.screen_glow_hits)],
-                       d.screen_cues, [0.0, *a.min_live])
+    d = LivenessConfig()  # the shipped cues: [screen_cues, frame key, context key, glow key]
+    defaults = [d.screen_cues, ("frame", d.screen_frame_min, d.screen_frame_hits),
+                ("context", d.screen_context_min, d.screen_context_share, d.screen_context_pairs),
+                ("glow", d.screen_glow_clip, d.screen_glow_ratio, d.screen_glow_hits)]
+    if a.min_live:
+        min_live_table(per_rate, defaults[1:], defaults[0], [0.0, *a.min_live])
     # every combination of the three cues' settings and screen_cues
     results = []
     tables = {}
@@ -295,12 +295,6 @@ def main() -> int:
     print("genuine refused | per rate: attacks accepted as live (of which one cue had fired first), refused as "
           "screen (of N), genuine refused (genuine with one cue fired first) | screen_cues; frame (min, hits); "
           "context (min, share, pairs); glow (clip, ratio, hits)")
-    from kiosk.liveness import LivenessConfig
-
-    d = LivenessConfig()
-    defaults = [d.screen_cues, ("frame", d.screen_frame_min, d.screen_frame_hits),
-                ("context", d.screen_context_min, d.screen_context_share, d.screen_context_pairs),
-                ("glow", d.screen_glow_clip, d.screen_glow_ratio, d.screen_glow_hits)]
     for rank, (bad, _, _, row, cells) in enumerate(results):
         if rank < a.top or row == defaults:
             per = "  ".join(f"{FPS / s:g} fps: live {c[1]:3d} ({c[4]:2d}) screen {c[2]:3d} of {c[3]} genuine {c[0]} "

@@ -21,6 +21,7 @@ from typing import Any
 from attendance.config import ATTENDANCE, SCHEDULES, ZONES
 from attendance.settings import Section, Setting, SettingsError, merge_file, render
 from attendance.settings import defaults as schema_defaults
+from attendance.settings import section_defaults as _section_defaults
 
 DEFAULT_OVERRIDE = Path("/boot/firmware/kiosk.toml")
 # what kiosk-firstboot derived from it at this boot (checked, secrets moved): the service reads it
@@ -361,7 +362,7 @@ class Config:
 def section_defaults(section: str) -> dict[str, Any]:
     """The defaults of one section: the only copy (kiosk.liveness.LivenessConfig and
     kiosk.upload.Settings take theirs from here)."""
-    return {s.key: s.default for s in SCHEMA[section].settings}
+    return _section_defaults(SCHEMA[section])
 
 
 def defaults() -> dict[str, dict[str, Any]]:

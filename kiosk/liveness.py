@@ -33,7 +33,8 @@ ones: ``SUSPECT_REASONS``) - unless the live evidence is a full ``parallax_pairs
 that moved both ways is "unverified" ("mixed_motion"), not accused. Every challenge not answered
 (``challenge_tries`` of them, each with its full ``challenge_s``) or ``max_seconds`` without a
 pass end as "unverified" (reasons "challenge_failed", "timeout"): the person is asked to try
-again, and HR never sees it as a fraud case. Without frames (landmarks only) just the blink and the challenges work.
+again, and HR never sees it as a fraud case. Without frames (landmarks only) just the blink and
+the challenges work.
 
 Active challenge ("Kedipkan mata", "Tengok ke kiri/kanan"): asked in mode "challenge" at once,
 in "passive_then_challenge" when the passive signals are not conclusive after ``passive_s``.
