@@ -19,7 +19,10 @@ encoding need ``--refresh``. Then the protocol of bench/lfw_protocol.py is repla
 
 The replay of the shipped config reproduces lfw_protocol.py's kiosk row (docs/gates.md says
 how closely). ``--seeds``: the same for other person splits (each seed's halves A and B), to see
-whether a matching rule generalises beyond one split.
+whether a matching rule generalises beyond one split. ``--sizes 10,25,50``: small offices - galleries
+of N people drawn from each half (3 draws per half), with all of that half's one-photo people as
+strangers. ``--crowds K``: galleries of one "population" as dlib's descriptor sees it (below), each
+beside a random gallery of the same size.
 """
 
 from __future__ import annotations
@@ -168,6 +171,85 @@ def row(name, probes, info, nearest, rc) -> list:
             f"{100 * f1:.1f} % (t {t1:.3f}, wrong {w1})", f"{100 * f01:.1f} % (t {t01:.3f}, wrong {w01})"]
 
 
+def small_galleries(people, photos, rc, seeds: list[int], sizes: list[int], draws: int = 3) -> list[list]:
+    """Per half and gallery size N: N gallery people drawn at random from the half (``draws``
+    times per seed), every one-photo person of the half as a stranger; the protocol's figures
+    averaged over the draws (the default point's FPIR also as its largest)."""
+    rows = []
+    for half in "AB":
+        rng = np.random.default_rng(len(half) * 1000 + ord(half))
+        for n in sizes:
+            xs, wrong = [], 0
+            for seed in seeds:
+                sub = split(people, seed)[half == "B"]
+                big = sorted(p for p in sub if len(people[p]) >= 4)
+                ones = {p for p in sub if len(people[p]) == 1}
+                for _ in range(draws):
+                    probes, _, nearest = replay(people, set(rng.choice(big, n, replace=False)) | ones, photos, rc)
+                    d = rates(probes, rc.threshold, rc.margin)
+                    index = {id(p): i for i, p in enumerate(probes)}
+                    near = lambda p: nearest.get(index[id(p)])  # noqa: E731
+                    xs.append((d["fnir"], d["fpir"], sweep(probes, rc.margin, 0.01, near)[0],
+                               sweep(probes, rc.margin, 0.001, near)[0]))
+                    wrong += d["wrong"]
+            x = 100 * np.array(xs)
+            rows.append([half, n, len(xs), f"{x[:, 0].mean():.1f} % / {x[:, 1].mean():.2f} % (max {x[:, 1].max():.2f} %)",
+                         wrong, f"{x[:, 2].mean():.1f} %", f"{x[:, 3].mean():.1f} %"])
+    return rows
+
+
+def crowds(people, photos, k: int, seed: int) -> list[tuple[str, set[str], set[str], float, float]]:
+    """People grouped as dlib's descriptor groups them, to stand for an office of one population.
+
+    k-means (k-means++ start, ``seed``) over each person's mean descriptor (every photo with one;
+    people without any are left out). Each group is a subset of the protocol: its people with
+    >= 4 photos are the gallery, its one-photo people the never-enrolled probes, so employees and
+    strangers come from the same crowd. Beside each group, a random subset of the same numbers of
+    gallery and one-photo people. Returns (label, group, random subset, and for each of the two
+    the median distance from a gallery person to the nearest other one: how crowded it is)."""
+    rng = np.random.default_rng(seed)
+    names, means = [], []
+    for p, v in people.items():
+        if not (len(v) == 1 or len(v) >= 4):
+            continue
+        encs = [photos[str(f)][0] for f in v if photos[str(f)][0] is not None]
+        if encs:
+            names.append(p)
+            means.append(np.mean(encs, axis=0))
+    x = np.array(means, dtype=np.float64)
+    centres = x[[rng.integers(len(x))]]
+    while len(centres) < k:  # k-means++
+        d2 = ((x[:, None, :] - centres[None]) ** 2).sum(-1).min(1)
+        centres = np.vstack([centres, x[rng.choice(len(x), p=d2 / d2.sum())]])
+    for _ in range(100):
+        label = ((x[:, None, :] - centres[None]) ** 2).sum(-1).argmin(1)
+        new = np.array([x[label == c].mean(0) if (label == c).any() else centres[c] for c in range(k)])
+        if np.allclose(new, centres):
+            break
+        centres = new
+    big = {p for p in names if len(people[p]) >= 4}
+    mean_of = dict(zip(names, x))
+
+    def crowding(subset: set[str]) -> float:
+        g = np.array([mean_of[p] for p in subset if p in big])
+        d = np.sqrt(((g[:, None, :] - g[None]) ** 2).sum(-1))
+        np.fill_diagonal(d, np.inf)
+        return float(np.median(d.min(1)))
+
+    out = []
+    for c in np.argsort([-(label == c).sum() for c in range(k)]):
+        group = {p for p, lab in zip(names, label) if lab == c}
+        gal = sorted(group & big)
+        if len(gal) < 2:
+            continue
+        ones = sorted(group - big)
+        rand = set(rng.choice(sorted(big), len(gal), replace=False)) | set(
+            rng.choice(sorted(set(names) - big), len(ones), replace=False))
+        known = ", ".join(sorted(gal, key=lambda p: -len(people[p]))[:3]).replace("_", " ")
+        out.append((f"crowd {len(out) + 1} ({known}, ...)", group, rand, crowding(group), crowding(rand)))
+    return out
+
+
 HEAD = ["split", "enrolled people (templates)", "mated", "non-mated", "default point: FNIR / FPIR", "wrong person",
         "FNIR at FPIR <= 1 %", "FNIR at FPIR <= 0.1 %"]
 
@@ -182,6 +264,10 @@ def main(argv=None) -> int:
     ap.add_argument("--half", choices=("all", "A", "B"), nargs="+", default=["all", "A", "B"])
     ap.add_argument("--seed", type=int, default=19)
     ap.add_argument("--seeds", default="", help="further person splits, comma-separated (their halves A and B)")
+    ap.add_argument("--sizes", default="", help="small galleries: people per gallery, comma-separated "
+                    "(drawn from the halves of --seeds, or of --seed)")
+    ap.add_argument("--crowds", type=int, default=0, metavar="K",
+                    help="also K galleries of one descriptor group each, beside random galleries of the same size")
     args = ap.parse_args(argv)
     from kiosk.config import load_config
 
@@ -204,7 +290,18 @@ def main(argv=None) -> int:
             d = rates(probes, rc.threshold, rc.margin)
             figures[half].append([d["fnir"], d["fpir"], d["wrong"], float(rows[-1][6].split(" %")[0]) / 100,
                                   float(rows[-1][7].split(" %")[0]) / 100])
+    if args.crowds:
+        for label, group, rand, dense, spread in crowds(people, photos, args.crowds, args.seed):
+            for name, subset, near in ((label, group, dense), ("  random, same size", rand, spread)):
+                probes, info, nearest = replay(people, subset, photos, rc)
+                rows.append(row(f"{name}; nearest other {near:.3f}", probes, info, nearest, rc))
     print(table(rows, HEAD))
+    if args.sizes:
+        seeds = [int(x) for x in args.seeds.split(",") if x] or [args.seed]
+        print(f"\nSmall galleries, drawn from the halves of seeds {seeds} (means over the draws):")
+        print(table(small_galleries(people, photos, rc, seeds, [int(n) for n in args.sizes.split(",")]),
+                    ["half", "people", "draws", "default point: FNIR / FPIR", "wrong person (sum)",
+                     "FNIR at FPIR <= 1 %", "FNIR at FPIR <= 0.1 %"]))
     if figures["A"]:
         print(f"\nOver the halves of seeds {args.seeds} (A: where a rule is chosen, B: held out): "
               "mean, median and range")

@@ -139,6 +139,13 @@ SCHEMA: dict[str, Section] = {
                 "times the difference, and raised for a face far from everybody else (0 = off). The "
                 "cohort is the gallery itself; measured on 8 person splits of lfw-dev (docs/gates.md).",
                 lo=0.0, hi=2.0),
+        Setting("max_loosening", 0.02,
+                "`neighbour_weight` and `crowd_weight` may make a match stricter without limit, but "
+                "more lenient than `threshold` by at most this. In a small office everybody's "
+                "look-alikes are far, and uncapped the two rules took 1-2.5 % of strangers' photos "
+                "for an employee with 10-50 employees, against 0.15-0.3 % with 148-296 "
+                "(docs/gates.md, 'Small galleries').",
+                lo=0.0, hi=0.5),
         Setting("votes_needed", 3, "Same employee must win this many frames of one face track ...",
                 lo=1, hi=30),
         Setting("vote_window", 5, "... out of this many most recent frames.", lo=1, hi=30),

@@ -65,12 +65,14 @@ def test_gallery_match_equals_brute_force():
     # distance = mean of an employee's 3 nearest templates (all when fewer); the score folds in
     # the employee's own threshold: 0.5 x (mean distance to the 5 nearest other employees - 0.55)
     # and the probe's crowd: 0.15 x (mean distance to the runner-up and the next - 0.62)
+    # (without a cap: the class's default; `gallery_options` passes [recognition] max_loosening)
     from kiosk.recognition.gallery import TYPICAL_CROWD, TYPICAL_NEIGHBOURS
 
     rng = np.random.default_rng(7)
     enc = rng.normal(size=(3000, 128)).astype(np.float32) * 0.09
     ids = [f"e{rng.integers(0, 1000):04d}" for _ in range(3000)]  # 1 to 9 templates each
     g = Gallery(enc, ids, neighbour_weight=0.5, crowd_weight=0.15)
+    capped = Gallery(enc, ids, neighbour_weight=0.5, crowd_weight=0.15, max_loosening=0.02)
     by = {}
     for i, e in enumerate(ids):
         by.setdefault(e, []).append(i)
@@ -86,8 +88,10 @@ def test_gallery_match_equals_brute_force():
         near = sorted(min(np.linalg.norm(a - b) for a in mine for b in enc[ix])
                       for e, ix in by.items() if e != m.employee_id)
         crowd = (ranked[1][1] + ranked[2][1]) / 2
-        assert m.score == pytest.approx(m.distance - 0.5 * (np.mean(near[:5]) - TYPICAL_NEIGHBOURS)
-                                        - 0.15 * (crowd - TYPICAL_CROWD), abs=1e-4)
+        looser = 0.5 * (np.mean(near[:5]) - TYPICAL_NEIGHBOURS) + 0.15 * (crowd - TYPICAL_CROWD)
+        assert m.score == pytest.approx(m.distance - looser, abs=1e-4)
+        # with a cap on loosening (the shipped [recognition] max_loosening): never more lenient
+        assert capped.match(probe).score == pytest.approx(m.distance - min(looser, 0.02), abs=1e-4)
         # one given employee (the admin's "test my face"): the same figures for the nearest one,
         # a negative margin for anybody else
         assert g.match_employee(probe, m.employee_id) == m
@@ -110,6 +114,37 @@ def test_an_employee_with_a_look_alike_enrolled_gets_a_stricter_threshold(encodi
     assert near.neighbours(near.index["obama"]) < far.neighbours(far.index["obama"])
     m_far, m_near = far.match(e["obama3.jpg"]), near.match(e["obama3.jpg"], exclude="lookalike")
     assert m_far.distance == pytest.approx(m_near.distance) and m_near.score > m_far.score
+
+
+def test_a_small_office_does_not_loosen_the_threshold_beyond_max_loosening(encodings):
+    # Three employees (Obama, Biden, Hopper): everybody's look-alikes are far, so both rules
+    # would make every match more lenient at once. A face just beyond the threshold from Obama
+    # (his own descriptor moved away from Biden and Hopper) is taken for him without the cap,
+    # and refused with the shipped one: the score is at most `max_loosening` under the distance.
+    from kiosk.recognition.gallery import gallery_options
+
+    e = encodings
+    enc = np.stack([e["obama.jpg"], e["obama2.jpg"], e["biden.jpg"], e["grace_hopper.jpg"]])
+    ids = ["obama", "obama", "biden", "hopper"]
+    shipped = Gallery(enc, ids, **gallery_options(RC))
+    uncapped = Gallery(enc, ids, **{**gallery_options(RC), "max_loosening": float("inf")})
+    away = e["obama.jpg"] - (e["biden.jpg"] + e["grace_hopper.jpg"]) / 2
+    away /= np.linalg.norm(away)
+    stranger = e["obama.jpg"] + away * (RC.threshold + RC.max_loosening + 0.02)
+    loose, capped = uncapped.match(stranger), shipped.match(stranger)
+    assert loose.employee_id == capped.employee_id == "obama"
+    assert loose.distance - loose.score > RC.max_loosening  # the rules alone would loosen more
+    assert loose.accepted(RC.threshold, RC.margin)
+    assert capped.score == pytest.approx(capped.distance - RC.max_loosening)
+    assert not capped.accepted(RC.threshold, RC.margin)
+    # a real photo of Obama is still recognised, and stricter is never capped: a look-alike
+    # enrolled makes his threshold tighter by the full amount, as before
+    assert shipped.match(e["obama3.jpg"]).accepted(RC.threshold, RC.margin)
+    rng = np.random.default_rng(2)
+    crowd = [e["obama.jpg"] + rng.normal(0, 0.03, 128) for _ in range(5)]
+    near = Gallery(np.stack([*enc, *crowd]), ids + [f"x{i}" for i in range(5)], **gallery_options(RC))
+    m = near.match(e["obama3.jpg"])
+    assert m.employee_id == "obama" and m.score - m.distance > RC.max_loosening
 
 
 def test_a_face_close_to_several_employees_needs_a_clearer_win(encodings):

@@ -21,9 +21,16 @@ on lfw-dev's open-set protocol, chosen on one half of its people and checked on 
   score rises by ``crowd_weight * (TYPICAL_CROWD - crowd)`` (falls for a probe far from
   everybody else). The gallery itself is the cohort: no faces of anyone but employees.
 
-``score = distance - neighbour_weight * (neighbours - TYPICAL_NEIGHBOURS)
-               - crowd_weight * (crowd - TYPICAL_CROWD)``, accepted when ``score <= threshold`` and
-``margin >= margin``. Identification, the live loop and enrollment's duplicate checks all
+* **at most `max_loosening` looser**: the two rules may make the match stricter without limit,
+  but more lenient than `threshold` by at most `max_loosening`. In a small office every
+  employee's neighbours and every probe's crowd are far (few people to be near), so without a
+  cap both rules loosen for everybody at once: with 10-50 employees 1-2.5 % of strangers'
+  photos were taken for one of them, against 0.15-0.3 % among 148-296 (docs/gates.md, "Small
+  galleries").
+
+``score = distance - min(neighbour_weight * (neighbours - TYPICAL_NEIGHBOURS)
+                         + crowd_weight * (crowd - TYPICAL_CROWD), max_loosening)``, accepted when
+``score <= threshold`` and ``margin >= margin``. Identification, the live loop and enrollment's duplicate checks all
 build their Gallery with `gallery_options` ([recognition]). Measured on lfw-dev over 8 person
 splits in docs/gates.md ("Matching").
 """
@@ -48,7 +55,8 @@ TYPICAL_CROWD = 0.62
 def gallery_options(rc) -> dict:
     """The Gallery's matching keys from [recognition]: identification, the live loop and
     enrollment's duplicate check all build their Gallery with these."""
-    return {"neighbour_weight": rc.neighbour_weight, "crowd_weight": rc.crowd_weight}
+    return {"neighbour_weight": rc.neighbour_weight, "crowd_weight": rc.crowd_weight,
+            "max_loosening": rc.max_loosening}
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,8 @@ class Gallery:
     """
 
     def __init__(self, encodings: np.ndarray, employee_ids: list[str] | np.ndarray,
-                 neighbour_weight: float = 0.0, nearest: int = NEAREST, crowd_weight: float = 0.0):
+                 neighbour_weight: float = 0.0, nearest: int = NEAREST, crowd_weight: float = 0.0,
+                 max_loosening: float = float("inf")):
         enc = np.asarray(encodings, dtype=np.float32).reshape(-1, 128)
         ids = np.asarray(employee_ids, dtype=object)
         if len(ids) != len(enc):
@@ -102,6 +111,7 @@ class Gallery:
         self.index = {e: i for i, e in enumerate(self.employees)}
         self.neighbour_weight = float(neighbour_weight)
         self.crowd_weight = float(crowd_weight)
+        self.max_loosening = float(max_loosening)
         self.nearest = max(1, int(nearest))
         self._neighbours: dict[int, float] = {}
 
@@ -155,12 +165,12 @@ class Gallery:
 
     def score(self, j: int, distance: float, crowd: float | None = None) -> float:
         """`distance` to employee j with j's own threshold and the probe's `crowd` folded in."""
-        s = distance
+        looser = 0.0  # how much more lenient than the configured threshold (negative: stricter)
         if self.neighbour_weight and len(self.employees) > 1:
-            s -= self.neighbour_weight * (self.neighbours(j) - TYPICAL_NEIGHBOURS)
+            looser += self.neighbour_weight * (self.neighbours(j) - TYPICAL_NEIGHBOURS)
         if self.crowd_weight and crowd is not None:
-            s -= self.crowd_weight * (crowd - TYPICAL_CROWD)
-        return s
+            looser += self.crowd_weight * (crowd - TYPICAL_CROWD)
+        return distance - min(looser, self.max_loosening)
 
     def match(self, encoding: np.ndarray, exclude: str | None = None) -> Match:
         """The nearest employee (not `exclude`), the runner-up and the score."""
