@@ -13,7 +13,8 @@ confirmed blinks through the passive decision (live pairs and blinks against fla
 challenges) for a grid of thresholds, and prints, best first: prints accepted (all seeds and
 rates) and, per rate, genuine tracks accepted within 5 s. docs/liveness.md says which point was
 chosen and why; check the choice on a seed that is not in the sweep with bench/liveness.py
---seed N [--fps 7.5].
+--seed N [--fps 7.5]. ``--speed``: the genuine clips alone, how soon they reach "live", as shipped
+and with a stronger tier of live pairs added (a question, not a setting of the tracker).
 """
 
 from __future__ import annotations
@@ -50,27 +51,59 @@ def surface_pairs(track) -> tuple[list[tuple[float, float, float, float]], list[
     return out, blinks
 
 
-def decide(pairs, blinks, live_t, ratio, live_n, flat_n, share, flat_motion=0.03, flat_max=0.015):
+def decide(pairs, blinks, live_t, ratio, live_n, flat_n, share, flat_motion=0.03, flat_max=0.015,
+           strong=None):
     """The passive decision of LivenessTracker: a live pair counts only if it starts after the
-    last counted one ended (pairs overlap); a blink is worth live_n live pairs."""
+    last counted one ended (pairs overlap); a blink is worth live_n live pairs. `strong` =
+    (parallax, n): a tier that is NOT in the tracker, for --speed: "live" also after n
+    non-overlapping pairs of at least that parallax."""
     events = sorted([(ts, parallax, motion, since, False) for ts, parallax, motion, since in pairs]
                     + [(ts, 0.0, 0.0, ts, True) for ts in blinks])
-    live = flat = n_blinks = 0
-    live_until = -1e9
+    live = flat = n_blinks = n_strong = 0
+    live_until = strong_until = -1e9
     for ts, parallax, motion, since, blink in events:
         if blink:
             n_blinks += 1
         elif parallax >= live_t and parallax >= ratio * motion:
             if since > live_until:
                 live, live_until = live + 1, ts
+            if strong and parallax >= strong[0] and since > strong_until:
+                n_strong, strong_until = n_strong + 1, ts
         elif motion >= flat_motion and parallax <= flat_max:
             flat += 1
         evidence = live + live_n * n_blinks
         if flat >= flat_n and evidence <= share * flat:
             return "spoof", ts
-        if evidence > share * flat and (n_blinks or live >= live_n):
+        if evidence > share * flat and (n_blinks or live >= live_n or (strong and n_strong >= strong[1])):
             return "live", ts
     return "pending", None
+
+
+def speed(genuine: dict, strides: list[int], tiers: list[tuple[float, int] | None]) -> None:
+    """How soon genuine tracks (every 0.5-s start with 5 s of clip left) reach "live" under the
+    shipped passive decision and with a stronger tier added (not in the tracker)."""
+    print("genuine tracks live within 2 s / 5 s, median seconds to live | tier added to the shipped "
+          "0.08 x 3 pairs (none = shipped)")
+    for tier in tiers:
+        cells = []
+        for k in strides:
+            t2 = t5 = n = 0
+            times = []
+            for dur, by_stride in genuine.values():
+                pairs, blinks = by_stride[k]
+                for s in np.arange(0.0, max(0.5, dur - 2.0), 0.5):
+                    if dur - s < 5.0:
+                        continue
+                    n += 1
+                    state, t = decide([p for p in pairs if p[3] >= s], [b for b in blinks if b >= s + 0.5],
+                                      0.08, 2.0, 3, 8, 1.0, strong=tier)
+                    if state == "live":
+                        t2, t5 = t2 + (t - s <= 2), t5 + (t - s <= 5)
+                        times.append(t - s)
+            med = f"{np.median(times):.2f}" if times else "-"
+            cells.append(f"{FPS / k:g} fps {100 * t2 / n:3.0f} % / {100 * t5 / n:3.0f} %, {med} s")
+        label = "none" if tier is None else f"{tier[0]:g} x {tier[1]}"
+        print(f"  {label:>9} | " + " | ".join(cells))
 
 
 def main() -> int:
@@ -83,6 +116,8 @@ def main() -> int:
     ap.add_argument("--strides", type=int, nargs="+", default=[1, 2, 3],
                     help="feed every Nth frame of the 15 fps tracks (1, 2, 3 = 15, 7.5, 5 fps)")
     ap.add_argument("--top", type=int, default=20)
+    ap.add_argument("--speed", action="store_true",
+                    help="genuine clips only: how soon they reach live, shipped and with a stronger tier added")
     a = ap.parse_args()
 
     from liveness import _landmarks_of, attack_photos, grey, print_frames, read_clip
@@ -101,6 +136,9 @@ def main() -> int:
             if lm is not None:
                 track.append((i / fps_in, lm, grey(frames[i])))
         genuine[clip.name] = (len(frames) / fps_in, {k: surface_pairs(track[::k]) for k in a.strides})
+    if a.speed:
+        speed(genuine, a.strides, [None, (0.12, 2), (0.14, 2), (0.16, 2), (0.2, 1), (0.25, 1)])
+        return 0
     photos = [(im, box) for _, im, box in attack_photos(m, a.faces)]
     stills = []
     for frames in clips.values():
