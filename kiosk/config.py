@@ -132,11 +132,13 @@ SCHEMA: dict[str, Section] = {
         Setting("neighbour_weight", 0.5,
                 "Per-employee thresholds: an employee whose 5 nearest enrolled look-alikes are closer "
                 "than usual (0.55) gets a threshold lower by this times the difference, one without "
-                "near look-alikes a higher one (0 = one threshold for everybody).", lo=0.0, hi=2.0),
+                "near look-alikes a higher one, by at most `max_loosening` (0 = one threshold for "
+                "everybody).", lo=0.0, hi=2.0),
         Setting("crowd_weight", 0.15,
                 "A face close to several employees at once (the mean distance to the runner-up and the "
                 "next is under the usual 0.62) must win more clearly: its threshold is lowered by this "
-                "times the difference, and raised for a face far from everybody else (0 = off). The "
+                "times the difference, and raised (by at most `max_loosening`) for a face far from "
+                "everybody else (0 = off). The "
                 "cohort is the gallery itself; measured on 8 person splits of lfw-dev (docs/gates.md).",
                 lo=0.0, hi=2.0),
         Setting("max_loosening", 0.02,
