@@ -160,12 +160,17 @@ def replay(people, subset, photos, rc, templates=None) -> tuple[list, dict, dict
                     "enrolled": sum(len(v) for v in templates.values()), "refusals": refusals}, nearest
 
 
-def row(name, probes, info, nearest, rc) -> list:
-    d = rates(probes, rc.threshold, rc.margin)
+def scored(probes, nearest, rc) -> tuple[dict, tuple, tuple]:
+    """The protocol's figures: rates at the default point, and (FNIR, threshold, wrong) at
+    FPIR <= 1 % and <= 0.1 %."""
     index = {id(p): i for i, p in enumerate(probes)}
     near = lambda p: nearest.get(index[id(p)])  # noqa: E731
-    f1, t1, w1 = sweep(probes, rc.margin, 0.01, near)
-    f01, t01, w01 = sweep(probes, rc.margin, 0.001, near)
+    return (rates(probes, rc.threshold, rc.margin), sweep(probes, rc.margin, 0.01, near),
+            sweep(probes, rc.margin, 0.001, near))
+
+
+def row(name, probes, info, nearest, rc) -> list:
+    d, (f1, t1, w1), (f01, t01, w01) = scored(probes, nearest, rc)
     return [name, f"{info['people']} ({info['enrolled']})", d["mated"], d["non"],
             f"{100 * d['fnir']:.1f} % / {100 * d['fpir']:.2f} % (t {rc.threshold})", d["wrong"],
             f"{100 * f1:.1f} % (t {t1:.3f}, wrong {w1})", f"{100 * f01:.1f} % (t {t01:.3f}, wrong {w01})"]
@@ -186,11 +191,8 @@ def small_galleries(people, photos, rc, seeds: list[int], sizes: list[int], draw
                 ones = {p for p in sub if len(people[p]) == 1}
                 for _ in range(draws):
                     probes, _, nearest = replay(people, set(rng.choice(big, n, replace=False)) | ones, photos, rc)
-                    d = rates(probes, rc.threshold, rc.margin)
-                    index = {id(p): i for i, p in enumerate(probes)}
-                    near = lambda p: nearest.get(index[id(p)])  # noqa: E731
-                    xs.append((d["fnir"], d["fpir"], sweep(probes, rc.margin, 0.01, near)[0],
-                               sweep(probes, rc.margin, 0.001, near)[0]))
+                    d, at1, at01 = scored(probes, nearest, rc)
+                    xs.append((d["fnir"], d["fpir"], at1[0], at01[0]))
                     wrong += d["wrong"]
             x = 100 * np.array(xs)
             rows.append([half, n, len(xs), f"{x[:, 0].mean():.1f} % / {x[:, 1].mean():.2f} % (max {x[:, 1].max():.2f} %)",

@@ -80,30 +80,39 @@ def decide(pairs, blinks, live_t, ratio, live_n, flat_n, share, flat_motion=0.03
     return "pending", None
 
 
+def genuine_trials(genuine: dict, k: int):
+    """Every genuine track of stride k: one starting every 0.5 s of each clip that has 5 s left
+    (a clip ending sooner is not a fair trial); (its pairs, its confirmed blinks, start)."""
+    for dur, by_stride in genuine.values():
+        pairs, blinks = by_stride[k]
+        for s in np.arange(0.0, max(0.5, dur - 2.0), 0.5):
+            if dur - s >= 5.0:
+                yield [p for p in pairs if p[3] >= s], [b for b in blinks if b >= s + 0.5], s
+
+
 def speed(genuine: dict, strides: list[int], tiers: list[tuple[float, int] | None], attacks: dict) -> None:
     """How soon genuine tracks (every 0.5-s start with 5 s of clip left) reach "live" under the
     shipped passive decision and with a stronger tier added (not in the tracker), and how many
     print tracks of `attacks` each accepts (all seeds, per rate)."""
+    from kiosk.liveness import LivenessConfig
+
+    c = LivenessConfig()
+    shipped = (c.parallax_live, c.parallax_ratio, c.parallax_pairs, c.flat_pairs, c.flat_live_share)
     print("genuine tracks live within 2 s / 5 s, median seconds to live; prints accepted (all seeds) | tier "
-          "added to the shipped 0.08 x 3 pairs (none = shipped)")
+          f"added to the shipped {c.parallax_live:g} x {c.parallax_pairs} pairs (none = shipped)")
     for tier in tiers:
         cells = []
         for k in strides:
             t2 = t5 = n = 0
             times = []
-            for dur, by_stride in genuine.values():
-                pairs, blinks = by_stride[k]
-                for s in np.arange(0.0, max(0.5, dur - 2.0), 0.5):
-                    if dur - s < 5.0:
-                        continue
-                    n += 1
-                    state, t = decide([p for p in pairs if p[3] >= s], [b for b in blinks if b >= s + 0.5],
-                                      0.08, 2.0, 3, 8, 1.0, strong=tier)
-                    if state == "live":
-                        t2, t5 = t2 + (t - s <= 2), t5 + (t - s <= 5)
-                        times.append(t - s)
+            for pairs, blinks, s in genuine_trials(genuine, k):
+                n += 1
+                state, t = decide(pairs, blinks, *shipped, strong=tier)
+                if state == "live":
+                    t2, t5 = t2 + (t - s <= 2), t5 + (t - s <= 5)
+                    times.append(t - s)
             med = f"{np.median(times):.2f}" if times else "-"
-            acc = sum(decide(*t[k], 0.08, 2.0, 3, 8, 1.0, strong=tier)[0] == "live"
+            acc = sum(decide(*t[k], *shipped, strong=tier)[0] == "live"
                       for tracks in attacks.values() for t in tracks)
             n_att = sum(len(tracks) for tracks in attacks.values())
             cells.append(f"{FPS / k:g} fps {100 * t2 / n:3.0f} % / {100 * t5 / n:3.0f} %, {med} s; "
@@ -173,16 +182,11 @@ def main() -> int:
         gen = {}
         for k in a.strides:
             ok = n = refused = 0
-            for dur, by_stride in genuine.values():
-                pairs, blinks = by_stride[k]
-                for s in np.arange(0.0, max(0.5, dur - 2.0), 0.5):
-                    if dur - s < 5.0:
-                        continue  # the clip ends before 5 s: not a fair trial
-                    n += 1
-                    state, t = decide([p for p in pairs if p[3] >= s], [b for b in blinks if b >= s + 0.5],
-                                      live_t, ratio, live_n, flat_n, share)
-                    ok += state == "live" and t - s <= 5
-                    refused += state == "spoof" and t - s <= 5
+            for pairs, blinks, s in genuine_trials(genuine, k):
+                n += 1
+                state, t = decide(pairs, blinks, live_t, ratio, live_n, flat_n, share)
+                ok += state == "live" and t - s <= 5
+                refused += state == "spoof" and t - s <= 5
             gen[k] = (ok, n, refused)
         acc = {(seed, k): sum(decide(*t[k], live_t, ratio, live_n, flat_n, share)[0] == "live" for t in tracks)
                for seed, tracks in attacks.items() for k in a.strides}

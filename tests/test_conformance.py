@@ -55,7 +55,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(backend, tmp
         r = subprocess.run([str(ST), "--config-file", str(config), "--no-color", "run", str(OPENAPI), "--url", c.url,
                             "--workers", "1", "--report", "junit", "--report-dir", str(tmp_path / "report"),
                                 # a connection reset in transit (seen once, in a CI run on a machine
-                                # loaded by four other jobs; not reproduced since) is retried; a server
+                                # loaded by three other jobs; not reproduced since) is retried; a server
                                 # error, a schema violation or a response that breaks every time
                                 # still fails the run
                                 "--request-retries", "2"],

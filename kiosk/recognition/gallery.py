@@ -30,9 +30,9 @@ on lfw-dev's open-set protocol, chosen on one half of its people and checked on 
 
 ``score = distance - min(neighbour_weight * (neighbours - TYPICAL_NEIGHBOURS)
                          + crowd_weight * (crowd - TYPICAL_CROWD), max_loosening)``, accepted when
-``score <= threshold`` and ``margin >= margin``. Identification, the live loop and enrollment's duplicate checks all
-build their Gallery with `gallery_options` ([recognition]). Measured on lfw-dev over 8 person
-splits in docs/gates.md ("Matching").
+``score <= threshold`` and ``margin >= margin``. Identification, the live loop and enrollment's
+duplicate checks all build their Gallery with `gallery_options` ([recognition]). Measured on
+lfw-dev over 8 person splits in docs/gates.md ("Matching", "Small galleries").
 """
 
 from __future__ import annotations
