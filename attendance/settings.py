@@ -95,6 +95,17 @@ def line_of(text: str, header: str, key: str | None = None) -> int | None:
     return None
 
 
+def _top_line(text: str, key: str) -> int | None:
+    """1-based line of `key = ...` before the first [section] header."""
+    for n, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        if s.startswith("["):
+            return None
+        if re.match(rf'["\']?{re.escape(key)}["\']?\s*=', s):
+            return n
+    return None
+
+
 def read_toml(path: Path, transform: Callable[[str], str] | None = None) -> tuple[dict, str]:
     """The parsed file and its text (after `transform`, which must keep the line numbers); a
     byte-order mark, as Windows editors write, is accepted."""
@@ -127,6 +138,12 @@ def merge_file(values: dict, path: Path, schema: dict[str, Section], ignore: tup
     for name, table in data.items():
         if name in ignore:
             continue
+        if not isinstance(table, dict) and name not in schema:
+            # `key = value` above every [section] header: a setting put in no section
+            homes = [sec for sec, s in schema.items() if any(x.key == name for x in s.settings)]
+            hint = (f"it belongs in [{'] or ['.join(homes)}]" if homes
+                    else f"no section has such a key (sections: {', '.join(schema)})")
+            raise SettingsError(f"{path}:{_top_line(text, name) or '?'}: {name!r} is outside every [section]: {hint}")
         if name not in schema:
             raise SettingsError(f"{where(name)}: unknown section [{name}] (known: {', '.join(schema)})")
         if not isinstance(table, dict):

@@ -23,6 +23,18 @@ def test_unknown_key_names_file_line_and_key(tmp_path):
     assert f"{p}:5" in str(e.value) and "threshhold" in str(e.value) and "[recognition]" in str(e.value)
 
 
+def test_a_setting_above_every_section_header_names_the_section_it_belongs_in(tmp_path):
+    # a technician who writes `fps = 15` at the top of the file is told where it goes, not that
+    # "fps" is an unknown section
+    p = tmp_path / "c.toml"
+    p.write_text('# kiosk lobby\nfps = 15\n\n[device]\nid = "k1"\n')
+    with pytest.raises(ConfigError, match=rf"{p}:2: 'fps' is outside every \[section\]: it belongs in \[camera\]"):
+        load_config(p)
+    p.write_text('db_path = "/tmp/k.db"\n')
+    with pytest.raises(ConfigError, match=r"'db_path' is outside every \[section\]: no section has such a key"):
+        load_config(p)
+
+
 def test_wrong_type_and_out_of_range(tmp_path):
     p = tmp_path / "c.toml"
     p.write_text('[camera]\nfps = "fast"\n')
