@@ -270,7 +270,11 @@ def part_b(videos: Path, clip: str, seconds: float) -> None:
     import json
     import subprocess
 
-    print(f"\nb) an unknown face in front of the kiosk: {clip} replayed at 30 frames/s for {seconds:g} s per "
+    import cv2
+
+    own = cv2.VideoCapture(str(videos / clip)).get(cv2.CAP_PROP_FPS) or 30
+    print(f"\nb) an unknown face in front of the kiosk: {clip} replayed at {min(30, own):g} frames/s (its own "
+          f"rate, at most 30) for {seconds:g} s per "
           f"variant, nobody enrolled, the real window (offscreen) and worker; {os.cpu_count()} cores")
     print(f"   {'variant':<34} {'preview frames/s':>16} {'analysed (liveness) frames/s':>28} {'encodings/s':>11}")
     rows = []

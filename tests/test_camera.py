@@ -38,12 +38,49 @@ def test_video_replay_in_order(clip):
 
 
 def test_realtime_replay_drops_stale_frames(clip):
-    src = ReplaySource(clip, fps=20, realtime=True)
+    src = ReplaySource(clip, fps=10, realtime=True)
     src.open()
     first = src.read()
-    time.sleep(0.4)  # a slow recognition step: about 8 frames became due meanwhile
+    time.sleep(0.8)  # a slow recognition step: about 8 frames became due meanwhile
     newest = src.read()
     assert newest.seq - first.seq >= 6 and src.dropped >= 5
+
+
+def _clip_at(path, fps, n):
+    """A video of n frames at `fps` whose frame k is grey level k (its number, readable after JPEG)."""
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (64, 48))
+    for k in range(n):
+        w.write(np.full((48, 64, 3), 4 * k, np.uint8))
+    w.release()
+    return path
+
+
+def _number(frame) -> int:
+    return int(round(float(frame.image.mean()) / 4))
+
+
+@pytest.mark.parametrize("realtime", [False, True])
+def test_a_video_is_replayed_in_its_own_time_whatever_the_camera_rate(tmp_path, realtime):
+    # a 30-fps clip at a 15-fps camera: every second frame, 15 a second, so that one second of
+    # clip takes one second (not two, as when every frame of the file was one camera frame:
+    # liveness then saw half the motion per second and blinks twice as long)
+    fast = ReplaySource(_clip_at(tmp_path / "fast.avi", 30, 60), fps=15, realtime=realtime)
+    fast.open()
+    frames = [fast.read(timeout=2.0) for _ in range(10)]
+    shown = [_number(f) for f in frames]
+    if realtime:  # every second clip frame (a late read skips whole camera frames), stamped at the clip's time
+        assert all(n % 2 == 0 for n in shown) and shown == sorted(set(shown)), shown
+        assert all(abs((f.ts - frames[0].ts) - (n - shown[0]) / 30) < 1e-6 for f, n in zip(frames, shown))
+    else:
+        assert shown == list(range(0, 20, 2))
+        assert [round(f.ts - frames[0].ts, 3) for f in frames[:3]] == [0.0, 0.067, 0.133]
+    assert all(f.label.endswith(f"#{_number(f)}") for f in frames)  # the label names the clip's frame
+    # a 10-fps clip at the same camera: each of its frames once, a tenth of a second apart
+    slow = ReplaySource(_clip_at(tmp_path / "slow.avi", 10, 20), fps=15, realtime=False)
+    slow.open()
+    frames = [slow.read() for _ in range(5)]
+    assert [_number(f) for f in frames] == [0, 1, 2, 3, 4]
+    assert round(frames[4].ts - frames[0].ts, 3) == 0.4 and slow.rate == 10
 
 
 def test_folder_replay_holds_each_photo(tmp_path, faces):
@@ -104,7 +141,7 @@ def test_a_video_whose_header_has_no_usable_frame_count_plays_every_frame(tmp_pa
     cap.release()
     zero = _zero_count_avi(clip, tmp_path / "zero.avi")
     for path, n in ((raw, 20), (zero, 20)):
-        src = ReplaySource(path, fps=10, realtime=False)
+        src = ReplaySource(path, fps=30, realtime=False)  # not slower than either file (raw MJPEG: 25)
         src.open()
         seqs, why = _play(src)
         assert seqs == list(range(n))
@@ -115,7 +152,7 @@ def test_loop_replays_many_passes_without_recursion(tmp_path):
     import sys
 
     raw = _raw_mjpeg(tmp_path / "raw.mjpeg", n=3)
-    src = ReplaySource(raw, fps=10, realtime=False, loop=True)
+    src = ReplaySource(raw, fps=25, realtime=False, loop=True)  # every frame (OpenCV reads raw MJPEG as 25 fps)
     src.open()
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(200)  # each pass used to add stack frames: 300 passes would overflow it

@@ -2,9 +2,18 @@
 
 For demos, tests and benchmarks. In real time (the default) it behaves like a camera: frames
 are due at `fps`, and a reader that falls behind gets the newest due frame, the ones in between
-are dropped (as a live camera's would be). With ``realtime=False`` every frame is handed out
-in order, as fast as it is read, stamped as if they came at `fps`, for deterministic tests. A still image is shown for `hold_s`
-seconds (fps * hold_s frames), long enough for the k-of-n vote.
+are dropped (as a live camera's would be). With ``realtime=False`` every due frame is handed
+out in order, as fast as it is read, stamped as if they came at `fps`, for deterministic tests.
+A still image is shown for `hold_s` seconds (fps * hold_s frames), long enough for the k-of-n
+vote.
+
+A video is replayed in its own time, as a camera filming the scene would see it: the frame
+due at t seconds is the one the video shows at t (its frame rate from the file's header), and
+frames come at `fps` or at the video's own rate when that is lower - a 30-fps clip replayed
+at 15 gives every second frame, a 10-fps clip each of its frames, 10 a second. (Handing out
+every frame of the file as one camera frame played a 30-fps clip at half speed: liveness saw
+half the motion per second and blinks twice as long, and a visit took twice the clip's time.)
+A header without a usable rate (outside 1-240) is played frame by frame at `fps`.
 
 A video's frame count in its header is only a hint: many files report 0, a negative number
 (a raw MJPEG stream) or a wrong one, so a video is played until a frame can no longer be
@@ -38,6 +47,8 @@ class ReplaySource:
         self._t0 = 0.0
         self._cached: tuple[int, np.ndarray] | None = None
         self._total: int | None = None  # frames in one pass; None: unknown until the video ends
+        self.video_fps: float | None = None  # the video file's own frame rate (None: images, or unusable)
+        self.rate = self.fps  # frames handed out per second: fps, or the video's rate when lower
         self.dropped = 0
         self.passes = 0  # completed passes (with loop)
         self.played = 0  # frames handed out, over all passes
@@ -49,10 +60,12 @@ class ReplaySource:
                 raise CameraError(f"replay folder {self.path} holds no images")
             self._per_image = max(1, round(self.fps * self.hold_s))
             self._total = len(self._images) * self._per_image
+            self.rate = self.fps
         elif self.path.suffix.lower() in IMAGE_SUFFIXES:
             self._images = [self.path]
             self._per_image = max(1, round(self.fps * self.hold_s))
             self._total = self._per_image
+            self.rate = self.fps
         else:
             import cv2
 
@@ -62,6 +75,9 @@ class ReplaySource:
             # the header's count is not trusted (0, negative or wrong): play until decoding ends
             self._total = None
             self._video_pos = -1
+            rate = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
+            self.video_fps = rate if 1.0 <= rate <= 240.0 else None
+            self.rate = min(self.fps, self.video_fps) if self.video_fps else self.fps
         self._t0 = time.monotonic()
         if not hasattr(self, "_vstart"):
             self._vstart = self._t0
@@ -79,7 +95,7 @@ class ReplaySource:
         return SourceEnded(f"replay of {self.path} ended after {self.played} frame(s) ({why})")
 
     def _due_index(self) -> int:
-        return int((time.monotonic() - self._t0) * self.fps)
+        return int((time.monotonic() - self._t0) * self.rate)
 
     def read(self, timeout: float = 1.0) -> Frame | None:
         if self._t0 == 0.0:
@@ -88,7 +104,7 @@ class ReplaySource:
             if self.realtime:
                 deadline = time.monotonic() + timeout
                 while (due := self._due_index()) <= self._index:
-                    next_t = self._t0 + (self._index + 1) / self.fps
+                    next_t = self._t0 + (self._index + 1) / self.rate
                     if next_t > deadline:
                         time.sleep(max(0.0, deadline - time.monotonic()))
                         return None
@@ -108,7 +124,7 @@ class ReplaySource:
                 # in real time a frame is stamped when it was due, as a live camera stamps its arrival;
                 # otherwise on a virtual clock at `fps` (tracks, votes and liveness see the camera's
                 # timing however fast or slowly the frames are read)
-                ts = self._t0 + index / self.fps if self.realtime else self._vstart + (self.played - 1) / self.fps
+                ts = self._t0 + index / self.rate if self.realtime else self._vstart + (self.played - 1) / self.rate
                 return Frame(image=image, ts=ts, seq=self.passes * 10**7 + index, label=label)
             if not self._total:
                 raise self._ended("no frame could be decoded")
@@ -131,8 +147,11 @@ class ReplaySource:
             return self._cached[1], str(self._images[i])
         import cv2
 
+        # the video's frame at this frame's time (the same frame when the video is not faster)
+        want = index if self.video_fps is None or self.rate >= self.video_fps \
+            else int(index * self.video_fps / self.rate + 1e-6)
         ok = True
-        while self._video_pos < index - 1 and ok:
+        while self._video_pos < want - 1 and ok:
             ok = self._cap.grab()
             self._video_pos += 1
         ok, bgr = self._cap.read()
@@ -140,7 +159,7 @@ class ReplaySource:
         if not ok:
             return None, ""
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        return downscale(rgb, self.max_side), f"{self.path}#{index}"
+        return downscale(rgb, self.max_side), f"{self.path}#{want}"
 
     def close(self) -> None:
         if self._cap is not None:
