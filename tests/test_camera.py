@@ -233,3 +233,18 @@ def test_a_photo_that_is_slow_to_decode_is_still_shown_for_its_whole_hold(tmp_pa
                 stamps.append(f.ts)
     assert labels.count("1.png") >= 8 and labels.count("2.png") >= 8, labels
     assert stamps == sorted(stamps)
+
+
+def test_a_video_is_seen_at_the_cameras_width(tmp_path):
+    # a 1280 x 720 phone clip reaches the kiosk as its 640-px camera would deliver the scene (the
+    # proportions kept); a small webcam clip is not enlarged (interpolation is no sharper camera)
+    big = tmp_path / "big.avi"
+    w = cv2.VideoWriter(str(big), cv2.VideoWriter_fourcc(*"MJPG"), 15, (1280, 720))
+    for _ in range(3):
+        w.write(np.full((720, 1280, 3), 100, np.uint8))
+    w.release()
+    small = _clip_at(tmp_path / "small.avi", 15, 3)  # 64 x 48
+    for path, shape in ((big, (360, 640, 3)), (small, (48, 64, 3))):
+        src = open_source(f"replay:{path}", width=640, fps=15, realtime=False)
+        src.open()
+        assert src.read().image.shape == shape

@@ -5,7 +5,8 @@
     picamera2            the Pi camera (picamera2 is imported only here, only on a Pi)
     opencv:0, /dev/video0  a USB webcam through OpenCV
     rtsp://... http://...  a network stream through OpenCV
-    replay:PATH, PATH    a folder of images or a video file, replayed at `fps`
+    replay:PATH, PATH    a folder of images or a video file, replayed at `fps` (a video in its own
+                         time, its frames scaled down to `width`)
 """
 
 from __future__ import annotations
@@ -39,4 +40,4 @@ def open_source(spec: str, width: int = 640, height: int = 480, fps: int = 15,
     if not path.exists():
         raise CameraError(f"camera source {spec!r}: {path} does not exist "
                           "(expected picamera2, opencv:N, rtsp://..., or a folder/video to replay)")
-    return ReplaySource(path, fps=fps, realtime=realtime, hold_s=hold_s, loop=loop)
+    return ReplaySource(path, fps=fps, realtime=realtime, hold_s=hold_s, loop=loop, width=width)

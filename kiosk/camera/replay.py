@@ -13,7 +13,12 @@ frames come at `fps` or at the video's own rate when that is lower - a 30-fps cl
 at 15 gives every second frame, a 10-fps clip each of its frames, 10 a second. (Handing out
 every frame of the file as one camera frame played a 30-fps clip at half speed: liveness saw
 half the motion per second and blinks twice as long, and a visit took twice the clip's time.)
-A header without a usable rate (outside 1-240) is played frame by frame at `fps`.
+A header without a usable rate (outside 1-240) is played frame by frame at `fps`. A video
+wider than the camera's `width` is scaled down to it (the height keeps the video's
+proportions), as the kiosk's camera would deliver the scene: a 1080p phone clip is seen at
+640 x 360. A smaller one is not enlarged: interpolated pixels are not a sharper camera (a
+320 x 240 clip enlarged twice made man A's skin texture move "as one flat piece" and a genuine
+visit was refused as flat_motion).
 
 A video's frame count in its header is only a hint: many files report 0, a negative number
 (a raw MJPEG stream) or a wrong one, so a video is played until a frame can no longer be
@@ -37,10 +42,11 @@ VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v"}
 
 class ReplaySource:
     def __init__(self, path: Path, fps: float = 15, realtime: bool = True, hold_s: float = 1.0,
-                 loop: bool = False, max_side: int = 1280):
+                 loop: bool = False, max_side: int = 1280, width: int | None = None):
         self.path = Path(path)
         self.fps, self.realtime, self.hold_s, self.loop = float(fps), realtime, hold_s, loop
-        self.max_side = max_side
+        self.max_side = max_side  # still images: longest side at most this
+        self.width = width  # video frames: scaled down to this width (None: longest side <= max_side)
         self._images: list[Path] = []
         self._cap = None
         self._index = -1  # index of the last frame handed out
@@ -159,6 +165,10 @@ class ReplaySource:
         if not ok:
             return None, ""
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        h, w = rgb.shape[:2]
+        if self.width and w > self.width:
+            size = (self.width, max(1, round(h * self.width / w)))
+            return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), f"{self.path}#{want}"
         return downscale(rgb, self.max_side), f"{self.path}#{want}"
 
     def close(self) -> None:
