@@ -358,7 +358,7 @@ def real_replay(a, label: str) -> None:
     if not clip.exists() or not crops:
         print(f"{label} the real phone replay: {clip} or its crops are missing - skipped\n")
         return
-    frames, fps_in = V.read_clip(clip)  # scaled to the kiosk camera's 640 px width
+    frames, fps_in = read_clip(clip)  # its own 556 px: the kiosk's replay enlarges no video (kiosk/camera/replay.py)
     feed = min(a.fps, fps_in)
     variants = {"default (screen check on)": "", "screen_cues = 0 (before issue 20)": "[liveness]\nscreen_cues = 0\n"}
     rows = {}
@@ -383,7 +383,7 @@ def real_replay(a, label: str) -> None:
                 fed = [frames[int(round((t0 + t) * fps_in)) % len(frames)] for t in np.arange(0.0, 20.0, 1 / feed)]
                 r = V.visit(cfg, store, analyzer, fed, feed, 0, 20.0)
                 rows[name].append((int(start), r))
-    print(f"{label} the real phone replay ({clip.name}, {len(frames)} frames at {fps_in:.1f}/s, scaled to 640 px), "
+    print(f"{label} the real phone replay ({clip.name}, {len(frames)} frames at {fps_in:.1f}/s, at its own {frames[0].shape[1]} px), "
           f"man M enrolled from {len(templates)} crops; {a.runs} runs from start frames spread over the clip,")
     print(f"   looping, fed at {feed:g} frames/s, up to 20 s each, through the real kiosk loop (default liveness mode)")
     for name, rs in rows.items():

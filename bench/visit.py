@@ -6,8 +6,11 @@ Run from the repository root (it reads the real clips outside the repository):
 
 Not a test. Two parts, each printed as a table:
 
-a) time-to-record: every clip replayed as a live camera at its own frame rate (frames scaled to
-   640 px wide, as the kiosk's camera gives them), a visit starting every 4 s; each visit runs
+a) time-to-record: every clip replayed as `kiosk run --camera CLIP` replays it (kiosk.camera's
+   replay: in the clip's own time, at the camera's frame rate ([camera] fps, 15) or the clip's
+   when lower, frames wider than 640 px scaled down; --camera-fps 0: every frame at the clip's
+   own rate, enlarged to 640 px wide, as this benchmark fed clips before 2026-12-01), a visit
+   starting every 4 s; each visit runs
    the real KioskLoop (detection, gates, encoding, vote, liveness in its DEFAULT mode,
    decision, SQLite) on a virtual clock: after a frame that took c seconds of CPU here, the
    next frame is the newest one due by then (a live camera drops the rest). Time-to-record =
@@ -109,6 +112,25 @@ def enroll(store, cfg, analyzer, videos: Path, clip: str) -> int:
     return len(rows)
 
 
+def camera_frames(path: Path, fps: float) -> tuple[list[np.ndarray], float]:
+    """The clip as the kiosk sees it with `kiosk run --camera CLIP`: kiosk.camera's own replay,
+    every due frame in order (in the clip's own time, at `fps` or the clip's rate when lower,
+    scaled down to the camera's width), and the rate the frames come at."""
+    from kiosk.camera.replay import ReplaySource
+
+    src = ReplaySource(path, fps=fps, realtime=False, width=WIDTH)
+    src.open()
+    frames = []
+    try:
+        while True:
+            frames.append(src.read().image)
+    except StopIteration:
+        pass
+    finally:
+        src.close()
+    return frames, src.rate
+
+
 def visit(cfg, store, analyzer, frames, fps: float, start: int, limit_s: float) -> dict:
     """One visit on a virtual clock; returns what happened and when."""
     from kiosk.camera.base import Frame
@@ -157,7 +179,7 @@ def visit(cfg, store, analyzer, frames, fps: float, start: int, limit_s: float) 
 
 
 def part_a(videos: Path, step_s: float, limit_s: float, clips: list[str] | None = None,
-           lfw: Path | None = None, jobs: int = 1) -> None:
+           lfw: Path | None = None, jobs: int = 1, camera_fps: float | None = None) -> None:
     from kiosk.recognition.pipeline import FaceAnalyzer
     from kiosk.store import Store
 
@@ -173,7 +195,10 @@ def part_a(videos: Path, step_s: float, limit_s: float, clips: list[str] | None 
         with Store(big.db_path) as store:
             n = enroll_others(store, enc, ids)
         galleries[f"+ {n} lfw-dev people ({len(enc)} templates)"] = big
-    print(f"a) time-to-record, liveness mode {cfg.liveness.mode!r} (passive {cfg.liveness.passive_s:g} s, "
+    camera_fps = cfg.camera.fps if camera_fps is None else camera_fps
+    print(f"a) time-to-record, clips replayed " + (f"as the kiosk's replay does at a {camera_fps:g}-fps camera"
+                                                   if camera_fps else "at their own rates, enlarged to 640 px")
+          + f"; liveness mode {cfg.liveness.mode!r} (passive {cfg.liveness.passive_s:g} s, "
           f"then {cfg.liveness.challenge_tries} x {cfg.liveness.challenge_s:g} s challenges, max "
           f"{cfg.liveness.max_seconds:g} s); a visit every {step_s:g} s of each clip, up to {limit_s:g} s each")
     print(f"   {'gallery':<38} {'clip':<24} {'fps':>5} {'tmpl':>4} {'visits':>6} {'recorded':>8} {'wrong':>5} "
@@ -181,7 +206,7 @@ def part_a(videos: Path, step_s: float, limit_s: float, clips: list[str] | None 
           f"{'analysed/s':>10} {'HR fraud':>8}  not recorded")
     totals = {}
     for clip in clips or ENROLL_FROM:
-        frames, fps = read_clip(videos / clip)
+        frames, fps = camera_frames(videos / clip, camera_fps) if camera_fps else read_clip(videos / clip)
         starts = [round(s * fps) for s in np.arange(0.0, max(0.01, len(frames) / fps - 6.0), step_s)]
         for gname, gcfg in galleries.items():
             with Store(gcfg.db_path) as store:
@@ -306,6 +331,8 @@ def main() -> None:
     ap.add_argument("--lfw", type=Path, help="a): also run every visit with all of lfw-dev's people enrolled "
                     "(e.g. ../shared/lfw-dev; their templates are cached in .cache/lfw-gallery.npz)")
     ap.add_argument("--jobs", type=int, default=1, help="processes for the first lfw-dev enrollment")
+    ap.add_argument("--camera-fps", type=float, help="a): the camera's frame rate (default: [camera] fps); 0: "
+                    "every frame of each clip at its own rate, enlarged to 640 px (this benchmark before 2026-12-01)")
     ap.add_argument("--variant", choices=tuple(VARIANTS), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.variant:
@@ -320,7 +347,7 @@ def main() -> None:
 
         print(f"kiosk package: {Path(kiosk.__file__).parent}")
     if args.only != "b":
-        part_a(args.videos, args.step, args.limit, args.clips, args.lfw, args.jobs)
+        part_a(args.videos, args.step, args.limit, args.clips, args.lfw, args.jobs, args.camera_fps)
     if args.only != "a":
         part_b(args.videos, args.unknown_clip, args.seconds)
 
