@@ -223,6 +223,12 @@ SCHEMA: dict[str, Section] = {
         Setting("flat_live_share", 1.0,
                 "... while live evidence is at most this share of them ('live' needs more than this share).",
                 lo=0.0, hi=1.0),
+        Setting("mixed_live_pairs", 2,
+                "Flat motion that came with at least this much live evidence (live pairs; a confirmed blink "
+                "counts as parallax_pairs) is refused as 'unverified' (mixed_motion: try again), not accused "
+                "as flat_motion: real faces on soft or enlarged camera pictures gave 8 flat pairs with 2 live "
+                "ones (3 of 624 genuine tracks), simulated prints 6-8 of 650 (docs/liveness.md).",
+                lo=1, hi=50),
         Setting("passive_s", 3.0, "passive_then_challenge: ask after this long without a verdict.",
                 lo=0.0, hi=30.0),
         Setting("challenge_kinds", ["blink"],

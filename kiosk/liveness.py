@@ -29,7 +29,7 @@ Passive signals (from what the track gives over a second or two):
 ``planar_gap_s``, and one ends at every frame: overlapping pairs share their frames' tracking
 errors) or a confirmed blink, more than ``flat_live_share`` of the flat pairs; "spoof" is
 declared only on positive evidence of an attack (``flat_pairs`` flat pairs outweighing the live
-ones: ``SUSPECT_REASONS``) - unless the live evidence is a full ``parallax_pairs`` too: a face
+ones: ``SUSPECT_REASONS``) - unless the live evidence reached ``mixed_live_pairs`` too: a face
 that moved both ways is "unverified" ("mixed_motion"), not accused. Every challenge not answered
 (``challenge_tries`` of them, each with its full ``challenge_s``) or ``max_seconds`` without a
 pass end as "unverified" (reasons "challenge_failed", "timeout"): the person is asked to try
@@ -111,6 +111,7 @@ class LivenessConfig:
     flat_max: float = _D["flat_max"]
     flat_pairs: int = _D["flat_pairs"]
     flat_live_share: float = _D["flat_live_share"]
+    mixed_live_pairs: int = _D["mixed_live_pairs"]
     # challenge
     passive_s: float = _D["passive_s"]
     challenge_kinds: tuple = tuple(_D["challenge_kinds"])
@@ -737,10 +738,11 @@ class LivenessTracker:
             return self._finish("spoof", "screen", ts)  # a face on a device: independent cues agree
         live_evidence = self.live_pairs + c.parallax_pairs * self.blinks // c.blinks_needed
         if self.flat_pairs >= c.flat_pairs and live_evidence <= c.flat_live_share * self.flat_pairs:
-            if live_evidence >= c.parallax_pairs:
-                # it also moved like a face, as much as makes a face live: 1 of 1,300 simulated
-                # prints did, a real face held still on a low-resolution camera can (docs/liveness.md,
-                # "Fairness"). Not accepted, but no accusation either: asked to try again.
+            if live_evidence >= c.mixed_live_pairs:
+                # it also moved like a face: a real face held still on a low-resolution, soft or
+                # enlarged camera picture can (2 live pairs with 8 flat ones), about 1 % of prints do
+                # (docs/liveness.md, "Fairness"). Not accepted, but no accusation either: asked to
+                # try again.
                 return self._finish("unverified", "mixed_motion", ts)
             return self._finish("spoof", "flat_motion", ts)
         passive_live = None

@@ -316,21 +316,24 @@ def test_the_same_photo_tilted_as_a_print_is_flat(face_frames):
     assert v.scores["motion"] >= LivenessConfig().flat_min_motion  # it was moved out of plane
 
 
-def test_flat_motion_with_a_full_set_of_live_evidence_is_a_retry_not_an_accusation(real_landmarks):
+def test_flat_motion_with_live_evidence_too_is_a_retry_not_an_accusation(real_landmarks):
     """HR's fraud log gets a face only on one-sided evidence. A real face held still on a
     low-resolution camera once gave 8 flat pairs *and* 3 live ones (bench/visit.py, man A 4.8 s
-    into a track); of 1,300 simulated prints' flat verdicts one had as many (docs/liveness.md,
-    "Fairness"): it is still refused, only not accused. The decision on the tracker's counts, as
-    its surface check leaves them."""
+    into a track), and on soft or enlarged pictures 8 flat with 2 live (3 of 624 genuine tracks);
+    about 1 % of simulated prints' flat verdicts had 2 live pairs too (docs/liveness.md,
+    "Fairness"): they are still refused, only not accused. One stray live pair is not enough. The
+    decision on the tracker's counts, as its surface check leaves them."""
     lm = real_landmarks["obama.jpg"]
     verdicts = {}
-    for live in (2, 3):
+    for live in (1, 2, 3):
         tracker = LivenessTracker(LivenessConfig(mode="passive", **NO_SCREEN))
         assert tracker.update(0.0, lm, None, None).state == "pending"
         tracker.flat_pairs, tracker.live_pairs = LivenessConfig().flat_pairs, live
         verdicts[live] = tracker.update(0.1, lm, None, None)
-    assert (verdicts[2].state, verdicts[2].reason, verdicts[2].suspected) == ("spoof", "flat_motion", True)
-    assert (verdicts[3].state, verdicts[3].reason, verdicts[3].suspected) == ("unverified", "mixed_motion", False)
+    assert (verdicts[1].state, verdicts[1].reason, verdicts[1].suspected) == ("spoof", "flat_motion", True)
+    for live in (2, 3):
+        assert (verdicts[live].state, verdicts[live].reason, verdicts[live].suspected) == \
+            ("unverified", "mixed_motion", False)
 
 
 def test_a_glitch_in_one_frame_is_counted_once(face_frames):
