@@ -79,6 +79,22 @@ class CameraReader(threading.Thread):
         # face-priority exposure, steered by the light the worker measures on the chosen face
         self.exposure = FacePriority() if app.cfg.camera.face_exposure else None
 
+    RECORDING_WAIT_S = 180.0  # longest wait for the worker before a recording starts anyway
+
+    def _wait_for_recogniser(self, source) -> None:
+        """A recording (a replayed clip or photo folder) starts once the recognition worker is
+        ready: its first seconds are the person's first seconds at the kiosk, and in real time a
+        worker still loading its models (1-3 s) would drop them - the clip's visit would be
+        timed from a later frame, a photo held for 1 s never seen. A live camera opens at once
+        (the preview), its frames before that are nobody's loss."""
+        app = self.app
+        if not getattr(source, "recording", False) or not app.worker_enabled:
+            return
+        end = time.monotonic() + self.RECORDING_WAIT_S
+        while (not app.ready and not self.stopped() and time.monotonic() < end
+               and app.state.get("recognition") != "fatal"):
+            self.halt.wait(0.05)
+
     def run(self) -> None:
         app = self.app
         pause = 1.0
@@ -86,6 +102,9 @@ class CameraReader(threading.Thread):
             source = None
             try:
                 source = self.make_source()
+                self._wait_for_recogniser(source)
+                if self.stopped():
+                    return
                 source.open()
                 app.set_state(camera="ok")
                 pause = 1.0

@@ -189,3 +189,22 @@ def test_the_running_recogniser_follows_the_roster_of_the_server(sqlite_collecto
         assert [e["nip"] for e in s1.events()] == [OBAMA]
         assert s1.employee(OBAMA)["active"] == 0 and s1.template_rows() == []
     assert BIDEN not in {e["nip"] for e in Store(cfg1.db_path).employees()}
+
+
+def test_a_replayed_recording_starts_when_recognition_is_ready(cfg, enrolled, tmp_path, faces):
+    """A clip or photo replayed as the camera is a person's visit from its first frame: it starts
+    once the worker has loaded its models (1-3 s), not before - a photo held for one second was
+    never seen, a clip's visit was timed from a later frame. Played once, in real time."""
+    d = tmp_path / "once"
+    d.mkdir()
+    (d / "1.jpg").write_bytes((faces / "obama3.jpg").read_bytes())
+    msgs = Messages()
+    app = App(cfg, lambda: open_source(f"replay:{d}", fps=8, realtime=True, hold_s=1.0), on_message=msgs)
+    app.start()
+    try:
+        wait_for(lambda: app.state["camera"] == "ended", 120, "the replay to end")
+        wait_for(app.drained, 30, "the worker to answer for the last frame")
+        assert [m["employee_id"] for m in msgs.of("attendance")] == [OBAMA]
+        assert app.frames >= 4  # the second of photo, analysed
+    finally:
+        app.stop()

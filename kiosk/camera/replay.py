@@ -41,6 +41,8 @@ VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v"}
 
 
 class ReplaySource:
+    recording = True  # the kiosk app starts it once recognition is ready (kiosk/app.py, CameraReader)
+
     def __init__(self, path: Path, fps: float = 15, realtime: bool = True, hold_s: float = 1.0,
                  loop: bool = False, max_side: int = 1280, width: int | None = None):
         self.path = Path(path)
