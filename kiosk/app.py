@@ -21,8 +21,9 @@ QueueHandler in the worker whose "queue" is its pipe, and the supervisor, as the
 hands each record to the logger of the same name here. (An mp.Queue shared across restarts was
 tried first: a worker killed in the middle of a write left it unreadable and stop() hung.)
 
-Start order: store, ring, worker, uploader, camera, supervisor; stop is the reverse, each part
-given a bounded time.
+Start order: store, ring, worker, uploader, camera (a replayed recording waits for the worker to
+be ready, a live camera does not), supervisor; stop is the reverse, each part given a bounded
+time.
 """
 
 from __future__ import annotations
