@@ -3,7 +3,7 @@
 For demos, tests and benchmarks. In real time (the default) it behaves like a camera: frames
 are due at `fps`, and a reader that falls behind gets the newest due frame, the ones in between
 are dropped (as a live camera's would be). With ``realtime=False`` every due frame is handed
-out in order, as fast as it is read, stamped as if they came at `fps`, for deterministic tests.
+out in order, as fast as it is read, stamped as if they came in time, for deterministic tests.
 A still image is shown for `hold_s` seconds (fps * hold_s frames), long enough for the k-of-n
 vote.
 
@@ -130,7 +130,7 @@ class ReplaySource:
                 self._index = index
                 self.played += 1
                 # in real time a frame is stamped when it was due, as a live camera stamps its arrival;
-                # otherwise on a virtual clock at `fps` (tracks, votes and liveness see the camera's
+                # otherwise on a virtual clock at the replay's rate (tracks, votes and liveness see the camera's
                 # timing however fast or slowly the frames are read)
                 ts = self._t0 + index / self.rate if self.realtime else self._vstart + (self.played - 1) / self.rate
                 return Frame(image=image, ts=ts, seq=self.passes * 10**7 + index, label=label)
