@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Does the preview stay smooth while recognition works? UI-thread frame gaps, two designs.
 
-The real kiosk window runs offscreen with a replayed camera at 30 fps (or the clip's own rate
-when lower: the replay plays a video in its own time; person-a_cap12 is 25 fps). Recognition is kept
+The real kiosk window runs offscreen with a replayed camera at 30 fps (every frame of the clip one
+camera frame: the replay's own_time=False, a frame source at an exact rate). Recognition is kept
 busy on purpose: the person in the clip is *not* enrolled, so every frame of the track is
 encoded (the worst case for the preview). Measured in the UI thread: the time between
 consecutive frames reaching the camera view (median, p99, max) and frames shown per second.
@@ -36,7 +36,7 @@ def run_variant(variant: str, video: str, seconds: float, fps: float, encoder: s
     import numpy as np
     from PySide6.QtWidgets import QApplication
 
-    from kiosk.camera import open_source
+    from kiosk.camera.replay import ReplaySource
     from kiosk.config import load_config
     from kiosk.loop import KioskLoop
     from kiosk.store import Store
@@ -51,8 +51,8 @@ def run_variant(variant: str, video: str, seconds: float, fps: float, encoder: s
     Store(cfg.db_path).close()
     app = QApplication.instance() or QApplication([])
 
-    def make_source():
-        return open_source(f"replay:{video}", fps=fps, realtime=True, loop=True)
+    def make_source():  # every frame of the clip one frame at fps: a load at an exact rate, not a visit
+        return ReplaySource(Path(video), fps=fps, realtime=True, loop=True, own_time=False)
 
     win = KioskWindow(cfg, make_source, start_worker=(variant == "process"))
     win.resize(1024, 600)
@@ -136,10 +136,7 @@ def main() -> None:
             sys.exit(f"{variant} failed:\n{out.stderr[-3000:]}")
         rows.append(json.loads(line[-1]))
     base = rows[1]
-    import cv2
-
-    own = cv2.VideoCapture(args.video).get(cv2.CAP_PROP_FPS) or args.fps
-    print(f"UI thread while recognition is busy: replay {Path(args.video).name} at {min(args.fps, own):g} fps, "
+    print(f"UI thread while recognition is busy: replay {Path(args.video).name} at {args.fps:g} fps, "
           f"{args.seconds:g} s per variant, {os.cpu_count()} cores, encoder {args.encoder or 'default'}\n")
     print("| variant | frames shown/s | gap median ms | gap p99 ms | gap max ms | frames analysed/s | p99 gap vs thread |")
     print("|---|---:|---:|---:|---:|---:|---:|")

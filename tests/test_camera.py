@@ -248,3 +248,12 @@ def test_a_video_is_seen_at_the_cameras_width(tmp_path):
         src = open_source(f"replay:{path}", width=640, fps=15, realtime=False)
         src.open()
         assert src.read().image.shape == shape
+
+
+def test_own_time_false_hands_out_every_frame_of_a_video_at_fps(tmp_path):
+    # a load benchmark's frame source at an exact rate: each frame of the 10-fps clip, 30 a second
+    src = ReplaySource(_clip_at(tmp_path / "slow.avi", 10, 12), fps=30, realtime=False, own_time=False)
+    src.open()
+    frames = [src.read() for _ in range(4)]
+    assert [_number(f) for f in frames] == [0, 1, 2, 3] and src.rate == 30
+    assert round(frames[3].ts - frames[0].ts, 3) == 0.1

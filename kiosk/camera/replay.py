@@ -13,7 +13,9 @@ frames come at `fps` or at the video's own rate when that is lower - a 30-fps cl
 at 15 gives every second frame, a 10-fps clip each of its frames, 10 a second. (Handing out
 every frame of the file as one camera frame played a 30-fps clip at half speed: liveness saw
 half the motion per second and blinks twice as long, and a visit took twice the clip's time.)
-A header without a usable rate (outside 1-240) is played frame by frame at `fps`. A video
+A header without a usable rate (outside 1-240) is played frame by frame at `fps`, and so is
+every video with ``own_time=False`` (a frame source at an exact rate for load benchmarks, the
+clip's motion sped up or slowed down). A video
 wider than the camera's `width` is scaled down to it (the height keeps the video's
 proportions), as the kiosk's camera would deliver the scene: a 1080p phone clip is seen at
 640 x 360. A smaller one is not enlarged: interpolated pixels are not a sharper camera (a
@@ -44,11 +46,12 @@ class ReplaySource:
     recording = True  # the kiosk app starts it once recognition is ready (kiosk/app.py, CameraReader)
 
     def __init__(self, path: Path, fps: float = 15, realtime: bool = True, hold_s: float = 1.0,
-                 loop: bool = False, max_side: int = 1280, width: int | None = None):
+                 loop: bool = False, max_side: int = 1280, width: int | None = None, own_time: bool = True):
         self.path = Path(path)
         self.fps, self.realtime, self.hold_s, self.loop = float(fps), realtime, hold_s, loop
         self.max_side = max_side  # still images: longest side at most this
         self.width = width  # video frames: scaled down to this width (None: longest side <= max_side)
+        self.own_time = own_time  # a video in its own time (False: each of its frames one frame at fps)
         self._images: list[Path] = []
         self._cap = None
         self._index = -1  # index of the last frame handed out
@@ -84,7 +87,7 @@ class ReplaySource:
             self._total = None
             self._video_pos = -1
             rate = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
-            self.video_fps = rate if 1.0 <= rate <= 240.0 else None
+            self.video_fps = rate if 1.0 <= rate <= 240.0 and self.own_time else None
             self.rate = min(self.fps, self.video_fps) if self.video_fps else self.fps
         self._t0 = time.monotonic()
         if not hasattr(self, "_vstart"):
