@@ -86,3 +86,28 @@ def test_self_test_passes_on_a_real_photo(tmp_path, faces):
 def test_identify_without_a_database_says_so(tmp_path, faces):
     r = run_kiosk("identify", str(faces / "obama.jpg"), cwd=tmp_path)
     assert r.returncode == 1 and "database not found" in r.stderr
+
+
+def test_headless_run_replays_a_video_in_its_own_time(kiosk_dir, faces, tmp_path):
+    """A phone clip at 30 frames/s played as the camera (15 frames/s, the default): every second
+    frame of it, so that 3 s of clip are 3 s at the kiosk - not 6, as when each frame of the file
+    was one camera frame - and a 1280-px frame reaches recognition at the camera's 640 px."""
+    import numpy as np
+
+    face = cv2.cvtColor(load_rgb(faces / "obama3.jpg"), cv2.COLOR_RGB2BGR)
+    clip = tmp_path / "phone.avi"
+    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30, (1280, 720))
+    for k in range(90):  # 3 s: Obama's photo drifting slowly across a 1280 x 720 frame
+        frame = np.full((720, 1280, 3), 90, np.uint8)
+        small = cv2.resize(face, (640, round(face.shape[0] * 640 / face.shape[1])))[:720]
+        x = 200 + 2 * k
+        frame[:small.shape[0], x:x + 640] = small
+        w.write(frame)
+    w.release()
+    r = run_kiosk("run", "--headless", "--camera", f"replay:{clip}", "--no-realtime", cwd=kiosk_dir)
+    assert r.returncode == 0, r.stderr
+    out = lines(r.stdout)
+    (rec,) = [o for o in out if o["type"] == "attendance"]
+    assert rec["employee_id"] == OBAMA and int(rec["frame"].rsplit("#", 1)[1]) % 2 == 0  # a frame of the 15-fps sampling
+    (ended,) = [o for o in out if o["type"] == "camera"]
+    assert "ended after 45 frame(s)" in ended["message"], ended
