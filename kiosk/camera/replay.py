@@ -65,18 +65,17 @@ class ReplaySource:
         self.played = 0  # frames handed out, over all passes
 
     def open(self) -> None:
+        self.video_fps, self.rate = None, self.fps  # a video's own rate may lower it (below)
         if self.path.is_dir():
             self._images = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
             if not self._images:
                 raise CameraError(f"replay folder {self.path} holds no images")
             self._per_image = max(1, round(self.fps * self.hold_s))
             self._total = len(self._images) * self._per_image
-            self.rate = self.fps
         elif self.path.suffix.lower() in IMAGE_SUFFIXES:
             self._images = [self.path]
             self._per_image = max(1, round(self.fps * self.hold_s))
             self._total = self._per_image
-            self.rate = self.fps
         else:
             import cv2
 
@@ -158,9 +157,8 @@ class ReplaySource:
             return self._cached[1], str(self._images[i])
         import cv2
 
-        # the video's frame at this frame's time (the same frame when the video is not faster)
-        want = index if self.video_fps is None or self.rate >= self.video_fps \
-            else int(index * self.video_fps / self.rate + 1e-6)
+        # the video's frame at this frame's time (the same index when the video is not faster)
+        want = int(index * self.video_fps / self.rate + 1e-6) if self.video_fps else index
         ok = True
         while self._video_pos < want - 1 and ok:
             ok = self._cap.grab()
