@@ -77,9 +77,9 @@ def defaults(schema: dict[str, Section]) -> dict[str, dict]:
     return out
 
 
-def line_of(text: str, header: str, key: str | None = None) -> int | None:
-    """1-based line of `[header]` (or of `key = ...` inside it, or of a dotted `header.key = ...`
-    before any table); tomllib gives no positions."""
+def line_of(text: str, header: str | None, key: str | None = None) -> int | None:
+    """1-based line of `[header]` (or of `key = ...` inside it - header None: before any table -
+    or of a dotted `header.key = ...` before any table); tomllib gives no positions."""
     current = None
     for n, line in enumerate(text.splitlines(), 1):
         s = line.strip()
@@ -90,18 +90,8 @@ def line_of(text: str, header: str, key: str | None = None) -> int | None:
                 return n
         elif key is not None and current == header and re.match(rf'["\']?{re.escape(key)}["\']?\s*=', s):
             return n
-        elif key is not None and current is None and re.match(rf"{re.escape(header)}\s*\.\s*{re.escape(key)}\s*=", s):
-            return n
-    return None
-
-
-def _top_line(text: str, key: str) -> int | None:
-    """1-based line of `key = ...` before the first [section] header."""
-    for n, line in enumerate(text.splitlines(), 1):
-        s = line.strip()
-        if s.startswith("["):
-            return None
-        if re.match(rf'["\']?{re.escape(key)}["\']?\s*=', s):
+        elif key is not None and current is None and header is not None and \
+                re.match(rf"{re.escape(header)}\s*\.\s*{re.escape(key)}\s*=", s):
             return n
     return None
 
@@ -131,7 +121,7 @@ def merge_file(values: dict, path: Path, schema: dict[str, Section], ignore: tup
     written for an earlier version still loads; `transform`: see read_toml."""
     data, text = read_toml(path, transform)
 
-    def where(header: str, key: str | None = None) -> str:
+    def where(header: str | None, key: str | None = None) -> str:
         line = line_of(text, header, key)
         return f"{path}:{line}" if line else str(path)
 
@@ -143,7 +133,7 @@ def merge_file(values: dict, path: Path, schema: dict[str, Section], ignore: tup
             homes = [sec for sec, s in schema.items() if any(x.key == name for x in s.settings)]
             hint = (f"it belongs in [{'] or ['.join(homes)}]" if homes
                     else f"no section has such a key (sections: {', '.join(schema)})")
-            raise SettingsError(f"{path}:{_top_line(text, name) or '?'}: {name!r} is outside every [section]: {hint}")
+            raise SettingsError(f"{where(None, name)}: {name!r} is outside every [section]: {hint}")
         if name not in schema:
             raise SettingsError(f"{where(name)}: unknown section [{name}] (known: {', '.join(schema)})")
         if not isinstance(table, dict):
