@@ -33,6 +33,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 
+def evidence(scores: dict, cfg) -> int:
+    """The live evidence a verdict's scores hold, as LivenessTracker counts it (live pairs +
+    parallax_pairs per confirmed blink)."""
+    return scores.get("parallax_pairs", 0) + cfg.parallax_pairs * scores.get("blinks", 0) // cfg.blinks_needed
+
+
+def by_evidence(evs, full: int, width: int) -> str:
+    """A row of counts of flat verdicts by their live evidence (0, 1, ..., >= full)."""
+    flat = Counter(min(ev, full) for ev in evs)
+    return "  ".join(f"{k if k < full else f'>= {full}'}: {flat.get(k, 0):{width}d}" for k in range(full + 1))
+
+
 def verdicts(seed: int, faces: Path, videos: Path) -> list[tuple[float, str, str | None, int]]:
     """(frames/s, state, reason, live evidence) per print track of one seed."""
     from liveness import _landmarks_of, attack_photos, clip_stills, grey, print_frames, read_clip, run_modes
@@ -59,12 +71,12 @@ def verdicts(seed: int, faces: Path, videos: Path) -> list[tuple[float, str, str
             if track[::stride]:
                 state, reason, _, _, s = run_modes(track[::stride], i, 9.0, modes=("passive_then_challenge",))[
                     "passive_then_challenge"]
-                out.append((15.0 / stride, state, reason,
-                            s.get("parallax_pairs", 0) + cfg.parallax_pairs * s.get("blinks", 0) // cfg.blinks_needed))
+                out.append((15.0 / stride, state, reason, evidence(s, cfg)))
     return out
 
 
 SOFTER = ("none", "soft2", "blur1.5", "up")
+FLAT = ("flat_motion", "mixed_motion")  # the verdicts of flat evidence, accused or not
 
 
 def soften(frame, kind: str):
@@ -108,8 +120,7 @@ def genuine_verdicts(clip: Path, kinds=SOFTER) -> list[tuple[str, str, float, st
             if track:
                 state, reason, _, _, s = run_modes(track, 1000 + k, 12.0, modes=("passive_then_challenge",))[
                     "passive_then_challenge"]
-                out.append((kind, clip.name, float(s0), state, reason,
-                            s.get("parallax_pairs", 0) + cfg.parallax_pairs * s.get("blinks", 0) // cfg.blinks_needed))
+                out.append((kind, clip.name, float(s0), state, reason, evidence(s, cfg)))
     return out
 
 
@@ -135,21 +146,18 @@ def main() -> int:
               f"by the live evidence they also had ({mixed} or more: mixed_motion, a retry, no HR case)")
         for kind in SOFTER:
             rs = [r for r in real if r[0] == kind]
-            flat = Counter(min(ev, full) for *_, reason, ev in rs if reason in ("flat_motion", "mixed_motion"))
-            cells = "  ".join(f"{k if k < full else f'>= {full}'}: {flat.get(k, 0):3d}" for k in range(full + 1))
+            cells = by_evidence((ev for *_, reason, ev in rs if reason in FLAT), full, 3)
             print(f"   {kind:8s} {len(rs):4d} tracks, live {sum(r[3] == 'live' for r in rs):4d}, refused as flat_motion "
                   f"(an HR case) {sum(r[4] == 'flat_motion' for r in rs):2d}; flat verdicts {cells}   "
-                  + " ".join(f"{c}@{s0:g}s:{ev}" for k_, c, s0, _, reason, ev in rs
-                             if reason in ("flat_motion", "mixed_motion")))
+                  + " ".join(f"{c}@{s0:g}s:{ev}" for _, c, s0, _, reason, ev in rs if reason in FLAT))
     if not a.seeds:
         return 0
     print(f"print attacks of seeds {a.seeds}: {len(rows)} tracks (both rates), accepted as live: "
           f"{sum(st == 'live' for _, st, _, _ in rows)}")
     print(f"flat_motion verdicts by the live evidence they also had ({mixed} or more: a retry, no HR case)")
     for fps in (15.0, 7.5):
-        flat = Counter(min(ev, full) for f, st, reason, ev in rows if f == fps and reason in ("flat_motion", "mixed_motion"))
-        cells = "  ".join(f"{k if k < full else f'>= {full}'}: {flat.get(k, 0):4d}" for k in range(full + 1))
-        print(f"   {fps:4g} frames/s, {sum(flat.values()):4d} verdicts   {cells}")
+        evs = [ev for f, st, reason, ev in rows if f == fps and reason in FLAT]
+        print(f"   {fps:4g} frames/s, {len(evs):4d} verdicts   {by_evidence(evs, full, 4)}")
     return 0
 
 
