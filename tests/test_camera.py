@@ -46,11 +46,11 @@ def test_realtime_replay_drops_stale_frames(clip):
     assert newest.seq - first.seq >= 6 and src.dropped >= 5
 
 
-def _clip_at(path, fps, n):
-    """A video of n frames at `fps` whose frame k is grey level k (its number, readable after JPEG)."""
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (64, 48))
+def _clip_at(path, fps, n, size=(64, 48)):
+    """A video of n frames at `fps` whose frame k is grey level 4k (its number, readable after JPEG)."""
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
     for k in range(n):
-        w.write(np.full((48, 64, 3), 4 * k, np.uint8))
+        w.write(np.full((size[1], size[0], 3), 4 * k, np.uint8))
     w.release()
     return path
 
@@ -238,11 +238,7 @@ def test_a_photo_that_is_slow_to_decode_is_still_shown_for_its_whole_hold(tmp_pa
 def test_a_video_is_seen_at_the_cameras_width(tmp_path):
     # a 1280 x 720 phone clip reaches the kiosk as its 640-px camera would deliver the scene (the
     # proportions kept); a small webcam clip is not enlarged (interpolation is no sharper camera)
-    big = tmp_path / "big.avi"
-    w = cv2.VideoWriter(str(big), cv2.VideoWriter_fourcc(*"MJPG"), 15, (1280, 720))
-    for _ in range(3):
-        w.write(np.full((720, 1280, 3), 100, np.uint8))
-    w.release()
+    big = _clip_at(tmp_path / "big.avi", 15, 3, (1280, 720))
     small = _clip_at(tmp_path / "small.avi", 15, 3)  # 64 x 48
     for path, shape in ((big, (360, 640, 3)), (small, (48, 64, 3))):
         src = open_source(f"replay:{path}", width=640, fps=15, realtime=False)
