@@ -28,6 +28,24 @@ def missing() -> str | None:
     return None
 
 
+def gone(element) -> bool:
+    """Whether the element has left the document. Selenium's staleness_of knows only "stale
+    element reference"; while the next page replaces the old one, Chromium can instead answer
+    "Node with given id does not belong to the document" (a CI run failed on it), which means the
+    same. Any other error is raised."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as e:
+        if "does not belong to the document" in (e.msg or ""):
+            return True
+        raise
+    return False
+
+
 class Browser:
     """A headless Chromium with its own profile and download folder; `close()` removes both."""
 
@@ -92,15 +110,14 @@ class Browser:
 
     def _click(self, element, navigates: bool, timeout: float = 30) -> None:
         """Click; for a link or a form's button, wait until the next page has loaded (the old
-        page's root element gone stale), as a user waits for it."""
-        from selenium.webdriver.support import expected_conditions
+        page's root element gone), as a user waits for it."""
         from selenium.webdriver.support.ui import WebDriverWait
 
         old = self.driver.find_element("tag name", "html") if navigates else None
         element.click()
         if navigates:
             wait = WebDriverWait(self.driver, timeout)
-            wait.until(expected_conditions.staleness_of(old))
+            wait.until(lambda d: gone(old), f"the page did not change within {timeout} s")
             wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     def text(self, css: str = "body") -> str:
