@@ -471,7 +471,8 @@ def main(argv=None) -> int:
     enc, ids = [], []
     for p, frames in templates.items():
         for img in frames:
-            a = photo.analyze(img, single=True, others_ratio=cfg.enroll.background_face_ratio)
+            a = photo.analyze(img, single=True, others_ratio=cfg.enroll.background_face_ratio,
+                              template=True)
             if a.encoding is not None:
                 enc.append(a.encoding)
                 ids.append(p)

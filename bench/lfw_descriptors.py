@@ -59,19 +59,35 @@ def _init(rc_values: dict, ratio: float) -> None:
     _ratio = ratio
 
 
-def _analyse(path: str):
-    """(path, encoding or None, identify's reason, enrollment's reason)."""
+def _analyse(job: tuple[str, bool]):
+    """(path, encoding or None, identify's reason, enrollment's reason, enrollment's template or
+    None). The template (jittered as `kiosk enroll` jitters it) only where `job` asks for it."""
     from kiosk.imageio import load_rgb
     from kiosk.recognition.pipeline import others_smaller
 
-    a = _analyzer.analyze(load_rgb(path))
+    path, template = job
+    rgb = load_rgb(path)
+    a = _analyzer.analyze(rgb)
     several = len(a.faces) > 1 and a.face is not None and not others_smaller(a.face, a.faces, _ratio)
-    enc = None if a.encoding is None else np.asarray(a.encoding, np.float32)
-    return path, enc, a.reason or "", "several_faces" if several else (a.reason or "")
+    enc = tenc = None
+    if a.encoding is not None:
+        enc = np.asarray(a.encoding, np.float32)
+        tenc = enc
+        if template and _analyzer.rc.template_jitter:
+            tenc = np.asarray(_analyzer.m.encode(rgb, a.face, _analyzer.rc.mirror, _analyzer.rc.template_jitter),
+                              np.float32)
+    return path, enc, a.reason or "", "several_faces" if several else (a.reason or ""), tenc if template else None
+
+
+TEMPLATE_CANDIDATES = 7  # enrollment's templates are cached for the first 7 photos of a gallery person
 
 
 def build_cache(people, cfg, jobs: int, cache: Path) -> None:
-    paths = [str(f) for v in people.values() if len(v) == 1 or len(v) >= 4 for f in v]
+    """Every photo's probe encoding, and for the first TEMPLATE_CANDIDATES photos of each gallery
+    person also the template `kiosk enroll` would store (jittered per `template_jitter`)."""
+    jobs_ = [(str(f), len(v) >= 4 and i < TEMPLATE_CANDIDATES)
+             for v in people.values() if len(v) == 1 or len(v) >= 4 for i, f in enumerate(v)]
+    paths = [p for p, _ in jobs_]
     rc_values = dict(vars(cfg.recognition))
     rc_values["encoder_threads"] = 1
     print(f"analysing {len(paths)} photos with the kiosk's FaceAnalyzer ({jobs} processes)", file=sys.stderr,
@@ -80,22 +96,34 @@ def build_cache(people, cfg, jobs: int, cache: Path) -> None:
     out = []
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_init,
                              initargs=(rc_values, cfg.enroll.background_face_ratio)) as pool:
-        for i, r in enumerate(pool.map(_analyse, paths, chunksize=8), 1):
+        for i, r in enumerate(pool.map(_analyse, jobs_, chunksize=8), 1):
             out.append(r)
             if i % 500 == 0:
                 print(f"  {i}/{len(paths)} ({time.perf_counter() - t:.0f} s)", file=sys.stderr, flush=True)
     cache.parent.mkdir(parents=True, exist_ok=True)
     lfw = str(next(iter(people.values()))[0].parents[2])
+    nan = np.full(128, np.nan, np.float32)
     np.savez(cache, paths=np.array([os.path.relpath(r[0], lfw) for r in out]),  # relative to lfw-dev
-             enc=np.stack([r[1] if r[1] is not None else np.full(128, np.nan, np.float32) for r in out]),
-             reason=np.array([r[2] for r in out]), enroll_reason=np.array([r[3] for r in out]))
+             enc=np.stack([r[1] if r[1] is not None else nan for r in out]),
+             reason=np.array([r[2] for r in out]), enroll_reason=np.array([r[3] for r in out]),
+             tenc=np.stack([r[4] if r[4] is not None else nan for r in out]),
+             template_jitter=np.array(cfg.recognition.template_jitter))
+
+
+def cache_jitter(cache: Path) -> int | None:
+    """The `template_jitter` a cache was built with (None: a cache from before it was kept)."""
+    z = np.load(cache, allow_pickle=False)
+    return int(z["template_jitter"]) if "template_jitter" in z else None
 
 
 def load_cache(cache: Path, lfw: Path) -> dict[str, tuple]:
-    """photo path (as read_people(lfw) gives it) -> (encoding, identify's reason, enrollment's reason)."""
+    """photo path (as read_people(lfw) gives it) -> (encoding, identify's reason, enrollment's
+    reason, enrollment's template or None where not cached)."""
     z = np.load(cache, allow_pickle=False)
-    return {str(lfw / str(p)): (None if np.isnan(e[0]) else e, str(r) or None, str(er) or None)
-            for p, e, r, er in zip(z["paths"], z["enc"], z["reason"], z["enroll_reason"])}
+    tenc = z["tenc"] if "tenc" in z else np.full_like(z["enc"], np.nan)
+    return {str(lfw / str(p)): (None if np.isnan(e[0]) else e, str(r) or None, str(er) or None,
+                                None if np.isnan(t[0]) else t)
+            for p, e, r, er, t in zip(z["paths"], z["enc"], z["reason"], z["enroll_reason"], tenc)}
 
 
 def enroll(people, subset, photos: dict[str, tuple], rc) -> tuple[dict, Counter]:
@@ -113,8 +141,11 @@ def enroll(people, subset, photos: dict[str, tuple], rc) -> tuple[dict, Counter]
             take = v[next_i[p]: next_i[p] + need] if need > 0 else []
             next_i[p] += len(take)
             for f in take:
-                enc, _, reason = photos[str(f)]
-                batch.append(PhotoResult(p, str(f), enc if reason is None else None, reason))
+                enc, _, reason, template = photos[str(f)]
+                if reason is None and template is None:  # beyond the cached candidates: the probe's
+                    refusals["template not cached (probe encoding used)"] += 1
+                batch.append(PhotoResult(p, str(f), (enc if template is None else template) if reason is None
+                                         else None, reason))
         if not batch:
             break
         stored = [(p, e) for p, es in accepted.items() for e in es.values()]
@@ -144,7 +175,7 @@ def replay(people, subset, photos, rc, templates=None) -> tuple[list, dict, dict
             continue
         t = p if len(v) >= 4 else None
         for f in v:
-            enc, reason, _ = photos[str(f)]
+            enc, reason = photos[str(f)][:2]
             if t and str(f) in templates.get(p, {}):
                 continue
             if enc is None:
@@ -275,6 +306,10 @@ def main(argv=None) -> int:
 
     cfg = load_config(args.config, override=Path(os.devnull))
     people = read_people(args.lfw)
+    if args.cache.exists() and not args.refresh and cache_jitter(args.cache) != cfg.recognition.template_jitter:
+        print(f"{args.cache} was built with template_jitter {cache_jitter(args.cache)}, the config has "
+              f"{cfg.recognition.template_jitter}: analysing again", file=sys.stderr)
+        args.refresh = True
     if args.refresh or not args.cache.exists():
         build_cache(people, cfg, args.jobs, args.cache)
     photos = load_cache(args.cache, args.lfw)

@@ -30,7 +30,7 @@ def _key(people: dict[str, list[Path]], rc, others_ratio: float) -> str:
 
     settings = {k: getattr(rc, k) for k in ("encoder", "mirror", "photo_detect_width", "upsample", "min_eye_px",
                                             "max_shadows", "max_highlights", "min_contrast", "min_sharpness", "max_yaw",
-                                            "max_roll_deg")}
+                                            "max_roll_deg", "template_jitter")}
     h = hashlib.sha256(json.dumps([ENCODER_VERSION, settings, others_ratio, PER_PERSON], sort_keys=True,
                                   default=str).encode())
     for name, paths in people.items():

@@ -351,7 +351,7 @@ def main(argv=None) -> int:
     print(f"bench/lfw_protocol.py: {args.lfw} half {args.half} (seed {args.seed}): "
           f"{sum(1 for p in subset if len(people[p]) >= 4)} gallery people, "
           f"{sum(1 for p in subset if len(people[p]) == 1)} one-photo people; kiosk threshold {rc.threshold}, "
-          f"margin {rc.margin}, neighbour_weight {rc.neighbour_weight}, crowd_weight {rc.crowd_weight}, max_loosening {rc.max_loosening}, mirror {rc.mirror}, min_eye_px {rc.min_eye_px}, "
+          f"margin {rc.margin}, neighbour_weight {rc.neighbour_weight}, crowd_weight {rc.crowd_weight}, max_loosening {rc.max_loosening}, mirror {rc.mirror}, template_jitter {rc.template_jitter}, min_eye_px {rc.min_eye_px}, "
           f"min_sharpness {rc.min_sharpness}, max_shadows {rc.max_shadows}, max_highlights {rc.max_highlights}, "
           f"min_contrast {rc.min_contrast}, "
           f"max_yaw {rc.max_yaw}, max_roll_deg {rc.max_roll_deg}; probes darkened {args.darken} stops; "

@@ -102,7 +102,7 @@ def enroll(store, cfg, analyzer, videos: Path, clip: str) -> int:
     frames, _ = read_clip(videos / source)
     rows = []
     for f in where:
-        a = analyzer.analyze(frames[min(len(frames) - 1, int(f * len(frames)))], single=True)
+        a = analyzer.analyze(frames[min(len(frames) - 1, int(f * len(frames)))], single=True, template=True)
         if a.encoding is not None:
             rows.append(TemplateRow(NIP, a.encoding, a.quality.sharpness, f"{source}@{f}", ENCODER_VERSION))
     with store.transaction("enroll for the benchmark") as db:

@@ -98,7 +98,7 @@ def analyse_photo(job: tuple[str, str]) -> PhotoResult:
         rgb = load_rgb(path)
     except ImageReadError as e:
         return PhotoResult(nip, path, None, "unreadable", str(e).removeprefix(f"{path}: "))
-    a = _analyzer.analyze(rgb, single=True, others_ratio=_others_ratio)
+    a = _analyzer.analyze(rgb, single=True, others_ratio=_others_ratio, template=True)
     note = ""
     if len(a.faces) > 1 and a.face is not None:
         note = f"{len(a.faces)} faces in the photo: {describe_face(a.face, a.faces, rgb.shape)}"

@@ -236,7 +236,7 @@ def analyse_for_admin(loop, frame: Frame, mode: dict) -> dict:
         a = loop.analyzer.detect(frame.image)
         if a.face is not None:
             out["box"] = a.face.as_list()
-            loop.analyzer.finish(frame.image, a)
+            loop.analyzer.finish(frame.image, a, template=mode["mode"] == "capture")
         out["reason"] = a.reason
         if a.quality is not None:
             out["yaw"] = round(a.quality.yaw, 3)

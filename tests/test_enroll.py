@@ -55,6 +55,16 @@ def test_enroll_reports_every_refused_photo_with_its_reason(cfg, photo_root, ros
         assert audit["action"] == "enroll_photos" and json.loads(audit["detail"])["templates"] == 4
 
 
+def test_enrollment_stores_jittered_templates(enrolled, faces, analyzer):
+    # what `kiosk enroll` stores is the jittered template of the photo, not a probe's encoding
+    rows = enrolled.template_rows(OBAMA)
+    stored = {r["source"].rsplit("/", 1)[-1]: np.frombuffer(r["encoding"], "<f4") for r in rows}
+    img = load_rgb(faces / "obama.jpg")
+    template = analyzer.analyze(img, single=True, template=True).encoding
+    assert np.allclose(stored["obama.jpg"], template, atol=1e-6)
+    assert not np.allclose(stored["obama.jpg"], analyzer.analyze(img).encoding, atol=1e-3)
+
+
 def test_a_face_of_another_employee_is_refused_naming_them_unless_that_photo_is_forced(enrolled, cfg, faces,
                                                                                      tmp_path):
     root = tmp_path / "more"

@@ -39,6 +39,35 @@ def test_templates_equal_face_recognitions_own(faces, encodings):
     assert np.linalg.norm(mean - encodings["obama.jpg"]) < 0.1
 
 
+def test_an_enrollment_template_is_jittered_and_a_probe_is_not(faces, analyzer):
+    # templates average the chip and its re-cuts (turned, shifted, scaled a little), each with
+    # its mirror; the face at the camera (a probe) is encoded once, as before
+    from types import SimpleNamespace
+
+    from kiosk.recognition.faces import JITTER, models
+    from kiosk.recognition.pipeline import FaceAnalyzer
+
+    img = load_rgb(faces / "obama.jpg")
+    probe = analyzer.analyze(img)
+    assert RC.template_jitter == 8
+    assert np.array_equal(probe.encoding, models().encode(img, probe.face, mirror=True))
+    chips = models().chip(img, probe.face, jitter=RC.template_jitter)
+    assert chips.shape == (9, 150, 150, 3)
+    assert np.array_equal(chips[0], models().chip(img, probe.face))
+    for c in chips[1:]:  # each re-cut differs, by a little (a few degrees, a few pixels)
+        diff = np.abs(c.astype(float) - chips[0]).mean()
+        assert 1 < diff < 40, diff
+    template = analyzer.analyze(img, single=True, template=True).encoding
+    both = np.concatenate([chips, chips[:, :, ::-1]])
+    assert np.allclose(template, models().encoder.encode(both).mean(axis=0), atol=1e-6)
+    assert np.array_equal(template, analyzer.analyze(img, single=True, template=True).encoding)  # the same every time
+    assert 0.005 < np.linalg.norm(template - probe.encoding) < 0.1  # another descriptor, the same person
+    assert len(JITTER) >= 32 and all(abs(t) <= 3 and abs(dx) <= 0.02 and abs(dy) <= 0.02 and 0.97 <= s <= 1.03
+                                     for t, dx, dy, s in JITTER)
+    plain = FaceAnalyzer(SimpleNamespace(**{**vars(RC), "template_jitter": 0}))
+    assert np.array_equal(plain.analyze(img, single=True, template=True).encoding, probe.encoding)
+
+
 def test_same_person_across_photos_and_different_people(encodings):
     d = lambda a, b: float(np.linalg.norm(encodings[a] - encodings[b]))  # noqa: E731
     assert d("obama.jpg", "obama2.jpg") < RC.threshold

@@ -27,6 +27,19 @@ from kiosk.recognition.encoder import CHIP_PADDING, CHIP_SIZE, DEFAULT_RUNTIME, 
 from kiosk_models import model_path
 
 
+def _jitter_table(n: int = 32, seed: int = 7) -> tuple[tuple[float, float, float, float], ...]:
+    """Fixed re-cuts of a face chip for jittered templates: (turn in degrees, shift right and
+    down as a share of the chip, scale), turns within 3 degrees, shifts within 2 %, scales within
+    3 %. Fixed, so the same photo always gives the same template; larger jitter (6 degrees, 4 %,
+    6 %) was worse on lfw-dev (docs/gates.md, "Jittered templates")."""
+    rng = np.random.default_rng(seed)
+    return tuple((float(rng.uniform(-3, 3)), float(rng.uniform(-0.02, 0.02)), float(rng.uniform(-0.02, 0.02)),
+                  float(rng.uniform(0.97, 1.03))) for _ in range(n))
+
+
+JITTER = _jitter_table()
+
+
 @dataclass(frozen=True)
 class Box:
     """A face rectangle in full-frame pixel coordinates (right/bottom exclusive)."""
@@ -137,21 +150,42 @@ class FaceModels:
         shape = self.landmarks68(to_grey(frame), self._rect(box))
         return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
-    def chip(self, rgb: np.ndarray, box: Box) -> np.ndarray:
+    def chip(self, rgb: np.ndarray, box: Box, jitter: int = 0) -> np.ndarray:
         """The aligned 150x150 RGB face chip the encoder takes (5-point landmarks, padding
-        0.25), cut as dlib's compute_face_descriptor cuts it."""
+        0.25), cut as dlib's compute_face_descriptor cuts it; with `jitter`, (1 + jitter, 150,
+        150, 3): that chip and the first `jitter` of JITTER's re-cuts of it."""
+        dlib = self._dlib
         shape = self.landmarks5(rgb, self._rect(box))
-        return self._dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
+        chip = dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
+        if not jitter:
+            return chip
+        d = dlib.get_face_chip_details(shape, size=CHIP_SIZE, padding=CHIP_PADDING)
+        r = d.rect
+        cx, cy, w, h = (r.left() + r.right()) / 2, (r.top() + r.bottom()) / 2, r.width(), r.height()
+        cos, sin = np.cos(d.angle), np.sin(d.angle)
+        chips = [chip]
+        for turn, dx, dy, scale in JITTER[:jitter]:
+            x, y = cx + (cos * dx * w - sin * dy * h), cy + (sin * dx * w + cos * dy * h)  # in the chip's frame
+            half_w, half_h = w * scale / 2, h * scale / 2
+            details = dlib.chip_details(dlib.drectangle(x - half_w, y - half_h, x + half_w, y + half_h),
+                                        dlib.chip_dims(CHIP_SIZE, CHIP_SIZE), d.angle + np.deg2rad(turn))
+            chips.append(np.asarray(dlib.extract_image_chip(rgb, details)))
+        return np.stack(chips)
 
-    def encode(self, rgb: np.ndarray, box: Box, mirror: bool = False) -> np.ndarray:
+    def encode(self, rgb: np.ndarray, box: Box, mirror: bool = False, jitter: int = 0) -> np.ndarray:
         """The 128-d template of the face in `box` (float32). With `mirror`, the mean of the
         descriptors of the chip and of its mirror image (one batch of two): a face and its
         mirror image are the same person, and the mean is steadier against the side the light
-        or the turn came from (docs/gates.md, "Matching")."""
-        chip = self.chip(rgb, box)
-        if not mirror:
-            return self.encoder.encode(chip)[0]
-        return self.encoder.encode(np.stack([chip, chip[:, ::-1]])).mean(axis=0)
+        or the turn came from (docs/gates.md, "Matching"). With `jitter` (enrollment's
+        templates only), the mean over the chip and `jitter` slightly turned, shifted and scaled
+        re-cuts of it, each with its mirror when `mirror`: a template less tied to where the
+        landmarks happened to fall on that one photo (docs/gates.md, "Jittered templates")."""
+        chips = self.chip(rgb, box, jitter)
+        if chips.ndim == 3:
+            chips = chips[None]
+        if mirror:
+            chips = np.concatenate([chips, chips[:, :, ::-1]])
+        return self.encoder.encode(chips).mean(axis=0) if len(chips) > 1 else self.encoder.encode(chips)[0]
 
 
 _models: dict[tuple[str, int], FaceModels] = {}

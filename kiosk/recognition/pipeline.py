@@ -76,8 +76,9 @@ class FaceAnalyzer:
             a.reason = "no_face"
         return a
 
-    def finish(self, frame: np.ndarray, a: Analysis, encode: bool = True) -> Analysis:
-        """Landmarks, gates and (if `encode` and the gates pass) the template of a.face."""
+    def finish(self, frame: np.ndarray, a: Analysis, encode: bool = True, template: bool = False) -> Analysis:
+        """Landmarks, gates and (if `encode` and the gates pass) the encoding of a.face; an
+        enrollment `template` is jittered (`[recognition] template_jitter`), a probe is not."""
         if a.face is None:
             return a
         t = time.perf_counter()
@@ -91,21 +92,24 @@ class FaceAnalyzer:
             return a
         if encode:
             t = time.perf_counter()
-            a.encoding = self.m.encode(frame, a.face, self.rc.mirror)
+            jitter = getattr(self.rc, "template_jitter", 0) if template else 0
+            a.encoding = self.m.encode(frame, a.face, self.rc.mirror, jitter)
             a.timings["encode"] = time.perf_counter() - t
         return a
 
-    def analyze(self, frame: np.ndarray, single: bool = False, others_ratio: float = 0.0) -> Analysis:
+    def analyze(self, frame: np.ndarray, single: bool = False, others_ratio: float = 0.0,
+                template: bool = False) -> Analysis:
         """Everything for one still photo. Detection runs at `photo_detect_width`; a photo
         narrower than half of it is also upsampled once (HOG finds no face under about 80 px:
         a portrait of 250 px would lose its faces of 70-80 px; docs/gates.md).
 
         `single` (enrollment): with several faces, the chosen one is used only when every other
         face is at most `others_ratio` times as wide (people in the background); otherwise the
-        photo is refused as `several_faces`."""
+        photo is refused as `several_faces`. `template`: the encoding is an enrollment
+        template (jittered; see `finish`)."""
         up = self.rc.upsample + (1 if frame.shape[1] * 2 <= self.rc.photo_detect_width else 0)
         a = self.detect(frame, self.rc.photo_detect_width, min(up, 2))
         if single and len(a.faces) > 1 and not others_smaller(a.face, a.faces, others_ratio):
             a.reason = "several_faces"
             return a
-        return self.finish(frame, a)
+        return self.finish(frame, a, template=template)
