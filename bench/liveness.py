@@ -8,7 +8,8 @@ Not a test. It prints plain-text tables (docs/liveness.md has the output and wha
 
   a) genuine: every clip, face tracks starting every 0.5 s (each track runs until the clip ends),
      frames fed at `--fps` (default 15, the camera default; try 7.5 for an estimate of a
-     Raspberry Pi 4's recognition rate); acceptance within 2 s and, of the tracks with 5 s of clip left, within
+     Raspberry Pi 4's recognition rate) in the clip's own time, or at the clip's rate when lower,
+     as `kiosk run --camera CLIP` plays it (due_frames); acceptance within 2 s and, of the tracks with 5 s of clip left, within
      5 s, per clip and mode (passive, passive_then_challenge, challenge); how many landmark
      blinks the eyes' appearance confirmed.
      A challenge is answered only by what the clip really contains after it is asked (the
@@ -262,7 +263,7 @@ def print_challenge_answers(rows: list[tuple], phases: int, limit_s: float | Non
     print("d) challenges answered by real actions in the clips: each action (found by eye) asked 1 s")
     print(f"   before it starts; 'met' = the challenge passed within its {limit_s:g} s. Turns are also asked the")
     print("   other way round, which the same movement must not answer. Every action is asked at each")
-    print(f"   sampling phase of its clip at this rate (up to {phases}: frames k, k + stride, ...), since a")
+    print(f"   sampling phase of its clip at this rate (up to {phases}: the due frames, then each shifted by one clip frame), since a")
     print("   blink can fall between the frames of one phase and not of another.")
     for kind in ("blink", "turn_left", "turn_right"):
         right = [r for r in rows if r[2] == kind and r[3] == kind]
@@ -320,6 +321,16 @@ def clip_stills(m, clips: dict) -> list[tuple[str, np.ndarray, tuple]]:
     return out
 
 
+def due_frames(n: int, fps_in: float, fps: float, phase: int = 0) -> list[int]:
+    """The frames of an n-frame clip recorded at `fps_in` that the kiosk's replay
+    (kiosk/camera/replay.py) shows at `fps`: one every 1/fps s of the clip's own time (every
+    frame when the clip is slower), e.g. frames 0, 1, 3, 5, 6, 8 ... of a 25-fps clip at 15 fps.
+    `phase` shifts the choice by that many clip frames (the other sampling phases)."""
+    ratio = fps_in / min(fps, fps_in)
+    due = (int(k * ratio + 1e-6) + phase for k in range(int(n / ratio) + 2))
+    return [i for i in due if i < n]
+
+
 def read_clip(path: Path) -> tuple[list[np.ndarray], float]:
     import cv2
 
@@ -370,7 +381,7 @@ def real_replay(a, label: str) -> None:
         templates = []
         for path in crops[:4]:  # the crops touch the picture's edge: padded, as the README says
             im = cv2.copyMakeBorder(cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB), 80, 80, 80, 80, cv2.BORDER_REPLICATE)
-            an = analyzer.analyze(im, single=True)
+            an = analyzer.analyze(im, single=True, template=True)
             if an.encoding is not None:
                 templates.append(TemplateRow(V.NIP, an.encoding, an.quality.sharpness, Path(path).name, ENCODER_VERSION))
         with Store(cfg.db_path) as store:
@@ -469,12 +480,12 @@ def main() -> int:
     for clip in clips:
         frames, fps_in = read_clip(clip)
         all_frames[clip.name] = (frames, fps_in)
-        stride = max(1, round(fps_in / a.fps))
+        phases = math.ceil(fps_in / min(a.fps, fps_in) - 1e-6)  # 2 for a 25- or 30-fps clip at 15 fps
         seq = []  # (ts, landmarks) of the frames the kiosk would process
         tracker = LivenessTracker(cfg, random.Random(0))  # one tracker over the clip, for its cost
         plain = LivenessTracker(replace(cfg, screen_cues=0), random.Random(0))  # the same without the screen cues
         screen = ScreenCues(cfg)  # the screen cues alone, on the same frames: their share of the cost
-        for i in range(0, len(frames), stride):
+        for i in due_frames(len(frames), fps_in, a.fps):
             fr = frames[i]
             t = time.perf_counter()
             box = choose_face(m.detect(fr, 320, 0), fr.shape[1], fr.shape[0])
@@ -520,9 +531,9 @@ def main() -> int:
         genuine_rows.append((clip.name, dur, res, blink_count(seq), len(seq) / dur))
         seqs[clip.name] = [seq]
         if any(c == clip.name for c, _, _ in REAL_ACTIONS):  # the other sampling phases, for d)
-            for phase in range(1, stride):
+            for phase in range(1, phases):
                 other = []
-                for i in range(phase, len(frames), stride):
+                for i in due_frames(len(frames), fps_in, a.fps, phase):
                     _, lm = _landmarks_of(m, frames[i], 320)
                     if lm is not None:
                         other.append((i / fps_in, lm, grey(frames[i])))
