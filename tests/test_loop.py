@@ -152,10 +152,17 @@ def _turning_face(faces, face_px, size, seconds, fps, seed, photo="obama.jpg"):
     return frames, (float(lm[:, 0].mean()), float(lm[:, 1].mean()), width), scene, lm
 
 
-def phone_replay(faces, seconds=12.0, fps=10.0, seed=5):
+def phone_replay(faces, seconds=12.0, fps=10.0, seed=8):
     """A phone held up by hand, playing a video of an enrolled employee turning his head: the
     video is made at test setup from a registry photo; the phone (bezel, fingers, hand motion, a
-    bright screen) by bench/screen_replay.py."""
+    bright screen) by bench/screen_replay.py.
+
+    Seed 8 draws a phone whose screen glows as the real replay's does (its border and its light:
+    glow ratio 2.7 against the 2.0 needed; the real replay of bench/liveness.py part e, 2.3-4.7).
+    Seed 5, used before, gives a phone whose surroundings' motion is borderline (2 or 3 pairs when
+    liveness decides): it was refused as `screen` on one machine and only held (`unverified`, the
+    border alone) on another, because OpenCV's and dlib's float arithmetic differs between CPUs.
+    A test must not ride on such a margin."""
     import random
 
     from screen_replay import replay_frames
