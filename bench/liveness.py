@@ -322,12 +322,13 @@ def clip_stills(m, clips: dict) -> list[tuple[str, np.ndarray, tuple]]:
 
 
 def due_frames(n: int, fps_in: float, fps: float, phase: int = 0) -> list[int]:
-    """The frames of an n-frame clip recorded at `fps_in` that the kiosk's replay
-    (kiosk/camera/replay.py) shows at `fps`: one every 1/fps s of the clip's own time (every
-    frame when the clip is slower), e.g. frames 0, 1, 3, 5, 6, 8 ... of a 25-fps clip at 15 fps.
-    `phase` shifts the choice by that many clip frames (the other sampling phases)."""
-    ratio = fps_in / min(fps, fps_in)
-    due = (int(k * ratio + 1e-6) + phase for k in range(int(n / ratio) + 2))
+    """The frames of an n-frame clip recorded at `fps_in` that the kiosk's replay shows at `fps`
+    (kiosk.camera.replay.video_frame; every frame when the clip is slower), shifted by `phase`
+    clip frames (the other sampling phases)."""
+    from kiosk.camera.replay import video_frame
+
+    rate = min(fps, fps_in)
+    due = (video_frame(k, fps_in, rate) + phase for k in range(int(n * rate / fps_in) + 2))
     return [i for i in due if i < n]
 
 

@@ -51,7 +51,7 @@ def test_an_enrollment_template_is_jittered_and_a_probe_is_not(faces, analyzer):
     probe = analyzer.analyze(img)
     assert RC.template_jitter == 8
     assert np.array_equal(probe.encoding, models().encode(img, probe.face, mirror=True))
-    chips = models().chip(img, probe.face, jitter=RC.template_jitter)
+    chips = models().chips(img, probe.face, jitter=RC.template_jitter)
     assert chips.shape == (9, 150, 150, 3)
     assert np.array_equal(chips[0], models().chip(img, probe.face))
     for c in chips[1:]:  # each re-cut differs, by a little (a few degrees, a few pixels)

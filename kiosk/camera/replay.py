@@ -42,6 +42,13 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v"}
 
 
+def video_frame(index: int, video_fps: float, rate: float) -> int:
+    """The frame of a video recorded at `video_fps` that a replay at `rate` frames a second shows
+    as its `index`-th frame: the one due at that time in the video's own clock (e.g. frames 0, 1,
+    3, 5, 6, 8 ... of a 25-fps video at 15)."""
+    return int(index * video_fps / rate + 1e-6)
+
+
 class ReplaySource:
     recording = True  # the kiosk app starts it once recognition is ready (kiosk/app.py, CameraReader)
 
@@ -158,7 +165,7 @@ class ReplaySource:
         import cv2
 
         # the video's frame at this frame's time (the same index when the video is not faster)
-        want = int(index * self.video_fps / self.rate + 1e-6) if self.video_fps else index
+        want = video_frame(index, self.video_fps, self.rate) if self.video_fps else index
         ok = True
         while self._video_pos < want - 1 and ok:
             ok = self._cap.grab()

@@ -150,27 +150,29 @@ class FaceModels:
         shape = self.landmarks68(to_grey(frame), self._rect(box))
         return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
-    def chip(self, rgb: np.ndarray, box: Box, jitter: int = 0) -> np.ndarray:
+    def chip(self, rgb: np.ndarray, box: Box) -> np.ndarray:
         """The aligned 150x150 RGB face chip the encoder takes (5-point landmarks, padding
-        0.25), cut as dlib's compute_face_descriptor cuts it; with `jitter`, (1 + jitter, 150,
-        150, 3): that chip and the first `jitter` of JITTER's re-cuts of it."""
+        0.25), cut as dlib's compute_face_descriptor cuts it."""
+        return self.chips(rgb, box)[0]
+
+    def chips(self, rgb: np.ndarray, box: Box, jitter: int = 0) -> np.ndarray:
+        """(1 + jitter, 150, 150, 3): the face chip (`chip`), then the first `jitter` of JITTER's
+        re-cuts of it, each cut from the frame by dlib with its rectangle moved and turned."""
         dlib = self._dlib
         shape = self.landmarks5(rgb, self._rect(box))
-        chip = dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
-        if not jitter:
-            return chip
-        d = dlib.get_face_chip_details(shape, size=CHIP_SIZE, padding=CHIP_PADDING)
-        r = d.rect
-        cx, cy, w, h = (r.left() + r.right()) / 2, (r.top() + r.bottom()) / 2, r.width(), r.height()
-        cos, sin = np.cos(d.angle), np.sin(d.angle)
-        chips = [chip]
-        for turn, dx, dy, scale in JITTER[:jitter]:
-            x, y = cx + (cos * dx * w - sin * dy * h), cy + (sin * dx * w + cos * dy * h)  # in the chip's frame
-            half_w, half_h = w * scale / 2, h * scale / 2
-            details = dlib.chip_details(dlib.drectangle(x - half_w, y - half_h, x + half_w, y + half_h),
-                                        dlib.chip_dims(CHIP_SIZE, CHIP_SIZE), d.angle + np.deg2rad(turn))
-            chips.append(np.asarray(dlib.extract_image_chip(rgb, details)))
-        return np.stack(chips)
+        out = [dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING)]
+        if jitter:
+            d = dlib.get_face_chip_details(shape, size=CHIP_SIZE, padding=CHIP_PADDING)
+            r = d.rect
+            cx, cy, w, h = (r.left() + r.right()) / 2, (r.top() + r.bottom()) / 2, r.width(), r.height()
+            cos, sin = np.cos(d.angle), np.sin(d.angle)
+            for turn, dx, dy, scale in JITTER[:jitter]:
+                x, y = cx + (cos * dx * w - sin * dy * h), cy + (sin * dx * w + cos * dy * h)  # in the chip's frame
+                half_w, half_h = w * scale / 2, h * scale / 2
+                details = dlib.chip_details(dlib.drectangle(x - half_w, y - half_h, x + half_w, y + half_h),
+                                            dlib.chip_dims(CHIP_SIZE, CHIP_SIZE), d.angle + np.deg2rad(turn))
+                out.append(np.asarray(dlib.extract_image_chip(rgb, details)))
+        return np.stack(out)
 
     def encode(self, rgb: np.ndarray, box: Box, mirror: bool = False, jitter: int = 0) -> np.ndarray:
         """The 128-d template of the face in `box` (float32). With `mirror`, the mean of the
@@ -180,12 +182,10 @@ class FaceModels:
         templates only), the mean over the chip and `jitter` slightly turned, shifted and scaled
         re-cuts of it, each with its mirror when `mirror`: a template less tied to where the
         landmarks happened to fall on that one photo (docs/gates.md, "Jittered templates")."""
-        chips = self.chip(rgb, box, jitter)
-        if chips.ndim == 3:
-            chips = chips[None]
+        chips = self.chips(rgb, box, jitter)
         if mirror:
             chips = np.concatenate([chips, chips[:, :, ::-1]])
-        return self.encoder.encode(chips).mean(axis=0) if len(chips) > 1 else self.encoder.encode(chips)[0]
+        return self.encoder.encode(chips).mean(axis=0)
 
 
 _models: dict[tuple[str, int], FaceModels] = {}

@@ -92,8 +92,7 @@ class FaceAnalyzer:
             return a
         if encode:
             t = time.perf_counter()
-            jitter = getattr(self.rc, "template_jitter", 0) if template else 0
-            a.encoding = self.m.encode(frame, a.face, self.rc.mirror, jitter)
+            a.encoding = self.m.encode(frame, a.face, self.rc.mirror, self.rc.template_jitter if template else 0)
             a.timings["encode"] = time.perf_counter() - t
         return a
 
