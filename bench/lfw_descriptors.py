@@ -22,7 +22,8 @@ how closely). ``--seeds``: the same for other person splits (each seed's halves 
 whether a matching rule generalises beyond one split. ``--sizes 10,25,50``: small offices - galleries
 of N people drawn from each half (3 draws per half), with all of that half's one-photo people as
 strangers. ``--crowds K``: galleries of one "population" as dlib's descriptor sees it (below), each
-beside a random gallery of the same size.
+beside a random gallery of the same size. ``--refused K``: the look-alike holds under stress (K
+people per half taken out as if refused as duplicates, with and without holds).
 """
 
 from __future__ import annotations
@@ -126,8 +127,10 @@ def load_cache(cache: Path, lfw: Path) -> dict[str, tuple]:
             for p, e, r, er, t in zip(z["paths"], z["enc"], z["reason"], z["enroll_reason"], tenc)}
 
 
-def enroll(people, subset, photos: dict[str, tuple], rc) -> tuple[dict, Counter]:
-    """`kiosk enroll`'s rounds as bench/lfw_protocol.py runs them: person -> {path: template}."""
+def enroll(people, subset, photos: dict[str, tuple], rc, holds: dict | None = None) -> tuple[dict, Counter]:
+    """`kiosk enroll`'s rounds as bench/lfw_protocol.py runs them: person -> {path: template}.
+    `holds` (a dict, filled): person -> {path: encoding} of the photos refused as duplicates of a
+    person with no template at the end - the look-alike holds `kiosk enroll` keeps."""
     from enroll.batch import PhotoResult, find_duplicates
 
     gallery = {p: v for p, v in people.items() if p in subset and len(v) >= 4}
@@ -156,19 +159,28 @@ def enroll(people, subset, photos: dict[str, tuple], rc) -> tuple[dict, Counter]
                 accepted[r.nip][r.path] = r.encoding
             else:
                 refusals[r.reason] += 1
+                if r.reason == "duplicate" and holds is not None:
+                    holds.setdefault(r.nip, {})[r.path] = r.encoding
+    if holds is not None:
+        for p in [p for p in holds if accepted.get(p)]:
+            del holds[p]  # enrolled in a later round: its own templates compete
     return accepted, refusals
 
 
-def replay(people, subset, photos, rc, templates=None) -> tuple[list, dict, dict]:
-    """The protocol's probes (same tuples as lfw_protocol.run_kiosk) with the rule of `rc`."""
+def replay(people, subset, photos, rc, templates=None, holds=None, skip=frozenset()) -> tuple[list, dict, dict]:
+    """The protocol's probes (same tuples as lfw_protocol.run_kiosk) with the rule of `rc`;
+    look-alike holds as `kiosk identify` loads them (`[recognition] lookalike_holds`)."""
     from kiosk.recognition.gallery import Gallery
 
     if templates is None:
-        templates, refusals = enroll(people, subset, photos, rc)
+        holds = {}
+        templates, refusals = enroll(people, subset, photos, rc, holds)
     else:
         refusals = Counter()
-    ids = [p for p, es in templates.items() for _ in es]
-    g = Gallery(np.stack([e for es in templates.values() for e in es.values()]), ids, **gallery_options(rc))
+    holds = (holds or {}) if getattr(rc, "lookalike_holds", False) else {}
+    ids = [p for p, es in templates.items() for _ in es] + [p for p, es in holds.items() for _ in es]
+    g = Gallery(np.stack([e for es in [*templates.values(), *holds.values()] for e in es.values()]), ids,
+                **gallery_options(rc), held=set(holds))
     probes, nearest = [], {}
     for p, v in people.items():
         if p not in subset or not (len(v) == 1 or len(v) >= 4):
@@ -176,7 +188,7 @@ def replay(people, subset, photos, rc, templates=None) -> tuple[list, dict, dict
         t = p if len(v) >= 4 else None
         for f in v:
             enc, reason = photos[str(f)][:2]
-            if t and str(f) in templates.get(p, {}):
+            if t and (str(f) in templates.get(p, {}) or str(f) in skip):
                 continue
             if enc is None:
                 probes.append((t, None, None, None, reason, None))
@@ -184,11 +196,13 @@ def replay(people, subset, photos, rc, templates=None) -> tuple[list, dict, dict
             m = g.match(enc)
             why = m.reason(rc.threshold, rc.margin)
             # rounded as `kiosk identify` prints them (the sweep's ties come out the same)
-            probes.append((t, m.employee_id if why is None else None, round(m.score, 4) if m.employee_id else None,
+            probes.append((t, m.employee_id if why is None else None,
+                           round(m.score, 4) if m.employee_id and not m.held else None,
                            round(m.margin, 4) if m.runner_up else None, why, None))
             nearest[len(probes) - 1] = m.employee_id
     return probes, {"people": sum(1 for v in templates.values() if v),
-                    "enrolled": sum(len(v) for v in templates.values()), "refusals": refusals}, nearest
+                    "enrolled": sum(len(v) for v in templates.values()), "refusals": refusals,
+                    "held": sum(len(v) for v in holds.values())}, nearest
 
 
 def scored(probes, nearest, rc) -> tuple[dict, tuple, tuple]:
@@ -205,6 +219,40 @@ def row(name, probes, info, nearest, rc) -> list:
     return [name, f"{info['people']} ({info['enrolled']})", d["mated"], d["non"],
             f"{100 * d['fnir']:.1f} % / {100 * d['fpir']:.2f} % (t {rc.threshold})", d["wrong"],
             f"{100 * f1:.1f} % (t {t1:.3f}, wrong {w1})", f"{100 * f01:.1f} % (t {t01:.3f}, wrong {w01})"]
+
+
+def refused_stress(people, photos, rc, seeds: list[int], k: int) -> tuple[list[list], list[list]]:
+    """Each half's `k` gallery people nearest another enrolled employee (the lowest score of one
+    of their templates against everybody else) taken out as if `kiosk enroll` had refused them
+    as duplicates and HR had not forced them: their enrollment photos are look-alike holds (or,
+    without holds, simply gone) and not probes; their other photos stay mated probes."""
+    from kiosk.recognition.gallery import Gallery
+
+    off = SimpleNamespace(**{**vars(rc), "lookalike_holds": False})
+    rows, sums = [], {"without holds": [], "with holds": []}
+    for seed in seeds:
+        for half in "AB":
+            subset = dict(zip("AB", split(people, seed)))[half]
+            templates, _ = enroll(people, subset, photos, rc)
+            ids = [p for p, es in templates.items() for _ in es]
+            g = Gallery(np.stack([e for es in templates.values() for e in es.values()]), ids, **gallery_options(rc))
+            close = sorted((min(g.match(e, exclude=p).score for e in es.values()), p)
+                           for p, es in templates.items() if es)[:k]
+            kept = {p: es for p, es in templates.items() if p not in {p for _, p in close}}
+            held = {p: templates[p] for _, p in close}
+            skip = {f for es in held.values() for f in es}
+            for name, r in (("without holds", off), ("with holds", rc)):
+                probes, info, nearest = replay(people, subset, photos, r, kept, held, skip)
+                d, (f1, _, w1), (f01, _, w01) = scored(probes, nearest, r)
+                sums[name].append([d["fnir"], d["fpir"], d["wrong"], f1, f01])
+                rows.append([f"seed {seed} {half}" if name == "without holds" else "", name,
+                             ", ".join(p for _, p in close) if name == "without holds" else "",
+                             f"{100 * d['fnir']:.1f} % / {100 * d['fpir']:.2f} %", d["wrong"],
+                             f"{100 * f1:.1f} % (wrong {w1})", f"{100 * f01:.1f} % (wrong {w01})"])
+    means = [[name, f"{100 * np.mean([x[0] for x in v]):.1f} % / {100 * np.mean([x[1] for x in v]):.2f} %",
+              int(sum(x[2] for x in v)), f"{100 * np.mean([x[3] for x in v]):.1f} %",
+              f"{100 * np.mean([x[4] for x in v]):.1f} %"] for name, v in sums.items()]
+    return rows, means
 
 
 def small_galleries(people, photos, rc, seeds: list[int], sizes: list[int], draws: int = 3) -> list[list]:
@@ -299,6 +347,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", default="", help="further person splits, comma-separated (their halves A and B)")
     ap.add_argument("--sizes", default="", help="small galleries: people per gallery, comma-separated "
                     "(drawn from the halves of --seeds, or of --seed)")
+    ap.add_argument("--refused", type=int, default=0, metavar="K",
+                    help="stress the look-alike holds: K people per half taken out as refused duplicates")
     ap.add_argument("--crowds", type=int, default=0, metavar="K",
                     help="also K galleries of one descriptor group each, beside random galleries of the same size")
     args = ap.parse_args(argv)
@@ -339,6 +389,15 @@ def main(argv=None) -> int:
         print(table(small_galleries(people, photos, rc, seeds, [int(n) for n in args.sizes.split(",")]),
                     ["half", "people", "draws", "default point: FNIR / FPIR", "wrong person (sum)",
                      "FNIR at FPIR <= 1 %", "FNIR at FPIR <= 0.1 %"]))
+    if args.refused:
+        seeds = [int(x) for x in args.seeds.split(",") if x] or [args.seed]
+        rows_, means = refused_stress(people, photos, rc, seeds, args.refused)
+        print(f"\nLook-alike holds under stress: in each half of seeds {seeds}, the {args.refused} gallery people "
+              "nearest another employee taken out as refused duplicates (their enrollment photos held, not probes):")
+        print(table(rows_, ["half", "", "taken out", "default point: FNIR / FPIR", "wrong person",
+                            "FNIR at FPIR <= 1 %", "FNIR at FPIR <= 0.1 %"]))
+        print(table(means, ["mean over the halves", "default point: FNIR / FPIR", "wrong person (sum)",
+                            "FNIR at FPIR <= 1 %", "FNIR at FPIR <= 0.1 %"]))
     if figures["A"]:
         print(f"\nOver the halves of seeds {args.seeds} (A: where a rule is chosen, B: held out): "
               "mean, median and range")

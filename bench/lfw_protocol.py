@@ -394,7 +394,7 @@ def main(argv=None) -> int:
         print(f"\n{name}:")
         print("  mated probes missed, by reason: " + ", ".join(f"{k or 'wrong person'} {n}"
                                                                for k, n in mated_reasons.most_common()))
-        refused = Counter(p[4] for p in probes if p[4] not in (None, "unknown", "ambiguous"))
+        refused = Counter(p[4] for p in probes if p[4] not in (None, "unknown", "ambiguous", "lookalike"))
         print("  refused before any comparison (all probes): " + (", ".join(f"{k} {n}" for k, n in refused.most_common())
                                                                  or "none"))
         print("  non-mated probes: " + ", ".join(f"{k} {n}" for k, n in non_reasons.most_common()))

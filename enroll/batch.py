@@ -6,7 +6,10 @@
 2. A template that matches a *different* employee (already enrolled, or elsewhere in this
    batch) within the recognition threshold is refused, naming that employee, unless the photo
    or its employee is named with `--force`: it is either the wrong folder or two people who the
-   kiosk could not tell apart.
+   kiosk could not tell apart. The refused photos of a person who is then not enrolled at all
+   are kept as look-alike holds (kiosk.recognition.gallery): until HR enrolls that person
+   (`--force`) or removes the hold (`kiosk templates unhold NIP`), their face is refused at the
+   kiosk instead of being recorded as the employee it resembles. Enrolling them removes it.
 3. Employees with at least `min_photos` accepted photos are written in one transaction
    (employees, templates, audit entry); if anything fails, nothing is written. Employees of the
    roster without photos are not stored (unless they already are: then their name, unit and
@@ -60,6 +63,7 @@ class PhotoResult:
     detail: str = ""
     sharpness: float | None = None
     note: str = ""  # e.g. which of several faces was used
+    resembles: str | None = None  # a duplicate: the employee its face was taken for
 
 
 @dataclass
@@ -69,6 +73,7 @@ class EnrollReport:
     not_enrolled: list[str] = field(default_factory=list)  # employees (or folders) left out
     notes: list[tuple[str, str]] = field(default_factory=list)  # (photo, what HR should know)
     not_stored: list[str] = field(default_factory=list)  # roster employees without photos
+    held: dict[str, list[str]] = field(default_factory=dict)  # not enrolled NIP -> employees resembled
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -222,6 +227,7 @@ def find_duplicates(results: list[PhotoResult], existing: tuple[np.ndarray, list
         if m.employee_id is not None and m.score <= rc.threshold:
             who = f"employee {m.employee_id}" + (f" ({names[m.employee_id]})" if names.get(m.employee_id) else "")
             r.reason = "duplicate"
+            r.resembles = m.employee_id
             r.detail = (f"face matches {who} (score {m.score:.3f} <= {rc.threshold}); if this really "
                         f"is a different person, run again with --force {r.path}")
 
@@ -259,6 +265,12 @@ def enroll_photos(store: Store, photos: PhotoSet, cfg, roster: dict[str, dict] |
             by_nip.pop(nip, None)
     templates = [TemplateRow(r.nip, r.encoding, r.sharpness, r.path, ENCODER_VERSION)
                  for rs in by_nip.values() for r in rs]
+    # duplicates of a person left out entirely: look-alike holds (the module doc)
+    holds = [(r.nip, r.resembles, r.encoding, r.path) for r in results
+             if r.reason == "duplicate" and r.nip not in by_nip and r.encoding is not None]
+    for nip, resembles, _, _ in holds:
+        if resembles not in report.held.setdefault(nip, []):
+            report.held[nip].append(resembles)
     people = [roster[nip] if roster else {"nip": nip} for nip in by_nip]
     if roster:
         # roster rows of employees already stored are updated; the others need photos first
@@ -271,11 +283,14 @@ def enroll_photos(store: Store, photos: PhotoSet, cfg, roster: dict[str, dict] |
             marks = ",".join("?" * len(by_nip))
             db.execute(f"delete from face_templates where nip in ({marks})", list(by_nip))
         store.add_templates(templates, db)
+        released = store.remove_holds(list(by_nip), db)
+        held = store.add_holds(holds, ENCODER_VERSION, db)
         store.audit("enroll_photos", {
             "employees": len(by_nip), "templates": len(templates), "refused": len(report.refused),
             "not_enrolled": len(report.not_enrolled),
             "forced": sorted(force.nips) + sorted(map(str, force.paths)) if force else [],
-            "replace": replace}, actor, db=db)
+            "replace": replace, "holds_added": held, "holds_released": released,
+            "held": sorted(report.held)}, actor, db=db)
     report.enrolled = {nip: len(rs) for nip, rs in by_nip.items()}
     counts = {e["nip"]: e["templates"] for e in store.employees()}
     for nip in report.enrolled:
@@ -283,6 +298,14 @@ def enroll_photos(store: Store, photos: PhotoSet, cfg, roster: dict[str, dict] |
             report.warnings.append(
                 f"employee {nip} has {counts.get(nip, 0)} template(s); {RECOMMENDED_PHOTOS} or more photos "
                 "are recommended (with one, about twice the misses: docs/thresholds.md, section 3)")
+    for nip, like in report.held.items():
+        who = " or ".join(f"employee {x}" + (f" ({names[x]})" if names.get(x) else "") for x in like)
+        report.warnings.append(
+            f"employee {nip} is not enrolled: their face was taken for {who}. Their refused photos are kept as "
+            f"a look-alike hold: the kiosk will not record a face that looks more like them than like {like[0]} "
+            f"(it is not recognised instead of being recorded as {like[0]}). If they are different people, "
+            f"enroll {nip} with --force {nip}; if it was the same person, remove the hold with "
+            f"'kiosk templates unhold {nip}'")
     if report.not_stored:
         shown = ", ".join(report.not_stored[:10]) + (" ..." if len(report.not_stored) > 10 else "")
         report.warnings.append(

@@ -36,6 +36,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     tr = tsub.add_parser("remove", help="remove every template of one employee")
     tr.add_argument("nip")
     tr.set_defaults(func=cmd_remove)
+    th = tsub.add_parser("holds", help="look-alike holds: people refused as another employee's duplicate")
+    th.add_argument("--json", action="store_true")
+    th.set_defaults(func=cmd_holds)
+    tu = tsub.add_parser("unhold", help="remove the look-alike hold of one person (they were the same person "
+                         "as the employee they resemble, or will not be enrolled)")
+    tu.add_argument("nip")
+    tu.set_defaults(func=cmd_unhold)
     te = tsub.add_parser("export", help="write all templates to a file (personal data: mode 0600)")
     te.add_argument("file", type=Path)
     te.set_defaults(func=cmd_export)
@@ -57,7 +64,7 @@ def cmd_enroll(args, cfg, open_store) -> int:
         report = enroll_photos(store, photos, cfg, roster=roster, force=forced, replace=args.replace,
                                workers=args.workers, progress=progress_bar())
     if args.json:
-        print(json.dumps({"enrolled": report.enrolled, "not_enrolled": report.not_enrolled,
+        print(json.dumps({"enrolled": report.enrolled, "not_enrolled": report.not_enrolled, "held": report.held,
                           "warnings": report.warnings, "not_stored": report.not_stored,
                           "notes": [{"item": i, "note": n} for i, n in report.notes],
                           "refused": [{"item": i, "reason": r} for i, r in report.refused]}, indent=1))
@@ -98,6 +105,30 @@ def cmd_remove(args, cfg, open_store) -> int:
             raise EnrollInputError(f"employee {args.nip} is not in the database")
         n = store.remove_templates(args.nip, actor="cli")
     print(f"removed {n} template(s) of {args.nip}")
+    return 0
+
+
+def cmd_holds(args, cfg, open_store) -> int:
+    with open_store(create=False) as store:
+        rows = store.hold_rows()
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+    else:
+        for r in rows:
+            state = "in force" if r["in_force"] else "not used: enrolled since"
+            print(f"{r['nip']}  {r['photos']:3d} photo(s)  looks like {r['resembles']}  since {r['since']}  ({state})")
+        print(f"{len(rows)} look-alike hold(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_unhold(args, cfg, open_store) -> int:
+    with open_store(create=False) as store:
+        with store.transaction(f"remove the look-alike hold of {args.nip}") as db:
+            n = store.remove_holds([args.nip], db)
+            if not n:
+                raise EnrollInputError(f"{args.nip} has no look-alike hold ('kiosk templates holds' lists them)")
+            store.audit("remove_hold", {"nip": args.nip, "photos": n}, "cli", db=db)
+    print(f"removed the look-alike hold of {args.nip} ({n} photo(s))")
     return 0
 
 

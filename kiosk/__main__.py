@@ -268,7 +268,8 @@ def cmd_identify(args, cfg, open_store) -> int:
             m = gallery.match(a.encoding)
             # `distance` is what the threshold is compared with (the employee's own threshold
             # folded in: docs/gates.md, "Matching"); `raw_distance` the templates' distance
-            out["distance"] = round(m.score, 4) if m.employee_id else None
+            # (none when the nearest is a look-alike hold: no threshold would accept it)
+            out["distance"] = round(m.score, 4) if m.employee_id and not m.held else None
             out["raw_distance"] = round(m.distance, 4) if m.employee_id else None
             out["margin"] = round(m.margin, 4) if m.runner_up else None
             out["reason"] = m.reason(rc.threshold, rc.margin)

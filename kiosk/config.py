@@ -155,6 +155,12 @@ SCHEMA: dict[str, Section] = {
                 "for an employee with 10-50 employees, against 0.15-0.3 % with 148-296 "
                 "(docs/gates.md, 'Small galleries').",
                 lo=0.0, hi=0.5),
+        Setting("lookalike_holds", True,
+                "Photos that `kiosk enroll` refused as another employee's duplicate, of a person it "
+                "did not enroll, are kept as look-alike holds: until that person is enrolled (--force) "
+                "or the hold is removed (`kiosk templates unhold NIP`), a face nearer those photos than "
+                "the employee they resemble is refused instead of recorded as that employee "
+                "(docs/gates.md, 'Look-alike holds'). false = holds are kept but not used.",),
         Setting("votes_needed", 3, "Same employee must win this many frames of one face track ...",
                 lo=1, hi=30),
         Setting("vote_window", 5, "... out of this many most recent frames.", lo=1, hi=30),

@@ -14,6 +14,8 @@ import threading
 import time
 from typing import Callable
 
+import numpy as np
+
 from kiosk.camera import CameraError, Frame, FrameSource
 from kiosk.clock import Clock
 from kiosk.config import Config
@@ -36,9 +38,13 @@ def liveness_config(cfg: Config) -> LivenessConfig:
 
 
 def load_gallery(store: Store, rc=None) -> Gallery:
-    """The active employees' templates; `rc` ([recognition]) gives the matching rule."""
+    """The active employees' templates and the look-alike holds in force (never accepted);
+    `rc` ([recognition]) gives the matching rule."""
     enc, nips = store.templates(ENCODER_VERSION)
-    return Gallery(enc, nips, **(gallery_options(rc) if rc is not None else {}))
+    if rc is None or not getattr(rc, "lookalike_holds", True):
+        return Gallery(enc, nips, **(gallery_options(rc) if rc is not None else {}))
+    henc, hnips = store.holds(ENCODER_VERSION)
+    return Gallery(np.concatenate([enc, henc]), nips + hnips, **gallery_options(rc), held=set(hnips))
 
 
 class KioskLoop:

@@ -244,7 +244,7 @@ def analyse_for_admin(loop, frame: Frame, mode: dict) -> dict:
             return out
         nip = mode.get("nip")
         if mode["mode"] == "capture":
-            m = loop.gallery.match(a.encoding, exclude=nip)
+            m = loop.gallery.match(a.encoding, exclude=nip, employees_only=True)
             dup = None
             if m.employee_id is not None and m.score <= rc.threshold:  # as enroll.batch.find_duplicates
                 dup = {"employee_id": m.employee_id, "name": loop.employees.get(m.employee_id, {}).get("name", ""),

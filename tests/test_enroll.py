@@ -187,6 +187,46 @@ def test_exit_status_tells_everyone_enrolled_from_someone_not(tmp_path, photo_ro
     assert r.returncode == 2 and "--force 199901012020011999: no such photo" in r.stderr
 
 
+def test_a_person_refused_as_a_duplicate_is_held_until_hr_decides(tmp_path, photo_root, roster, faces):
+    # HR enrolls a person (Hopper's NIP) whose only photo is taken for Obama. Before holds their
+    # face was then recorded as Obama's at the kiosk; now it is refused until HR decides.
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[store]\ndata_dir = "data"\n')
+    kiosk = lambda *a: run_kiosk("--config", str(cfg), *a, cwd=tmp_path)  # noqa: E731
+    assert kiosk("enroll", str(photo_root), "--roster", str(roster)).returncode == 0
+    (tmp_path / "more" / HOPPER).mkdir(parents=True)
+    probe = tmp_path / "more" / HOPPER / "h.jpg"
+    probe.write_bytes((faces / "obama3.jpg").read_bytes())
+    r = kiosk("enroll", str(tmp_path / "more"), "--json")
+    assert r.returncode == 1
+    out = json.loads(r.stdout)
+    assert out["not_enrolled"] == [HOPPER] and out["held"] == {HOPPER: [OBAMA]}
+    (warning,) = [w for w in out["warnings"] if "look-alike hold" in w]
+    assert f"--force {HOPPER}" in warning and f"kiosk templates unhold {HOPPER}" in warning
+    ident = lambda: json.loads(kiosk("identify", str(probe)).stdout)  # noqa: E731
+    held = ident()
+    assert held["employee_id"] is None and held["reason"] == "lookalike" and held["distance"] is None
+    r = kiosk("templates", "holds", "--json")
+    (row,) = json.loads(r.stdout)
+    assert row["nip"] == HOPPER and row["resembles"] == OBAMA and row["photos"] == 1 and row["in_force"]
+    # the setting turns the use of holds off: the same face is then Obama's, as before
+    off = tmp_path / "off.toml"
+    off.write_text('[store]\ndata_dir = "data"\n[recognition]\nlookalike_holds = false\n')
+    r = run_kiosk("--config", str(off), "identify", str(probe), cwd=tmp_path)
+    assert json.loads(r.stdout)["employee_id"] == OBAMA
+    # HR: it was Obama after all - the hold goes, and Obama is recognised again
+    r = kiosk("templates", "unhold", HOPPER)
+    assert r.returncode == 0 and "removed the look-alike hold" in r.stdout
+    assert ident()["employee_id"] == OBAMA
+    r = kiosk("templates", "unhold", HOPPER)
+    assert r.returncode == 2 and "has no look-alike hold" in r.stderr
+    # a second refusal holds again; enrolling the person (--force) releases it
+    assert kiosk("enroll", str(tmp_path / "more")).returncode == 1
+    assert json.loads(kiosk("templates", "holds", "--json").stdout)[0]["nip"] == HOPPER
+    assert kiosk("enroll", str(tmp_path / "more"), "--force", HOPPER).returncode == 0
+    assert json.loads(kiosk("templates", "holds", "--json").stdout) == []
+
+
 def test_roster_employees_without_photos_are_not_stored(cfg, photo_root, tmp_path):
     roster = tmp_path / "roster.csv"
     roster.write_text(f"NIP,name,unit\n{OBAMA},Barack Obama,A\n{BIDEN},Joe Biden,B\n{HOPPER},Grace Hopper,C\n")

@@ -46,6 +46,22 @@ def test_unknown_face_is_reported_once_per_track(cfg, enrolled, faces):
     assert enrolled.events() == []
 
 
+def test_a_face_held_as_a_lookalike_is_refused_not_recorded_as_the_employee(cfg, enrolled, faces, tmp_path):
+    # someone whose face `kiosk enroll` took for Obama's and did not enroll (look-alike hold)
+    from enroll.batch import enroll_photos
+    from enroll.photos import scan_folder
+
+    from conftest import HOPPER
+
+    (tmp_path / "more" / HOPPER).mkdir(parents=True)
+    (tmp_path / "more" / HOPPER / "h.jpg").write_bytes((faces / "obama3.jpg").read_bytes())
+    report = enroll_photos(enrolled, scan_folder(tmp_path / "more", cfg.enroll.nip_pattern), cfg, workers=1)
+    assert report.held == {HOPPER: [OBAMA]}
+    out = run(KioskLoop(cfg, enrolled), frames(faces, [("obama3.jpg", 12)]))
+    assert [(o["type"], o["reason"]) for o in out] == [("unknown", "lookalike")]
+    assert enrolled.events() == []
+
+
 def test_a_bad_frame_is_reported_and_the_loop_goes_on(cfg, enrolled, faces):
     loop = KioskLoop(cfg, enrolled)
     bad = Frame(np.zeros((10, 10), np.float64), 0.0, 0)  # not an image the detector accepts

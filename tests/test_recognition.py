@@ -90,6 +90,24 @@ def test_gallery_identifies_with_distance_and_margin(encodings):
     assert g.match(encodings["obama3.jpg"], exclude="obama").employee_id == "biden"
 
 
+def test_a_lookalike_hold_is_never_accepted_and_refuses_the_faces_nearest_it(encodings):
+    # a person refused at enrollment as Obama's duplicate (here: Obama's own second photo) stays
+    # in the gallery as a hold: their face is refused, never recorded as Obama nor as themselves
+    e = encodings
+    enc = np.stack([e["obama.jpg"], e["biden.jpg"], e["obama2.jpg"]])
+    ids = ["obama", "biden", "x"]
+    without = Gallery(enc[:2], ids[:2]).match(e["obama2.jpg"])
+    assert without.accepted(RC.threshold, RC.margin) and without.employee_id == "obama"  # what a hold prevents
+    g = Gallery(enc, ids, held={"x"})
+    m = g.match(e["obama2.jpg"])
+    assert m.held and m.employee_id == "x" and not m.accepted(RC.threshold, RC.margin)
+    assert m.reason(RC.threshold, RC.margin) == "lookalike"
+    assert Gallery(enc, ids).match(e["obama2.jpg"]).accepted(RC.threshold, RC.margin)  # as an employee: accepted
+    # the hold does not disturb a face far from it, and a duplicate check can look past it
+    assert g.match(e["biden.jpg"]).accepted(RC.threshold, RC.margin)
+    assert g.match(e["obama2.jpg"], employees_only=True).employee_id == "obama"
+
+
 def test_gallery_match_equals_brute_force():
     # distance = mean of an employee's 3 nearest templates (all when fewer); the score folds in
     # the employee's own threshold: 0.5 x (mean distance to the 5 nearest other employees - 0.55)

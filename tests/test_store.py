@@ -25,9 +25,10 @@ def test_schema_wal_full_sync_and_migrations(tmp_path):
         assert {"employees", "face_templates", "attendance_events", "outbox", "audit_log"} <= set(s.db.table_names())
         assert [m.name for m in migrations.applied(s.db)] == ["m001_initial", "m002_rules", "m003_admin", "m004_upload",
                                                               "m005_liveness", "m006_gallery_version",
-                                                              "m007_corrections", "m008_admin_accounts"]
+                                                              "m007_corrections", "m008_admin_accounts",
+                                                              "m009_lookalike_holds"]
     with Store(tmp_path / "k.db") as s:  # reopening applies nothing twice
-        assert len(migrations.applied(s.db)) == 8
+        assert len(migrations.applied(s.db)) == 9
 
 
 def test_event_and_outbox_are_written_together(tmp_path):

@@ -28,6 +28,13 @@ on lfw-dev's open-set protocol, chosen on one half of its people and checked on 
   photos were taken for one of them, against 0.15-0.3 % among 148-296 (docs/gates.md, "Small
   galleries").
 
+* **look-alike holds**: photos that `kiosk enroll` refused as another employee's duplicate, of
+  a person who is not enrolled (enroll/batch.py), stay in the gallery as ids in `held`. They
+  take part in everything above like an employee's templates but are never accepted: a face
+  nearer one of them than to every employee is refused as 'lookalike', and one that is about
+  as near (within the margin) as 'ambiguous'. Without them the refused person's face was
+  identified as the employee it resembles (docs/gates.md, "Look-alike holds").
+
 ``score = distance - min(neighbour_weight * (neighbours - TYPICAL_NEIGHBOURS)
                          + crowd_weight * (crowd - TYPICAL_CROWD), max_loosening)``, accepted when
 ``score <= threshold`` and ``margin >= margin``. Identification, the live loop and enrollment's
@@ -66,14 +73,19 @@ class Match:
     runner_up: str | None  # the nearest *different* employee
     margin: float  # runner-up distance minus distance (inf when there is no runner-up)
     score: float = float("inf")  # what is compared with the threshold (see the module doc)
+    held: bool = False  # the nearest is a look-alike hold (employee_id: the refused person's NIP)
 
     def accepted(self, threshold: float, margin: float) -> bool:
-        return self.employee_id is not None and self.score <= threshold and self.margin >= margin
+        return (self.employee_id is not None and not self.held and self.score <= threshold
+                and self.margin >= margin)
 
     def reason(self, threshold: float, margin: float) -> str | None:
-        """None when accepted; else 'unknown' (too far) or 'ambiguous' (too close to another)."""
+        """None when accepted; else 'unknown' (too far), 'lookalike' (nearest a look-alike hold)
+        or 'ambiguous' (too close to another)."""
         if self.employee_id is None or self.score > threshold:
             return "unknown"
+        if self.held:
+            return "lookalike"
         if self.margin < margin:
             return "ambiguous"
         return None
@@ -90,7 +102,7 @@ class Gallery:
 
     def __init__(self, encodings: np.ndarray, employee_ids: list[str] | np.ndarray,
                  neighbour_weight: float = 0.0, nearest: int = NEAREST, crowd_weight: float = 0.0,
-                 max_loosening: float = float("inf")):
+                 max_loosening: float = float("inf"), held=()):
         enc = np.asarray(encodings, dtype=np.float32).reshape(-1, 128)
         ids = np.asarray(employee_ids, dtype=object)
         if len(ids) != len(enc):
@@ -109,6 +121,8 @@ class Gallery:
         self.counts = np.diff(np.append(self.starts, len(self.matrix)))
         self.employees = [str(e) for e in sorted_ids[self.starts]]
         self.index = {e: i for i, e in enumerate(self.employees)}
+        held = {str(h) for h in held}
+        self.held = np.array([e in held for e in self.employees], dtype=bool)
         self.neighbour_weight = float(neighbour_weight)
         self.crowd_weight = float(crowd_weight)
         self.max_loosening = float(max_loosening)
@@ -172,13 +186,16 @@ class Gallery:
             looser += self.crowd_weight * (crowd - TYPICAL_CROWD)
         return distance - min(looser, self.max_loosening)
 
-    def match(self, encoding: np.ndarray, exclude: str | None = None) -> Match:
-        """The nearest employee (not `exclude`), the runner-up and the score."""
+    def match(self, encoding: np.ndarray, exclude: str | None = None, employees_only: bool = False) -> Match:
+        """The nearest employee (not `exclude`; not a look-alike hold when `employees_only`),
+        the runner-up and the score."""
         if not len(self.matrix):
             return Match(None, float("inf"), None, float("inf"))
         d = self.per_employee(encoding)
         if exclude is not None and exclude in self.index:
             d[self.index[exclude]] = np.inf
+        if employees_only:
+            d[self.held] = np.inf
         return self._decide(d, int(np.argmin(d)))
 
     def match_employee(self, encoding: np.ndarray, employee_id: str) -> Match:
@@ -191,8 +208,9 @@ class Gallery:
     def _decide(self, d: np.ndarray, j: int) -> Match:
         if not np.isfinite(d[j]):
             return Match(None, float("inf"), None, float("inf"))
+        held = bool(self.held[j])
         if len(d) == 1:
-            return Match(self.employees[j], float(d[j]), None, float("inf"), self.score(j, float(d[j])))
+            return Match(self.employees[j], float(d[j]), None, float("inf"), self.score(j, float(d[j])), held)
         others = d.copy()
         others[j] = np.inf
         k = min(CROWD, len(d) - 1)
@@ -201,4 +219,4 @@ class Gallery:
         crowd = others[near][np.isfinite(others[near])]
         runner_up = self.employees[int(near[0])] if len(crowd) else None
         score = self.score(j, float(d[j]), float(crowd.mean()) if len(crowd) else None)
-        return Match(self.employees[j], float(d[j]), runner_up, float(others[near[0]] - d[j]), score)
+        return Match(self.employees[j], float(d[j]), runner_up, float(others[near[0]] - d[j]), score, held)

@@ -213,6 +213,46 @@ class Store:
         with self._errors("read templates"):
             return list(self.db.query(sql + " order by nip, id", params))
 
+    # --- look-alike holds (kiosk.recognition.gallery) ---------------------------------------
+
+    def add_holds(self, rows: list[tuple[str, str, np.ndarray, str]], model_version: str, db) -> int:
+        """(refused NIP, employee it resembles, encoding, photo) rows; a photo already held for
+        that NIP with the same encoding is not added twice."""
+        now, added = utc_now(), 0
+        for nip, resembles, enc, source in rows:
+            blob = encode_template(enc)
+            if db.execute("select 1 from lookalike_holds where nip = ? and encoding = ?", [nip, blob]).fetchone():
+                continue
+            db["lookalike_holds"].insert({"nip": nip, "resembles": resembles, "encoding": blob,
+                                          "model_version": model_version, "source": source, "created_at": now})
+            added += 1
+        return added
+
+    def holds(self, model_version: str) -> tuple[np.ndarray, list[str]]:
+        """The holds in force - of people with no template (once enrolled, their own templates
+        compete) - as (N, 128) float32 and the refused NIPs."""
+        with self._errors("read look-alike holds"):
+            rows = self.db.execute(
+                "select h.nip, h.encoding from lookalike_holds h where h.model_version = ? and not exists "
+                "(select 1 from face_templates t where t.nip = h.nip) order by h.nip, h.id", [model_version]).fetchall()
+        mat = np.stack([np.frombuffer(b, dtype="<f4") for _, b in rows]).astype(np.float32) if rows \
+            else np.zeros((0, 128), np.float32)
+        return mat, [n for n, _ in rows]
+
+    def hold_rows(self) -> list[dict]:
+        """One row per held person: NIP, the employee(s) they resemble, photos, since, in force."""
+        with self._errors("read look-alike holds"):
+            return list(self.db.query(
+                "select h.nip, group_concat(distinct h.resembles) as resembles, count(*) as photos, "
+                "min(h.created_at) as since, not exists (select 1 from face_templates t where t.nip = h.nip) "
+                "as in_force from lookalike_holds h group by h.nip order by h.nip"))
+
+    def remove_holds(self, nips: list[str], db) -> int:
+        n = 0
+        for nip in nips:
+            n += db.execute("delete from lookalike_holds where nip = ?", [nip]).rowcount
+        return n
+
     def remove_templates(self, nip: str, actor: str) -> int:
         with self.transaction(f"remove the templates of {nip}") as db:
             n = db["face_templates"].count_where("nip = ?", [nip])

@@ -163,3 +163,27 @@ def m008_admin_accounts(db):
                                      "updated_at": row["updated_at"]})
         db["admin_lock"].insert({"id": 1, "failed": row["failed"], "locked_until": row["locked_until"],
                                  "updated_at": row["updated_at"]})
+
+
+@migrations()
+def m009_lookalike_holds(db):
+    """Photos `kiosk enroll` refused as another employee's duplicate, of a person it could not
+    enroll: kept so the kiosk refuses that face instead of recording it as the employee it
+    resembles (kiosk.recognition.gallery, "look-alike holds"). Biometric data, like templates."""
+    db["lookalike_holds"].create(
+        {
+            "id": int,
+            "nip": str,  # the refused person (not necessarily a stored employee)
+            "resembles": str,  # the employee their face was taken for
+            "encoding": bytes,  # 128 little-endian float32, as face_templates
+            "model_version": str,
+            "source": str,  # the refused photo
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"nip", "resembles", "encoding", "model_version", "created_at"},
+    )
+    db["lookalike_holds"].create_index(["nip"])
+    bump = "begin update gallery_version set version = version + 1 where id = 1; end"
+    db.execute(f"create trigger gallery_hold_added after insert on lookalike_holds {bump}")
+    db.execute(f"create trigger gallery_hold_removed after delete on lookalike_holds {bump}")
