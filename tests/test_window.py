@@ -299,3 +299,21 @@ def test_the_employee_switches_masuk_to_pulang_and_the_original_stays(window, qt
     (detail,) = db.execute("select detail from audit_log where action = 'attendance_corrected'").fetchone()
     assert '"source": "employee"' in detail and '"to": "pulang"' in detail
     qtbot.waitUntil(lambda: not window.card_switch.isVisible(), timeout=cfg.attendance.correction_seconds * 1000 + 3000)
+
+
+def test_the_tones_are_written_once_and_leave_no_folder_behind():
+    # every start of the kiosk used to leave a kiosk-sounds-* folder in /tmp
+    import gc
+    import wave
+
+    from kiosk.ui.sound import Sounds
+
+    s = Sounds(enabled=False)
+    folder = s.dir
+    with wave.open(str(folder / "ok.wav")) as w:
+        assert w.getframerate() == 22050 and w.getnframes() > 0
+    s.play("ok")  # silent without aplay, but remembered
+    assert s.played == ["ok"]
+    del s
+    gc.collect()
+    assert not folder.exists()

@@ -37,7 +37,9 @@ def _write(path: Path, notes) -> None:
 class Sounds:
     def __init__(self, enabled: bool = True):
         self.player = shutil.which("aplay") if enabled else None
-        self.dir = Path(tempfile.mkdtemp(prefix="kiosk-sounds-"))
+        # removed when the Sounds object goes (or at exit): each start of the kiosk used to leave one
+        self._tmp = tempfile.TemporaryDirectory(prefix="kiosk-sounds-")
+        self.dir = Path(self._tmp.name)
         for name, notes in TONES.items():
             _write(self.dir / f"{name}.wav", notes)
         self.played: list[str] = []  # for tests
