@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import math
 import random
+import shutil
 import statistics
 import sys
 import time
@@ -395,6 +396,7 @@ def real_replay(a, label: str) -> None:
                 fed = [frames[int(round((t0 + t) * fps_in)) % len(frames)] for t in np.arange(0.0, 20.0, 1 / feed)]
                 r = V.visit(cfg, store, analyzer, fed, feed, 0, 20.0)
                 rows[name].append((int(start), r))
+        shutil.rmtree(tmp, ignore_errors=True)
     print(f"{label} the real phone replay ({clip.name}, {len(frames)} frames at {fps_in:.1f}/s, at its own {frames[0].shape[1]} px), "
           f"man M enrolled from {len(templates)} crops; {a.runs} runs from start frames spread over the clip,")
     print(f"   looping, fed at {feed:g} frames/s, up to 20 s each, through the real kiosk loop (default liveness mode)")
