@@ -424,14 +424,26 @@ def cmd_self_test(args, cfg, open_store) -> int:
             a = analyzer.analyze(np.zeros((480, 640, 3), np.uint8))
             assert not a.faces, "a black frame produced a face"
             return f"models load, {encoder}; no photo given (--photo) for a real recognition"
-        a = analyzer.analyze(load_rgb(args.photo), single=True)
+        import time
+
+        rgb = load_rgb(args.photo)
+        a = analyzer.analyze(rgb, single=True)
         if a.encoding is None:
             raise AssertionError(f"{args.photo}: {a.reason}")
-        m = Gallery(a.encoding[None, :], ["self"]).match(analyzer.analyze(load_rgb(args.photo)).encoding)
+        probe = analyzer.analyze(rgb).encoding
+        m = Gallery(a.encoding[None, :], ["self"]).match(probe)
         # the gallery's float32 |a|^2 + |b|^2 - 2ab leaves about 1e-3 at distance zero
         assert m.distance < 0.01, f"the same photo encoded twice differs by {m.distance}"
+        # what enrollment stores (jittered: `template_jitter`), and the face found again by it
+        t = time.perf_counter()
+        tpl = analyzer.analyze(rgb, single=True, template=True).encoding
+        t = time.perf_counter() - t
+        mt = Gallery(tpl[None, :], ["self"]).match(probe)
+        assert mt.distance <= cfg.recognition.threshold, \
+            f"the photo's face is {mt.distance:.3f} from its own enrollment template (threshold {cfg.recognition.threshold})"
         return f"{args.photo}: 1 face, encoded, re-identified (distance {m.distance:.4f}), " \
-               f"{sum(a.timings.values()) * 1000:.0f} ms, {encoder}"
+               f"{sum(a.timings.values()) * 1000:.0f} ms; enrollment template (jitter " \
+               f"{cfg.recognition.template_jitter}) in {t * 1000:.0f} ms, the face {mt.distance:.3f} from it; {encoder}"
     check("recognition", recognition)
     for name, ok, detail in checks:
         print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")

@@ -1,6 +1,7 @@
 """The `kiosk` command end to end: identify, the headless loop, self-test, a missing camera."""
 
 import json
+import re
 import sqlite3
 
 import cv2
@@ -81,6 +82,8 @@ def test_self_test_passes_on_a_real_photo(tmp_path, faces):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "PASS  models: 3 files verified" in r.stdout
     assert "PASS  recognition" in r.stdout and "re-identified" in r.stdout
+    # the enrollment path too: the jittered template, and the photo's face found again by it
+    assert re.search(r"enrollment template \(jitter 8\) in [0-9]+ ms, the face 0\.[0-9]{3} from it", r.stdout)
 
 
 def test_identify_without_a_database_says_so(tmp_path, faces):
