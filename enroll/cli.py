@@ -86,17 +86,22 @@ def cmd_enroll(args, cfg, open_store) -> int:
     return 0 if report.ok else 1
 
 
-def cmd_list(args, cfg, open_store) -> int:
-    with open_store(create=False) as store:
-        rows = store.employees()
+def _listing(args, rows: list[dict], line, what: str) -> int:
+    """Rows as JSON (--json) or one `line(row)` each, and their count on stderr."""
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
     else:
         for r in rows:
-            state = "" if r["active"] else "  (inactive)"
-            print(f"{r['nip']}  {r['templates']:3d} template(s)  {r['name']}  {r['unit']}{state}")
-        print(f"{len(rows)} employee(s)", file=sys.stderr)
+            print(line(r))
+        print(f"{len(rows)} {what}", file=sys.stderr)
     return 0
+
+
+def cmd_list(args, cfg, open_store) -> int:
+    with open_store(create=False) as store:
+        rows = store.employees()
+    return _listing(args, rows, lambda r: f"{r['nip']}  {r['templates']:3d} template(s)  {r['name']}  {r['unit']}"
+                    + ("" if r["active"] else "  (inactive)"), "employee(s)")
 
 
 def cmd_remove(args, cfg, open_store) -> int:
@@ -111,14 +116,9 @@ def cmd_remove(args, cfg, open_store) -> int:
 def cmd_holds(args, cfg, open_store) -> int:
     with open_store(create=False) as store:
         rows = store.hold_rows()
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
-    else:
-        for r in rows:
-            state = "in force" if r["in_force"] else "not used: enrolled since"
-            print(f"{r['nip']}  {r['photos']:3d} photo(s)  looks like {r['resembles']}  since {r['since']}  ({state})")
-        print(f"{len(rows)} look-alike hold(s)", file=sys.stderr)
-    return 0
+    return _listing(args, rows, lambda r: f"{r['nip']}  {r['photos']:3d} photo(s)  looks like {r['resembles']}  "
+                    f"since {r['since']}  ({'in force' if r['in_force'] else 'not used: enrolled since'})",
+                    "look-alike hold(s)")
 
 
 def cmd_unhold(args, cfg, open_store) -> int:

@@ -4,6 +4,7 @@
 import json
 import sqlite3
 
+import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
@@ -139,9 +140,13 @@ def test_first_pin_then_full_enrollment_then_test_recognition(admin_window, qtbo
     qtbot.waitUntil(lambda: panel.test_result.text().startswith("Dikenali\nJarak "), timeout=60000)
     press(qtbot, panel.test_page, "Kembali")
     press(qtbot, panel.emp_page, "Kembali")
+    with Store(cfg.db_path) as s, s.transaction("a look-alike hold, as kiosk enroll leaves one") as db:
+        s.add_holds([("199001012020011009", NEW_NIP, np.full(128, 0.05, np.float32), "x.jpg")], "dlib_resnet_v1", db)
     press(qtbot, panel.menu_page, "Status")
     status = panel.status_text.text()
     assert "kiosk-01" in status and "Pegawai / sampel wajah" in status and "2 / 4" in status
+    assert f"Wajah mirip ditahan</b></td><td>&nbsp;&nbsp;1: 199001012020011009 ~ {NEW_NIP}" \
+        in status
     press(qtbot, panel.status_page, "Kembali")
     press(qtbot, panel.menu_page, "Keluar dari mode admin")
     assert win.stack.currentWidget() is win.kiosk_page

@@ -673,6 +673,7 @@ class AdminPanel(QWidget):
         today = self.w.clock.now().local_date if hasattr(self.w, "clock") else dt.datetime.now(cfg.tz).date().isoformat()
         free = shutil.disk_usage(cfg.data_dir).free
         upload = self.w.upload_status() if hasattr(self.w, "upload_status") else {}
+        holds = [h for h in store.hold_rows() if h["in_force"]]
         return [
             (t("status_device"), f"{cfg.device.id} ({cfg.device.name})"),
             (t("status_unit"), cfg.device.unit),
@@ -684,6 +685,10 @@ class AdminPanel(QWidget):
             (t("status_today"), str(len(store.events(today, today)))),
             (t("status_pending"), str(store.pending_uploads())),
             (t("status_upload"), f"{upload.get('last_success_at') or '-'} / {upload.get('last_error') or '-'}"),
+            # people refused at enrollment as someone's duplicate: their face is not recorded (docs/gates.md)
+            (t("status_holds"), str(len(holds)) + "".join(
+                f"{', ' if i else ': '}{h['nip']} ~ {h['resembles']}" for i, h in enumerate(holds[:5]))
+             + (" ..." if len(holds) > 5 else "")),
         ]
 
     def open_status(self) -> None:

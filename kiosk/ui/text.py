@@ -231,5 +231,6 @@ ADMIN_TEXT = {
     "status_today": QT_TRANSLATE_NOOP("Kiosk", "Records today"),
     "status_pending": QT_TRANSLATE_NOOP("Kiosk", "Waiting for upload"),
     "status_upload": QT_TRANSLATE_NOOP("Kiosk", "Last upload / last error"),
+    "status_holds": QT_TRANSLATE_NOOP("Kiosk", "Look-alike holds"),
 }
 TEXT.update(ADMIN_TEXT)

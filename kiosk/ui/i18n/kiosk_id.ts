@@ -472,5 +472,9 @@
       <source>Last upload / last error</source>
       <translation>Unggah terakhir / galat terakhir</translation>
     </message>
+    <message>
+      <source>Look-alike holds</source>
+      <translation>Wajah mirip ditahan</translation>
+    </message>
   </context>
 </TS>
