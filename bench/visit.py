@@ -21,7 +21,8 @@ a) time-to-record: every clip replayed as `kiosk run --camera CLIP` replays it (
    (counted, not timed). CPU is this machine's (a 2-core x86); a Pi 4 is slower.
    With --lfw, every visit runs twice in the same run: with the clip person alone in the SQLite
    gallery, and with every lfw-dev person (2,879, bench/lfw_gallery.py, cached in .cache/)
-   enrolled into the same gallery as well; "wrong" counts visits identified or recorded as
+   enrolled into the same gallery as well (through `kiosk enroll`'s duplicate check: the people it
+   refuses entirely are look-alike holds); "wrong" counts visits identified or recorded as
    somebody else, and time-to-identify (first face -> the vote decided) is printed beside
    time-to-record (which also waits for liveness).
 b) an unknown face in front of the kiosk: the real window (offscreen) with its App (camera
@@ -81,17 +82,27 @@ def config(tmp: Path, extra: str = ""):
     return load_config(tmp / "config.toml")
 
 
-def enroll_others(store, enc: np.ndarray, ids: list[str]) -> int:
-    """lfw-dev's people (bench/lfw_gallery.py) as other employees of the same gallery."""
+def enroll_others(store, enc: np.ndarray, ids: list[str], rc) -> tuple[int, int]:
+    """lfw-dev's people (bench/lfw_gallery.py) as other employees of the same gallery, through
+    `kiosk enroll`'s duplicate check as one batch: a photo that identification would take for
+    another of them is refused, and the people left with no photo are look-alike holds, as
+    `kiosk enroll` leaves them. Returns (people enrolled, people held)."""
+    from enroll.batch import PhotoResult, find_duplicates
     from kiosk.store.db import TemplateRow
     from kiosk_models import ENCODER_VERSION
 
     nips = {p: f"lfw{i:05d}" for i, p in enumerate(dict.fromkeys(ids))}
+    batch = [PhotoResult(nips[p], p, e, None) for p, e in zip(ids, enc)]
+    find_duplicates(batch, (np.zeros((0, 128), np.float32), []), rc)
+    kept = {r.nip for r in batch if r.reason is None}
+    holds = [(r.nip, r.resembles, r.encoding, r.path) for r in batch if r.reason == "duplicate" and r.nip not in kept]
     with store.transaction("enroll lfw-dev for the benchmark") as db:
         store.upsert_employees([{"nip": n, "name": p.removeprefix("lfw:")[:60], "unit": "Dinas"}
-                                for p, n in nips.items()], db=db)
-        store.add_templates([TemplateRow(nips[p], e, 0.0, p, ENCODER_VERSION) for e, p in zip(enc, ids)], db)
-    return len(nips)
+                                for p, n in nips.items() if n in kept], db=db)
+        store.add_templates([TemplateRow(r.nip, r.encoding, 0.0, r.path, ENCODER_VERSION)
+                             for r in batch if r.reason is None], db)
+        store.add_holds(holds, ENCODER_VERSION, db)
+    return len(kept), len({h[0] for h in holds})
 
 
 def enroll(store, cfg, analyzer, videos: Path, clip: str) -> int:
@@ -193,8 +204,9 @@ def part_a(videos: Path, step_s: float, limit_s: float, clips: list[str] | None 
         enc, ids = lfw_gallery(lfw, cfg.recognition, cfg.enroll.background_face_ratio, jobs=jobs)
         big = config(Path(tempfile.mkdtemp(prefix="kiosk-visit-lfw-")))
         with Store(big.db_path) as store:
-            n = enroll_others(store, enc, ids)
-        galleries[f"+ {n} lfw-dev people ({len(enc)} templates)"] = big
+            n, held = enroll_others(store, enc, ids, big.recognition)
+            t = len(store.template_rows())
+        galleries[f"+ {n} lfw-dev people ({t} templates, {held} held)"] = big
     camera_fps = cfg.camera.fps if camera_fps is None else camera_fps
     print(f"a) time-to-record, clips replayed " + (f"as the kiosk's replay does at a {camera_fps:g}-fps camera"
                                                    if camera_fps else "at their own rates, enlarged to 640 px")
