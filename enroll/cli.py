@@ -141,6 +141,7 @@ def cmd_export(args, cfg, open_store) -> int:
 
 def cmd_import(args, cfg, open_store) -> int:
     with open_store() as store:
-        people, n = import_templates(store, args.file, cfg.enroll.nip_pattern)
-    print(f"imported {n} new template(s) for {people} employee(s)")
+        people, n, held = import_templates(store, args.file, cfg.enroll.nip_pattern)
+    print(f"imported {n} new template(s) for {people} employee(s)"
+          + (f", and {held} look-alike hold photo(s)" if held else ""))
     return 0

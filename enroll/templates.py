@@ -1,7 +1,9 @@
 """Export and import of face templates (biometric personal data: files are 0600, logged).
 
-The export is one JSON document: the encoder version, and per employee their NIP, name, unit,
-active flag and templates (base64 of 128 little-endian float32). It is written atomically (a
+The export is one JSON document: the encoder version, per employee their NIP, name, unit, active
+flag and templates (base64 of 128 little-endian float32), and the look-alike holds (`holds`:
+people refused as another employee's duplicate, kiosk.recognition.gallery), so that a kiosk
+given the templates also refuses those faces. An export without `holds` (older) imports as before. It is written atomically (a
 temporary file in the same folder, fsync, rename), so a full disk or a crash never leaves a
 half-written export. An import is checked completely before one transaction writes it.
 """
@@ -31,14 +33,20 @@ def export_templates(store: Store, path: Path, actor: str = "cli") -> int:
             "encoding": base64.b64encode(t["encoding"]).decode(), "model_version": t["model_version"],
             "quality": t["quality"], "source": t["source"], "created_at": t["created_at"]})
         n += 1
-    doc = {"format": FORMAT, "version": VERSION, "encoder": ENCODER_VERSION, "employees": list(people.values())}
+    holds = [{"nip": h["nip"], "resembles": h["resembles"], "encoding": base64.b64encode(h["encoding"]).decode(),
+              "model_version": h["model_version"], "source": h["source"], "created_at": h["created_at"]}
+             for h in store.hold_templates()]
+    doc = {"format": FORMAT, "version": VERSION, "encoder": ENCODER_VERSION, "employees": list(people.values()),
+           "holds": holds}
     write_atomic(Path(path), json.dumps(doc, ensure_ascii=False, indent=1).encode())
-    store.audit("export_templates", {"file": str(path), "employees": len(people), "templates": n}, actor)
+    store.audit("export_templates", {"file": str(path), "employees": len(people), "templates": n,
+                                     "holds": len(holds)}, actor)
     return n
 
 
-def import_templates(store: Store, path: Path, nip_pattern: str, actor: str = "cli") -> tuple[int, int]:
-    """Returns (employees, templates added); templates already present are skipped."""
+def import_templates(store: Store, path: Path, nip_pattern: str, actor: str = "cli") -> tuple[int, int, int]:
+    """Returns (employees, templates added, look-alike hold photos added); what is already
+    present is skipped."""
     path = Path(path)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -68,11 +76,29 @@ def import_templates(store: Store, path: Path, nip_pattern: str, actor: str = "c
             except (KeyError, ValueError) as e:
                 raise EnrollInputError(f"{where}: bad encoding ({e})") from None
             templates.append(TemplateRow(nip, enc, t.get("quality"), f"import:{path.name}", ENCODER_VERSION))
+    holds = []
+    for j, h in enumerate(doc.get("holds") or []):
+        where = f"{path}: holds[{j}]"
+        if not isinstance(h, dict):
+            raise EnrollInputError(f"{where}: not an object")
+        for key in ("nip", "resembles"):
+            problem = check_nip(str(h.get(key, "")), nip_pattern)
+            if problem:
+                raise EnrollInputError(f"{where}: {key}: {problem}")
+        if h.get("model_version") != ENCODER_VERSION:
+            raise EnrollInputError(f"{where}: model {h.get('model_version')!r} differs from this kiosk's "
+                                   f"{ENCODER_VERSION!r}")
+        try:
+            enc = decode_template(base64.b64decode(h["encoding"], validate=True))
+        except (KeyError, ValueError) as e:
+            raise EnrollInputError(f"{where}: bad encoding ({e})") from None
+        holds.append((str(h["nip"]), str(h["resembles"]), enc, f"import:{path.name}"))
     existing = {(r["nip"], bytes(r["encoding"])) for r in store.template_rows()}
     new = [t for t in templates if (t.nip, t.encoding.astype("<f4").tobytes()) not in existing]
     with store.transaction(f"import {path}") as db:
         store.upsert_employees(people, db=db)
         store.add_templates(new, db)
-        store.audit("import_templates", {"file": str(path), "employees": len(people),
-                                         "templates": len(new), "skipped": len(templates) - len(new)}, actor, db=db)
-    return len(people), len(new)
+        held = store.add_holds(holds, ENCODER_VERSION, db)
+        store.audit("import_templates", {"file": str(path), "employees": len(people), "templates": len(new),
+                                         "skipped": len(templates) - len(new), "holds": held}, actor, db=db)
+    return len(people), len(new), held

@@ -129,18 +129,29 @@ def test_locked_database_writes_nothing(cfg, photo_root, monkeypatch):
         assert store.employees() == [] and store.audit_rows() == []
 
 
-def test_export_import_round_trip(enrolled, cfg, tmp_path):
+def test_export_import_round_trip(enrolled, cfg, tmp_path, faces):
+    # a person refused as Obama's duplicate: their hold travels with the templates
+    (tmp_path / "more" / HOPPER).mkdir(parents=True)
+    (tmp_path / "more" / HOPPER / "h.jpg").write_bytes((faces / "obama3.jpg").read_bytes())
+    assert enroll_photos(enrolled, scan_folder(tmp_path / "more", PATTERN), cfg, workers=1).held == {HOPPER: [OBAMA]}
     out = tmp_path / "templates.json"
     assert export_templates(enrolled, out) == 3
     assert oct(out.stat().st_mode & 0o777) == "0o600"  # biometric data: owner only
     fresh = Store(tmp_path / "other.db")
-    assert import_templates(fresh, out, PATTERN) == (2, 3)
-    assert import_templates(fresh, out, PATTERN) == (2, 0)  # nothing duplicated
+    assert import_templates(fresh, out, PATTERN) == (2, 3, 1)
+    assert import_templates(fresh, out, PATTERN) == (2, 0, 0)  # nothing duplicated
     a, an = enrolled.templates("dlib_resnet_v1")
     b, bn = fresh.templates("dlib_resnet_v1")
     assert sorted(an) == sorted(bn) and np.allclose(np.sort(a, axis=0), np.sort(b, axis=0))
+    assert np.array_equal(enrolled.holds("dlib_resnet_v1")[0], fresh.holds("dlib_resnet_v1")[0])
+    assert [(h["nip"], h["resembles"]) for h in fresh.hold_rows()] == [(HOPPER, OBAMA)]
     assert [r["action"] for r in enrolled.audit_rows()][-1] == "export_templates"
     doc = json.loads(out.read_text())
+    bad = json.loads(out.read_text())
+    bad["holds"][0]["resembles"] = "12"
+    out.write_text(json.dumps(bad))
+    with pytest.raises(EnrollInputError, match=r"holds\[0\]: resembles: employee id '12' does not match"):
+        import_templates(fresh, out, PATTERN)
     doc["employees"][0]["templates"][0]["encoding"] = "AAAA"
     out.write_text(json.dumps(doc))
     with pytest.raises(EnrollInputError, match=rf"employee {BIDEN}, templates\[0\]: bad encoding"):

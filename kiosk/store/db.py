@@ -247,6 +247,12 @@ class Store:
                 "min(h.created_at) as since, not exists (select 1 from face_templates t where t.nip = h.nip) "
                 "as in_force from lookalike_holds h group by h.nip order by h.nip"))
 
+    def hold_templates(self) -> list[dict]:
+        """Every held photo with its encoding (for the template export)."""
+        with self._errors("read look-alike holds"):
+            return list(self.db.query("select nip, resembles, encoding, model_version, source, created_at "
+                                      "from lookalike_holds order by nip, id"))
+
     def remove_holds(self, nips: list[str], db) -> int:
         n = 0
         for nip in nips:
