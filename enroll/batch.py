@@ -9,7 +9,8 @@
    kiosk could not tell apart. The refused photos of a person who is then not enrolled at all
    are kept as look-alike holds (kiosk.recognition.gallery): until HR enrolls that person
    (`--force`) or removes the hold (`kiosk templates unhold NIP`), their face is refused at the
-   kiosk instead of being recorded as the employee it resembles. Enrolling them removes it.
+   kiosk (and, through the collector, at the other kiosks of the employee's unit) instead of
+   being recorded as the employee it resembles. Enrolling them removes it.
 3. Employees with at least `min_photos` accepted photos are written in one transaction
    (employees, templates, audit entry); if anything fails, nothing is written. Employees of the
    roster without photos are not stored (unless they already are: then their name, unit and

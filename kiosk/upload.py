@@ -368,6 +368,7 @@ class Uploader:
         try:
             try:
                 self._push_templates(client, store)
+                self._push_holds(client, store)
                 self._set(roster_error=None)
             except (TokenRefused, StoreError):
                 raise
@@ -493,6 +494,38 @@ class Uploader:
                 log.error("uploader: the server refused template %s of %s: %s", uid, nip, reason)
             if len(ok) + len(refused) < len(sent):
                 raise UploadError(f"the server did not acknowledge {len(sent) - len(ok) - len(refused)} template(s)")
+
+    def _push_holds(self, client: Client, store) -> None:
+        """Look-alike holds made or removed here (after the templates: a hold names an employee
+        the server must know). A hold the server refuses stays in force here, not sent again."""
+        import base64
+
+        while True:
+            holds = store.holds_to_push(500)
+            if not holds:
+                return
+            body = {"holds": [{"uid": h["uid"], "nip": h["nip"], "resembles": h["resembles"],
+                               "encoding": base64.b64encode(h["encoding"]).decode(),
+                               "model_version": h["model_version"], "source": h["source"],
+                               "created_at": h["created_at"]} for h in holds if not h["deleted"]],
+                    "removed_holds": [h["uid"] for h in holds if h["deleted"]]}
+            try:
+                reply = client.request("POST", "/roster", body)
+            except Refused as e:  # the schema refused the batch: set it aside, say why
+                store.mark_holds_pushed([], [h["uid"] for h in holds])
+                log.error("uploader: the server refused %d look-alike hold(s): %s", len(holds), e)
+                continue
+            answered = {r.get("uid"): r for r in [*(reply.get("holds") or []), *(reply.get("removed_holds") or [])]
+                        if isinstance(r, dict)}
+            sent = [h["uid"] for h in holds]
+            ok = [u for u in sent if answered.get(u, {}).get("status") in ("accepted", "duplicate", "unchanged")]
+            refused = [u for u in sent if answered.get(u, {}).get("status") == "refused"]
+            store.mark_holds_pushed(ok, refused)
+            for u in refused:
+                log.error("uploader: the server refused look-alike hold %s: %s", u, answered[u].get("reason"))
+            if len(ok) + len(refused) < len(sent):
+                raise UploadError(f"the server did not acknowledge {len(sent) - len(ok) - len(refused)} "
+                                  "look-alike hold(s)")
 
     def _pull_roster(self, client: Client, store) -> None:
         from kiosk.store import StoreError

@@ -102,6 +102,23 @@ templates = Table(
     Index("ix_templates_nip", "nip"),
 )
 
+lookalike_holds = Table(
+    # photos a kiosk's `kiosk enroll` refused as an employee's duplicate, of a person it did not
+    # enroll: every kiosk of that employee's unit refuses the face instead of recording it
+    "lookalike_holds", metadata,
+    Column("uid", String(36), primary_key=True),  # UUID given by the kiosk
+    Column("nip", String(40), nullable=False),  # the refused person (need not be an employee here)
+    Column("resembles", String(40), ForeignKey("employees.nip"), nullable=False),
+    Column("encoding", LargeBinary, nullable=False),  # 128 little-endian float32 (emptied when deleted)
+    Column("model_version", String(80), nullable=False),
+    Column("source", Text),
+    Column("origin_device", String(64)),
+    Column("created_at", String(40)),
+    Column("deleted", Boolean, nullable=False, server_default="0"),
+    Column("version", BigInteger, nullable=False),
+    Index("ix_lookalike_holds_version", "version"),
+)
+
 device_units = Table(
     # the units a kiosk serves: it reads and writes only their employees and templates
     "device_units", metadata,

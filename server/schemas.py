@@ -323,9 +323,26 @@ class TemplateIn(Strict):
     created_at: Time | None = None
 
 
+class HoldIn(Strict):
+    """A look-alike hold: a photo `kiosk enroll` refused as the duplicate of employee `resembles`,
+    of person `nip`, who was not enrolled. Every kiosk of `resembles`' unit refuses a face nearer
+    it than to every employee instead of recording it."""
+
+    uid: Uuid
+    nip: Nip
+    resembles: Nip
+    encoding: Encoding
+    model_version: Text(80, 1) = Field(description="Encoder; a kiosk matches only its own version")
+    source: Text(1000) | None = None
+    created_at: Time | None = None
+
+
 class RosterPush(Strict):
     employees: list[EmployeeIn] = Field([], max_length=MAX_ROSTER_ITEMS)
     templates: list[TemplateIn] = Field([], max_length=MAX_ROSTER_ITEMS)
+    holds: list[HoldIn] = Field([], max_length=MAX_ROSTER_ITEMS)
+    removed_holds: list[Uuid] = Field([], max_length=MAX_ROSTER_ITEMS,
+                                      description="Look-alike holds HR removed at this kiosk (by uid)")
 
 
 class ItemResult(BaseModel):
@@ -341,11 +358,19 @@ class TemplateResult(ItemResult):
     uid: str
 
 
+class HoldResult(ItemResult):
+    uid: str
+
+
 class RosterPushResult(BaseModel):
     employees_changed: int
     version: int
     employees: list[EmployeeResult] = Field(description="Each employee of the push, in order: accepted (stored "
                                                         "or changed), unchanged, or refused with the reason")
+    holds: list[HoldResult] = Field([], description="Each look-alike hold, in order: accepted, duplicate "
+                                     "or refused with the reason")
+    removed_holds: list[HoldResult] = Field([], description="Each removal, in order: accepted, unchanged (not "
+                                             "on the server, or removed already) or refused with the reason")
     templates: list[TemplateResult] = Field(description="Each template, in order: accepted, duplicate (its uid "
                                                         "is stored already) or refused with the reason")
 
@@ -370,11 +395,23 @@ class TemplateOut(BaseModel):
     created_at: str | None = None
 
 
+class HoldOut(BaseModel):
+    uid: str
+    nip: str
+    resembles: str
+    deleted: bool = Field(description="Delete this hold")
+    version: int
+    encoding: str | None = Field(None, json_schema_extra={"contentEncoding": "base64"})
+    model_version: str | None = None
+    created_at: str | None = None
+
+
 class RosterPage(BaseModel):
     version: int = Field(description="Store this after applying the page")
     more: bool
     employees: list[EmployeeOut]
     templates: list[TemplateOut]
+    holds: list[HoldOut] = Field([], description="Look-alike holds of employees of this kiosk's units")
 
 
 # --- the rest ---------------------------------------------------------------------------------

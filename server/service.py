@@ -24,8 +24,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DataError, IntegrityError
 
 from kiosk.fields import field_problem
-from server.db import counters, departures, device_units, devices, dialect_insert, employees, events, now, templates
-from server.schemas import MAX_ROSTER_ITEMS, EmployeeIn, Event, TemplateIn
+from server.db import (counters, departures, device_units, devices, dialect_insert, employees, events,
+                       lookalike_holds, now, templates)
+from server.schemas import MAX_ROSTER_ITEMS, EmployeeIn, Event, HoldIn, TemplateIn
 
 log = logging.getLogger("server")
 DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -300,14 +301,19 @@ def roster_page(conn: Connection, device: Device, since: int, limit: int = MAX_R
         select(templates).join(employees, employees.c.nip == templates.c.nip)
         .where(templates.c.version > since, unit_scope(device))
         .order_by(templates.c.version).limit(limit + 1)).mappings()]
-    more = len(people) > limit or len(tmps) > limit
-    people, tmps = people[:limit], tmps[:limit]
+    holds = [dict(r) for r in conn.execute(
+        select(lookalike_holds).join(employees, employees.c.nip == lookalike_holds.c.resembles)
+        .where(lookalike_holds.c.version > since, unit_scope(device))
+        .order_by(lookalike_holds.c.version).limit(limit + 1)).mappings()]
+    more = len(people) > limit or len(tmps) > limit or len(holds) > limit
+    people, tmps, holds = people[:limit], tmps[:limit], holds[:limit]
     # the version the kiosk may store: everything up to it is included
     upto = current
     if more:  # up to the last version of each list that was cut
-        upto = min(rows[-1]["version"] for rows in (people, tmps) if len(rows) == limit)
+        upto = min(rows[-1]["version"] for rows in (people, tmps, holds) if len(rows) == limit)
         people = [e for e in people if e["version"] <= upto]
         tmps = [t for t in tmps if t["version"] <= upto]
+        holds = [h for h in holds if h["version"] <= upto]
     out_tmps = [{"uid": t["uid"], "nip": t["nip"], "deleted": bool(t["deleted"]), "version": t["version"],
                  **({} if t["deleted"] else {
                      "encoding": base64.b64encode(t["encoding"]).decode(), "model_version": t["model_version"],
@@ -323,6 +329,11 @@ def roster_page(conn: Connection, device: Device, since: int, limit: int = MAX_R
         "employees": [{"nip": e["nip"], "name": e["name"], "unit": e["unit"], "active": bool(e["active"]),
                        "schedule": e["schedule"], "version": e["version"]} for e in people],
         "templates": out_tmps,
+        "holds": [{"uid": h["uid"], "nip": h["nip"], "resembles": h["resembles"], "deleted": bool(h["deleted"]),
+                   "version": h["version"],
+                   **({} if h["deleted"] else {"encoding": base64.b64encode(h["encoding"]).decode(),
+                                               "model_version": h["model_version"], "created_at": h["created_at"]})}
+                  for h in holds],
     }
 
 
@@ -364,8 +375,50 @@ def _floats(encoding: bytes) -> tuple[float, ...]:
     return struct.unpack(f"<{len(encoding) // 4}f", encoding)
 
 
+def _hold_unit_problem(conn: Connection, device: Device, resembles: str) -> str | None:
+    """Why this kiosk may not hold faces against employee `resembles` (None: it may)."""
+    unit = conn.execute(select(employees.c.unit).where(employees.c.nip == resembles)).scalar()
+    if unit is None:
+        return f"employee {resembles} is not on the server (push the employee's templates first)"
+    if not may_access(device, unit):
+        return f"employee {resembles} belongs to another unit; this kiosk cannot hold faces against it"
+    return None
+
+
+def _push_hold(conn: Connection, device: Device, h: HoldIn) -> tuple[str, str | None]:
+    """(status, reason) of one look-alike hold pushed by a kiosk: kept for the kiosks of the unit
+    of the employee it resembles, which must be one of this kiosk's units."""
+    problem = _hold_unit_problem(conn, device, h.resembles)
+    if problem:
+        return "refused", problem
+    row = conn.execute(select(lookalike_holds).where(lookalike_holds.c.uid == h.uid)).mappings().first()
+    if row is not None:
+        return (("duplicate", None) if (row["nip"], row["resembles"]) == (h.nip, h.resembles) else
+                ("refused", f"hold {h.uid} is stored already for another person"))
+    blob = base64.b64decode(h.encoding)
+    if not all(map(math.isfinite, _floats(blob))):
+        return "refused", "encoding holds NaN or infinite numbers (not a face template)"
+    conn.execute(insert(lookalike_holds).values(
+        uid=h.uid, nip=h.nip, resembles=h.resembles, encoding=blob, model_version=h.model_version,
+        source=h.source or "", origin_device=device.id, created_at=h.created_at or "", deleted=False,
+        version=next_version(conn)))
+    return "accepted", None
+
+
+def _remove_hold(conn: Connection, device: Device, uid: str) -> tuple[str, str | None]:
+    row = conn.execute(select(lookalike_holds).where(lookalike_holds.c.uid == uid)).mappings().first()
+    if row is None or row["deleted"]:
+        return "unchanged", None
+    problem = _hold_unit_problem(conn, device, row["resembles"])
+    if problem:
+        return "refused", problem
+    conn.execute(update(lookalike_holds).where(lookalike_holds.c.uid == uid)
+                 .values(deleted=True, encoding=b"", version=next_version(conn)))
+    return "accepted", None
+
+
 def push_roster(conn: Connection, device: Device, emps: list[EmployeeIn], tmps: list[TemplateIn],
-                schedules: set[str]) -> dict:
+                schedules: set[str], holds: list[HoldIn] = (), removed_holds: list[str] = ()) -> dict:
     """Employees and templates enrolled at a kiosk, so every kiosk of the unit gets them. Each
     item is answered on its own: one the kiosk may not write (or with a schedule not among
     `schedules`, the server's) is refused with the reason and the rest is stored."""
@@ -400,8 +453,12 @@ def push_roster(conn: Connection, device: Device, emps: list[EmployeeIn], tmps: 
             existing[t.uid] = t.nip
             status, reason = "accepted", None
         tmp_results.append({"uid": t.uid, "status": status, **({"reason": reason} if reason else {})})
+    # after the templates: the employee a hold names may have come with them
+    result = lambda uid, status, reason: {"uid": uid, "status": status, **({"reason": reason} if reason else {})}  # noqa: E731
+    hold_results = [result(h.uid, *_push_hold(conn, device, h)) for h in holds]
+    removed = [result(uid, *_remove_hold(conn, device, uid)) for uid in removed_holds]
     return {"employees_changed": sum(r["status"] == "accepted" for r in emp_results), "employees": emp_results,
-            "templates": tmp_results, "version": roster_version(conn)}
+            "templates": tmp_results, "holds": hold_results, "removed_holds": removed, "version": roster_version(conn)}
 
 
 # --- HR on the server -----------------------------------------------------------------------

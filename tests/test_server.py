@@ -139,6 +139,47 @@ def test_roster_push_pull_versions_and_deletions(collector):
     assert collector.count("select count(*) from templates where length(encoding) > 0") == 0
 
 
+def test_lookalike_holds_reach_the_kiosks_of_the_resembled_employees_unit_only(collector):
+    # kiosk-01 refused a person as Obama's duplicate; the hold must reach kiosk-02 of the same
+    # unit (or that kiosk records the person as Obama), not kiosk-03 of another unit
+    t1 = collector.register("kiosk-01", unit="Dinas Kominfo")
+    t2 = collector.register("kiosk-02", unit="Dinas Kominfo")
+    t3 = collector.register("kiosk-03", unit="BKPSDM")
+    enc = base64.b64encode(np.arange(128, dtype="<f4").tobytes()).decode()
+    post(collector, "/roster", t1, {"employees": [{"nip": NIP, "name": "Barack Obama", "unit": "Dinas Kominfo"}]})
+    post(collector, "/roster", t3, {"employees": [{"nip": OTHER, "name": "Joe Biden", "unit": "BKPSDM"}]})
+    uid = str(uuid.uuid4())
+    hold = {"uid": uid, "nip": "199001012020011009", "resembles": NIP, "encoding": enc, "model_version": "dlib-v1"}
+    r = post(collector, "/roster", t1, {"holds": [hold]})
+    assert r.status_code == 200 and r.json()["holds"] == [{"uid": uid, "status": "accepted"}], r.text
+    assert post(collector, "/roster", t1, {"holds": [hold]}).json()["holds"][0]["status"] == "duplicate"
+    # against an employee of another unit, or nobody: refused with the reason, nothing stored
+    other = {**hold, "uid": str(uuid.uuid4()), "resembles": OTHER}
+    (res,) = post(collector, "/roster", t1, {"holds": [other]}).json()["holds"]
+    assert res["status"] == "refused" and "another unit" in res["reason"]
+    bad = post(collector, "/roster", t1, {"holds": [{**hold, "uid": str(uuid.uuid4()), "encoding": "AAAA"}]})
+    assert bad.status_code == 422 and bad.json()["fields"][0]["field"] == "holds[0].encoding"
+
+    def pull(token, since=0):
+        r = requests.get(f"{collector.url}/api/v1/roster", params={"since": since}, timeout=10,
+                         headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    page = pull(t2)
+    assert [(h["uid"], h["resembles"], h["encoding"]) for h in page["holds"]] == [(uid, NIP, enc)]
+    assert pull(t3)["holds"] == []
+    # HR at kiosk-01 removes the hold: kiosk-02 hears of it
+    (res,) = post(collector, "/roster", t3, {"removed_holds": [uid]}).json()["removed_holds"]
+    assert res["status"] == "refused" and "another unit" in res["reason"]  # not kiosk-03's to remove
+    r = post(collector, "/roster", t1, {"removed_holds": [uid]})
+    assert r.json()["removed_holds"] == [{"uid": uid, "status": "accepted"}]
+    assert post(collector, "/roster", t1, {"removed_holds": [uid]}).json()["removed_holds"][0]["status"] == "unchanged"
+    later = pull(t2, page["version"])
+    assert [(h["uid"], h["deleted"]) for h in later["holds"]] == [(uid, True)] and "encoding" not in later["holds"][0]
+    assert collector.count("select count(*) from lookalike_holds where length(encoding) > 0") == 0
+
+
 def test_daily_csv_uses_the_attendance_rules(sqlite_collector):
     c = sqlite_collector
     token = c.register("kiosk-01", unit="Dinas Kominfo")

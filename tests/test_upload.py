@@ -264,6 +264,44 @@ def test_enrolled_at_one_kiosk_recognised_at_another(collector, tmp_path, enroll
     assert a.round(enrolled) == "ok" and collector.count("select count(*) from templates") == 3
 
 
+def test_a_lookalike_hold_made_at_one_kiosk_holds_at_the_units_other_kiosks(collector, tmp_path, enrolled, cfg,
+                                                                             faces, encodings):
+    """Kiosk A refused a person as Obama's duplicate (a look-alike hold); kiosk B of Obama's unit
+    gets Obama's face from the server and must not record that person as Obama either. When HR
+    at A removes the hold, B drops it too."""
+    from enroll.batch import enroll_photos
+    from enroll.photos import scan_folder
+    from kiosk.loop import load_gallery
+    from server_fixtures import fast_settings as fs
+
+    held_nip = "190612091930122003"
+    (tmp_path / "more" / held_nip).mkdir(parents=True)
+    (tmp_path / "more" / held_nip / "h.jpg").write_bytes((faces / "obama3.jpg").read_bytes())
+    assert enroll_photos(enrolled, scan_folder(tmp_path / "more", cfg.enroll.nip_pattern), cfg,
+                         workers=1).held == {held_nip: [NIP]}
+    ta = write_token(tmp_path / "ta", collector.register("kiosk-a", unit="Dinas Kominfo"))
+    tb = write_token(tmp_path / "tb", collector.register("kiosk-b", unit="Dinas Kominfo"))
+    a = uploader(enrolled.path, fs(collector.url, ta), "kiosk-a")
+    assert a.round(enrolled) == "ok" and enrolled.holds_to_push() == []
+    assert collector.count("select count(*) from lookalike_holds") == 1
+    rc = cfg.recognition
+    with Store(tmp_path / "b.db", device_id="kiosk-b") as b_store:
+        b = uploader(b_store.path, fs(collector.url, tb, roster_s=0), "kiosk-b")
+        assert b.round(b_store) == "ok"
+        assert [(h["nip"], h["resembles"], h["in_force"]) for h in b_store.hold_rows()] == [(held_nip, NIP, 1)]
+        m = load_gallery(b_store, rc).match(encodings["obama3.jpg"])
+        assert not m.accepted(rc.threshold, rc.margin) and m.reason(rc.threshold, rc.margin) == "lookalike"
+        assert b.round(b_store) == "ok" and b_store.holds_to_push() == []  # B does not send it back
+        # HR at A: it was Obama after all
+        with enrolled.transaction("unhold") as db:
+            assert enrolled.remove_holds([held_nip], db) == 1
+        assert a.round(enrolled) == "ok" and b.round(b_store) == "ok"
+        assert b_store.hold_rows() == []
+        m = load_gallery(b_store, rc).match(encodings["obama3.jpg"])
+        assert m.accepted(rc.threshold, rc.margin) and m.employee_id == NIP
+    assert collector.count("select count(*) from lookalike_holds where deleted") == 1
+
+
 def test_a_bad_roster_page_changes_nothing(tmp_path):
     enc = base64.b64encode(np.zeros(128, "<f4").tobytes()).decode()
     page = {"version": 9, "more": False,
@@ -275,8 +313,15 @@ def test_a_bad_roster_page_changes_nothing(tmp_path):
             store.apply_roster(page)
         assert store.employees() == [] and store.template_rows() == [] and store.sync_get("roster_version") is None
         page["templates"].pop()
+        page["holds"] = [{"uid": str(uuid.uuid4()), "nip": "199001012020011009", "resembles": NIP, "deleted": False,
+                          "version": 9, "encoding": enc}]  # no model_version: refused whole
+        with pytest.raises(KeyError, match="without model_version"):
+            store.apply_roster(page)
+        assert store.employees() == [] and store.hold_rows() == []
+        page["holds"][0]["model_version"] = "m"
         store.apply_roster(page)
         assert len(store.template_rows()) == 1 and store.sync_get("roster_version") == "9"
+        assert [h["nip"] for h in store.hold_rows()] == ["199001012020011009"]
 
 
 def test_backoff_grows_with_jitter_and_honours_retry_after():

@@ -217,14 +217,19 @@ class Store:
 
     def add_holds(self, rows: list[tuple[str, str, np.ndarray, str]], model_version: str, db) -> int:
         """(refused NIP, employee it resembles, encoding, photo) rows; a photo already held for
-        that NIP with the same encoding is not added twice."""
+        that NIP with the same encoding is not added twice. Each gets a UUID, to be sent to the
+        collector (the unit's other kiosks get it from there)."""
+        import uuid
+
         now, added = utc_now(), 0
         for nip, resembles, enc, source in rows:
             blob = encode_template(enc)
-            if db.execute("select 1 from lookalike_holds where nip = ? and encoding = ?", [nip, blob]).fetchone():
+            if db.execute("select 1 from lookalike_holds where nip = ? and encoding = ? and deleted = 0",
+                          [nip, blob]).fetchone():
                 continue
             db["lookalike_holds"].insert({"nip": nip, "resembles": resembles, "encoding": blob,
-                                          "model_version": model_version, "source": source, "created_at": now})
+                                          "model_version": model_version, "source": source, "created_at": now,
+                                          "uid": str(uuid.uuid4()), "pushed": 0, "deleted": 0})
             added += 1
         return added
 
@@ -233,7 +238,8 @@ class Store:
         compete) - as (N, 128) float32 and the refused NIPs."""
         with self._errors("read look-alike holds"):
             rows = self.db.execute(
-                "select h.nip, h.encoding from lookalike_holds h where h.model_version = ? and not exists "
+                "select h.nip, h.encoding from lookalike_holds h where h.model_version = ? and h.deleted = 0 "
+                "and not exists "
                 "(select 1 from face_templates t where t.nip = h.nip) order by h.nip, h.id", [model_version]).fetchall()
         mat = np.stack([np.frombuffer(b, dtype="<f4") for _, b in rows]).astype(np.float32) if rows \
             else np.zeros((0, 128), np.float32)
@@ -245,19 +251,36 @@ class Store:
             return list(self.db.query(
                 "select h.nip, group_concat(distinct h.resembles) as resembles, count(*) as photos, "
                 "min(h.created_at) as since, not exists (select 1 from face_templates t where t.nip = h.nip) "
-                "as in_force from lookalike_holds h group by h.nip order by h.nip"))
+                "as in_force from lookalike_holds h where h.deleted = 0 group by h.nip order by h.nip"))
 
     def hold_templates(self) -> list[dict]:
         """Every held photo with its encoding (for the template export)."""
         with self._errors("read look-alike holds"):
             return list(self.db.query("select nip, resembles, encoding, model_version, source, created_at "
-                                      "from lookalike_holds order by nip, id"))
+                                      "from lookalike_holds where deleted = 0 order by nip, id"))
 
     def remove_holds(self, nips: list[str], db) -> int:
+        """Marked removed (and sent to the collector as removed, so the unit's other kiosks drop
+        them too); the encoding is wiped at once."""
         n = 0
         for nip in nips:
-            n += db.execute("delete from lookalike_holds where nip = ?", [nip]).rowcount
+            n += db.execute("update lookalike_holds set deleted = 1, pushed = 0, encoding = zeroblob(512) "
+                            "where nip = ? and deleted = 0", [nip]).rowcount
         return n
+
+    def holds_to_push(self, limit: int = 500) -> list[dict]:
+        """Holds made or removed here that the collector has not heard of yet."""
+        with self._errors("read look-alike holds to send"):
+            return list(self.db.query(
+                "select uid, nip, resembles, encoding, model_version, source, created_at, deleted "
+                "from lookalike_holds where pushed = 0 order by id limit ?", [limit]))
+
+    def mark_holds_pushed(self, sent: list[str], refused: list[str] = ()) -> None:
+        """The collector has them (1), or refused them (2: kept and used here, not sent again)."""
+        with self.transaction("record look-alike holds sent to the server") as db:
+            for state, uids in ((1, sent), (2, refused)):
+                for uid in uids:
+                    db.execute("update lookalike_holds set pushed = ? where uid = ?", [state, uid])
 
     def remove_templates(self, nip: str, actor: str) -> int:
         with self.transaction(f"remove the templates of {nip}") as db:
@@ -496,6 +519,14 @@ class Store:
             blob = base64.b64decode(t["encoding"], validate=True)
             decode_template(blob)  # 512 bytes or ValueError
             checked.append((t["uid"], blob, t))
+        checked_holds = {}  # uid -> encoding of the holds to add
+        for h in page.get("holds") or []:
+            if not h.get("deleted"):
+                missing = [k for k in ("uid", "nip", "resembles", "model_version", "encoding") if not h.get(k)]
+                if missing:
+                    raise KeyError(f"hold {h.get('uid')} without {', '.join(missing)}")
+                checked_holds[h["uid"]] = base64.b64decode(h["encoding"], validate=True)
+                decode_template(checked_holds[h["uid"]])  # 512 bytes or ValueError
         now = utc_now()
         added = deleted = 0
         with self.transaction("apply the roster from the server") as db:
@@ -515,8 +546,21 @@ class Store:
                                              "quality": t.get("quality"), "source": "server", "created_at": now,
                                              "uid": uid, "pushed": 1})
                 added += 1
+            held = unheld = 0
+            for h in page.get("holds") or []:  # look-alike holds made at the unit's other kiosks
+                if h.get("deleted"):
+                    unheld += db.execute("update lookalike_holds set deleted = 1, pushed = 1, encoding = zeroblob(512) "
+                                          "where uid = ? and deleted = 0", [h["uid"]]).rowcount
+                elif not db.execute("select 1 from lookalike_holds where uid = ?", [h["uid"]]).fetchone():
+                    db["lookalike_holds"].insert({
+                        "nip": h["nip"], "resembles": h["resembles"], "encoding": checked_holds[h["uid"]],
+                        "model_version": h["model_version"], "source": "server", "created_at": now,
+                        "uid": h["uid"], "pushed": 1, "deleted": 0})
+                    held += 1
             self.sync_set({"roster_version": str(int(page["version"]))}, db=db)
-            if emps or added or deleted:
+            if emps or added or deleted or held or unheld:
                 self.audit("roster_pull", {"version": page["version"], "employees": len(emps), "templates_added": added,
-                                           "templates_deleted": deleted}, actor="uploader", db=db)
-        return {"employees": len(emps), "templates_added": added, "templates_deleted": deleted}
+                                           "templates_deleted": deleted, "holds_added": held, "holds_removed": unheld},
+                           actor="uploader", db=db)
+        return {"employees": len(emps), "templates_added": added, "templates_deleted": deleted,
+                "holds_added": held, "holds_removed": unheld}

@@ -179,11 +179,18 @@ def m009_lookalike_holds(db):
             "model_version": str,
             "source": str,  # the refused photo
             "created_at": str,
+            "uid": str,  # UUID: the collector shares it with the unit's other kiosks
+            "pushed": int,  # 0 to send (a new hold, or its removal), 1 sent or from the server, 2 refused
+            "deleted": int,  # 1: removed by HR (kept until the collector has heard of it)
         },
         pk="id",
-        not_null={"nip", "resembles", "encoding", "model_version", "created_at"},
+        not_null={"nip", "resembles", "encoding", "model_version", "created_at", "pushed", "deleted"},
+        defaults={"pushed": 0, "deleted": 0},
     )
     db["lookalike_holds"].create_index(["nip"])
+    db["lookalike_holds"].create_index(["uid"], unique=True)
     bump = "begin update gallery_version set version = version + 1 where id = 1; end"
     db.execute(f"create trigger gallery_hold_added after insert on lookalike_holds {bump}")
     db.execute(f"create trigger gallery_hold_removed after delete on lookalike_holds {bump}")
+    db.execute(f"create trigger gallery_hold_changed after update of deleted on lookalike_holds "
+               f"when old.deleted is not new.deleted {bump}")

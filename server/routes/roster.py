@@ -12,7 +12,7 @@ router = APIRouter(tags=["kiosk"])
 
 
 @router.get("/api/v1/roster", response_model=RosterPage, response_model_exclude_none=True,
-            summary="Employees and face templates of this kiosk's units changed after a version",
+            summary="Employees, face templates and look-alike holds of this kiosk's units changed after a version",
             responses=declared(401, 403, 422, 429, 500, 503),
             description="Every change on the server (an employee added, renamed, moved, deactivated; a template "
                         "added or deleted) gets the next roster version. A kiosk asks `since` the version it holds "
@@ -27,14 +27,17 @@ def pull(device: Device, request: Request,
 
 
 @router.post("/api/v1/roster", response_model=RosterPushResult, response_model_exclude_none=True,
-             summary="Push employees and templates enrolled at this kiosk",
+             summary="Push employees, templates and look-alike holds enrolled at this kiosk",
              responses=KIOSK_POST,
              description="Idempotent by template `uid`. Each item is answered on its own: a kiosk writes only "
                          "employees of its own units, never changes an employee's unit or (de)activates anyone "
-                         "(HR on the server does), and adds templates only to its units' employees; an item that "
+                         "(HR on the server does), and adds templates only to its units' employees, and look-alike "
+                         "holds (photos refused at enrollment as an employee's duplicate) only against them; "
+                         "an item that "
                          "breaks this is `refused` with the reason and the others are stored. An item that breaks "
                          "the schema fails the request with 422 naming it (`fields`).")
 def push(body: RosterPush, device: Device, request: Request) -> dict:
     with engine_of(request).begin() as conn:
         return service.push_roster(conn, device, body.employees, body.templates,
-                                   set(request.app.state.cfg.values["schedules"]))
+                                   set(request.app.state.cfg.values["schedules"]), body.holds,
+                                   body.removed_holds)
