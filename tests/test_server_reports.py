@@ -264,8 +264,11 @@ def test_a_replaced_kiosks_database_is_imported_exactly_once(office, tmp_path):
     assert upload(c, token, sent)["accepted"] == 4  # four had reached the server before the kiosk broke
     data = (tmp_path / "sd" / "kiosk.db").read_bytes()
     op = c.hr("operator", [KOMINFO])
-    r = op.submit("/kiosk/impor", files={"berkas": ("kiosk.db", data)})
-    assert r.status_code == 403  # refused at the gate, before the body was read
+    # refused at the gate, before the body is read. The start of the file only: the gate answers and
+    # closes without reading, so a body larger than the socket buffers (the whole database, 127 KB
+    # since the kiosk's schema grew) met a connection reset instead of the answer now and then
+    r = op.submit("/kiosk/impor", files={"berkas": ("kiosk.db", data[:4096])})
+    assert r.status_code == 403
     r = admin.submit("/kiosk/impor", files={"berkas": ("kiosk.db", data)})
     assert r.status_code == 200, r.text
     assert "10 catatan dari kiosk kiosk-02" in r.text and "6 baru disimpan" in r.text and "4 sudah ada" in r.text
