@@ -44,6 +44,17 @@ def export_templates(store: Store, path: Path, actor: str = "cli") -> int:
     return n
 
 
+def _encoding(item: dict, where: str):
+    """The 128 floats of an exported template or hold, of this kiosk's encoder, or the error."""
+    if item.get("model_version") != ENCODER_VERSION:
+        raise EnrollInputError(f"{where}: model {item.get('model_version')!r} differs from this "
+                               f"kiosk's {ENCODER_VERSION!r}; re-enroll from photos instead")
+    try:
+        return decode_template(base64.b64decode(item["encoding"], validate=True))
+    except (KeyError, ValueError) as e:
+        raise EnrollInputError(f"{where}: bad encoding ({e})") from None
+
+
 def import_templates(store: Store, path: Path, nip_pattern: str, actor: str = "cli") -> tuple[int, int, int]:
     """Returns (employees, templates added, look-alike hold photos added); what is already
     present is skipped."""
@@ -67,14 +78,7 @@ def import_templates(store: Store, path: Path, nip_pattern: str, actor: str = "c
         people.append({"nip": nip, "name": p.get("name", ""), "unit": p.get("unit", ""),
                        "active": int(p.get("active", 1))})
         for j, t in enumerate(p.get("templates", [])):
-            where = f"{path}: employee {nip}, templates[{j}]"
-            if t.get("model_version") != ENCODER_VERSION:
-                raise EnrollInputError(f"{where}: model {t.get('model_version')!r} differs from this "
-                                       f"kiosk's {ENCODER_VERSION!r}; re-enroll from photos instead")
-            try:
-                enc = decode_template(base64.b64decode(t["encoding"], validate=True))
-            except (KeyError, ValueError) as e:
-                raise EnrollInputError(f"{where}: bad encoding ({e})") from None
+            enc = _encoding(t, f"{path}: employee {nip}, templates[{j}]")
             templates.append(TemplateRow(nip, enc, t.get("quality"), f"import:{path.name}", ENCODER_VERSION))
     holds = []
     for j, h in enumerate(doc.get("holds") or []):
@@ -85,14 +89,7 @@ def import_templates(store: Store, path: Path, nip_pattern: str, actor: str = "c
             problem = check_nip(str(h.get(key, "")), nip_pattern)
             if problem:
                 raise EnrollInputError(f"{where}: {key}: {problem}")
-        if h.get("model_version") != ENCODER_VERSION:
-            raise EnrollInputError(f"{where}: model {h.get('model_version')!r} differs from this kiosk's "
-                                   f"{ENCODER_VERSION!r}")
-        try:
-            enc = decode_template(base64.b64decode(h["encoding"], validate=True))
-        except (KeyError, ValueError) as e:
-            raise EnrollInputError(f"{where}: bad encoding ({e})") from None
-        holds.append((str(h["nip"]), str(h["resembles"]), enc, f"import:{path.name}"))
+        holds.append((str(h["nip"]), str(h["resembles"]), _encoding(h, where), f"import:{path.name}"))
     existing = {(r["nip"], bytes(r["encoding"])) for r in store.template_rows()}
     new = [t for t in templates if (t.nip, t.encoding.astype("<f4").tobytes()) not in existing]
     with store.transaction(f"import {path}") as db:
