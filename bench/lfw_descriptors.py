@@ -177,7 +177,7 @@ def replay(people, subset, photos, rc, templates=None, holds=None, skip=frozense
         templates, refusals = enroll(people, subset, photos, rc, holds)
     else:
         refusals = Counter()
-    holds = (holds or {}) if getattr(rc, "lookalike_holds", False) else {}
+    holds = (holds or {}) if rc.lookalike_holds else {}
     ids = [p for p, es in templates.items() for _ in es] + [p for p, es in holds.items() for _ in es]
     g = Gallery(np.stack([e for es in [*templates.values(), *holds.values()] for e in es.values()]), ids,
                 **gallery_options(rc), held=set(holds))

@@ -41,7 +41,7 @@ def load_gallery(store: Store, rc=None) -> Gallery:
     """The active employees' templates and the look-alike holds in force (never accepted);
     `rc` ([recognition]) gives the matching rule."""
     enc, nips = store.templates(ENCODER_VERSION)
-    if rc is None or not getattr(rc, "lookalike_holds", True):
+    if rc is None or not rc.lookalike_holds:
         return Gallery(enc, nips, **(gallery_options(rc) if rc is not None else {}))
     henc, hnips = store.holds(ENCODER_VERSION)
     return Gallery(np.concatenate([enc, henc]), nips + hnips, **gallery_options(rc), held=set(hnips))
