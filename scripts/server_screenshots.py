@@ -87,6 +87,13 @@ def populate(c: Collector) -> HrClient:
                      for nip, _, u, _, _ in PEOPLE[:-2] if u == unit for _ in range(3)]
         requests.post(f"{c.url}/api/v1/roster", json={"templates": templates}, timeout=30,
                       headers={"Authorization": f"Bearer {token}"}).raise_for_status()
+    # Oktaviani's photo refused at enrollment as Ani's duplicate: a look-alike hold (pages 04 and 05)
+    hold = {"uid": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "nip": PEOPLE[-1][0],
+            "resembles": PEOPLE[0][0], "model_version": "dlib_face_recognition_resnet_model_v1",
+            "encoding": base64.b64encode(struct.pack("<128f", *(rng.gauss(0, 0.1) for _ in range(128)))).decode(),
+            "source": "oktaviani-1.jpg", "created_at": "2025-11-03T08:12:40+07:00"}
+    requests.post(f"{c.url}/api/v1/roster", json={"holds": [hold]}, timeout=30,
+                  headers={"Authorization": f"Bearer {kiosks[KOMINFO]}"}).raise_for_status()
     by_unit: dict[str, list] = {}
     for nip, _, unit, _, _ in PEOPLE:
         by_unit.setdefault(unit, []).append(nip)

@@ -28,7 +28,7 @@ ACTIONS = {
     "period_closed": "periode ditutup", "period_reopened": "periode dibuka kembali",
     "kiosk_db_imported": "impor database kiosk", "report_downloaded": "laporan diunduh",
     "device_registered": "kiosk didaftarkan", "device_revoked": "token kiosk dicabut",
-    "device_units_changed": "unit kiosk diubah",
+    "device_units_changed": "unit kiosk diubah", "lookalike_hold_released": "penahanan wajah mirip dilepas",
 }
 
 

@@ -21,7 +21,7 @@ from kiosk.fields import field_problem, plain_text_problem
 from server import audit, service
 from server.accounts import Actor
 from server.csvin import read_table
-from server.db import employees, now, templates
+from server.db import employees, lookalike_holds, now, templates
 
 ROSTER_COLUMNS = {
     "nip": ("nip baru", "nomor induk pegawai"),
@@ -110,6 +110,56 @@ def templates_by_kiosk(conn: Connection, nips: list[str]) -> dict[str, list[dict
     for nip, kiosk, n, first, last in conn.execute(q):
         out.setdefault(nip, []).append({"kiosk": kiosk or "?", "count": n, "first": first, "last": last})
     return out
+
+
+# --- look-alike holds ------------------------------------------------------------------------
+
+def holds(conn: Connection, actor: Actor, nip: str | None = None, limit: int = 200) -> list[dict]:
+    """Look-alike holds in force that the actor may see (the resembled employee's unit is one of
+    theirs), newest first; with `nip`, those that concern that employee either way (faces held
+    as their look-alike, or their own photos held as someone else's). Each row: uid, nip (the
+    held person), resembles, their names where the actor may read them, kiosk, source, created_at,
+    can_release."""
+    held, like = employees.alias("held"), employees.alias("resembled")
+    conds = [lookalike_holds.c.deleted.is_(False), actor.scope(like.c.unit)]
+    if nip is not None:
+        conds.append(or_(lookalike_holds.c.nip == nip, lookalike_holds.c.resembles == nip))
+    q = (select(lookalike_holds.c.uid, lookalike_holds.c.nip, lookalike_holds.c.resembles,
+                lookalike_holds.c.origin_device, lookalike_holds.c.source, lookalike_holds.c.created_at,
+                held.c.name.label("held_name"), held.c.unit.label("held_unit"),
+                like.c.name.label("resembles_name"), like.c.unit.label("resembles_unit"))
+         .select_from(lookalike_holds.join(like, like.c.nip == lookalike_holds.c.resembles)
+                      .outerjoin(held, held.c.nip == lookalike_holds.c.nip))
+         .where(and_(*conds)).order_by(lookalike_holds.c.version.desc()).limit(limit))
+    out = []
+    for r in conn.execute(q).mappings():
+        readable = r["held_unit"] is not None and actor.can_read(r["held_unit"])
+        out.append({"uid": r["uid"], "nip": r["nip"], "name": r["held_name"] if readable else None,
+                    "linked": readable, "resembles": r["resembles"], "resembles_name": r["resembles_name"],
+                    "kiosk": r["origin_device"] or "?", "source": r["source"] or "",
+                    "created_at": r["created_at"] or "", "can_release": actor.can_write(r["resembles_unit"])})
+    return out
+
+
+def release_hold(conn: Connection, who: audit.Who, actor: Actor, uid: str) -> dict:
+    """HR ends a look-alike hold (the held photo was the resembled employee's own face, under a
+    second NIP): the unit's kiosks stop refusing that face at their next roster pull. Only an
+    account that may change the resembled employee's unit; audited. Returns the hold."""
+    row = conn.execute(select(lookalike_holds.c.uid, lookalike_holds.c.nip, lookalike_holds.c.resembles,
+                              lookalike_holds.c.deleted, lookalike_holds.c.origin_device, employees.c.unit)
+                       .select_from(lookalike_holds.join(employees, employees.c.nip == lookalike_holds.c.resembles))
+                       .where(lookalike_holds.c.uid == uid)).mappings().first()
+    if row is None or not actor.can_read(row["unit"]):
+        raise EmployeeError(f"penahanan wajah {uid} tidak ada" + ("" if actor.all_units else " di unit Anda"))
+    if row["deleted"]:
+        raise EmployeeError(f"penahanan wajah {row['nip']} (mirip {row['resembles']}) sudah dilepas")
+    if not actor.can_write(row["unit"]):
+        raise EmployeeError(f"pegawai {row['resembles']} ada di unit {row['unit']}, yang tidak dapat Anda ubah")
+    service.release_hold(conn, uid)
+    audit.record(conn, who, "lookalike_hold_released", f"employee:{row['resembles']}", row["unit"],
+                 before={"hold": uid, "nip": row["nip"], "resembles": row["resembles"],
+                         "kiosk": row["origin_device"]}, after={"released": True})
+    return dict(row)
 
 
 # --- the roster import ----------------------------------------------------------------------

@@ -412,9 +412,15 @@ def _remove_hold(conn: Connection, device: Device, uid: str) -> tuple[str, str |
     problem = _hold_unit_problem(conn, device, row["resembles"])
     if problem:
         return "refused", problem
+    release_hold(conn, uid)
+    return "accepted", None
+
+
+def release_hold(conn: Connection, uid: str) -> None:
+    """A look-alike hold ends: its photo's encoding is wiped and the kiosks of the unit hear of
+    it at their next roster pull (a removal made at a kiosk, or by HR on the HR pages)."""
     conn.execute(update(lookalike_holds).where(lookalike_holds.c.uid == uid)
                  .values(deleted=True, encoding=b"", version=next_version(conn)))
-    return "accepted", None
 
 
 def push_roster(conn: Connection, device: Device, emps: list[EmployeeIn], tmps: list[TemplateIn],

@@ -200,3 +200,50 @@ def test_header_spellings_and_a_bom(sqlite_collector, header):
     sep = ";" if ";" in header else ","
     r = upload(admin, header + sep.join([ANI, "Ani", KOMINFO]) + "\n")
     assert r.status_code == 200 and "1 baru" in r.text, r.text
+
+
+def test_hr_sees_lookalike_holds_and_releases_one_for_the_units_kiosks(sqlite_collector):
+    # a kiosk of Kominfo refused Budi's photos as Ani's duplicate and holds them: HR sees it on
+    # both employees' pages and the list; releasing it is for those who may change Ani's unit,
+    # audited, and reaches the unit's kiosks as a deleted hold
+    c = sqlite_collector
+    token = c.register("kiosk-lobi", KOMINFO)
+    admin = c.hr("admin")
+    apply(admin, upload(admin, ROSTER))
+    enc = base64.b64encode(np.random.default_rng(2).normal(size=128).astype("<f4").tobytes()).decode()
+    uid = str(uuid.uuid4())
+    r = requests.post(f"{c.url}/api/v1/roster", headers={"Authorization": f"Bearer {token}"}, timeout=10,
+                      json={"holds": [{"uid": uid, "nip": BUDI, "resembles": ANI, "encoding": enc,
+                                       "model_version": "dlib-v1", "source": "budi-2.jpg"}]})
+    assert r.json()["holds"] == [{"uid": uid, "status": "accepted"}], r.text
+    op_kominfo, op_bkpsdm, viewer = c.hr("operator", [KOMINFO]), c.hr("operator", [BKPSDM]), c.hr("viewer")
+
+    def holds_table(page: str) -> str:
+        return page.split('id="holds"')[1].split("</table>")[0] if 'id="holds"' in page else ""
+
+    ani = holds_table(op_kominfo.get(f"/pegawai/{ANI}").text)
+    assert BUDI in ani and "Budi Santoso" in ani and "kiosk-lobi" in ani and "budi-2.jpg" in ani and "Lepaskan" in ani
+    assert BUDI in holds_table(op_kominfo.get(f"/pegawai/{BUDI}").text)  # his own photos, held
+    listing = op_kominfo.get("/pegawai").text
+    assert f"ditahan: mirip {ANI}" in listing and ANI in holds_table(listing)
+    assert holds_table(op_bkpsdm.get("/pegawai").text) == ""  # another unit's hold is not theirs to see
+    seen = holds_table(viewer.get(f"/pegawai/{ANI}").text)
+    assert BUDI in seen and "Lepaskan" not in seen  # a leader reads, no form
+    path = f"/pegawai/{ANI}/mirip/{uid}/lepas"
+    assert viewer.submit(path).status_code == 403
+    r = op_bkpsdm.submit(path)
+    assert r.status_code in (404, 422) and "tidak ada di unit Anda" in r.text
+    r = op_kominfo.submit(f"/pegawai/{ANI}/mirip/{uuid.uuid4()}/lepas")
+    assert r.status_code == 422 and "tidak ada di unit Anda" in r.text
+    assert c.count("select count(*) from lookalike_holds where deleted = 0") == 1  # nothing changed
+    since = pull(c, token)["version"]
+    r = op_kominfo.submit(path)
+    assert r.status_code == 303
+    page = op_kominfo.get(f"/pegawai/{ANI}").text
+    assert "dilepas" in page and 'id="holds"' not in page
+    assert "penahanan wajah mirip dilepas" in page.split('id="history"')[1]
+    later = pull(c, token, since)
+    assert [(h["uid"], h["deleted"]) for h in later["holds"]] == [(uid, True)]
+    assert c.count("select count(*) from lookalike_holds where length(encoding) > 0") == 0
+    r = op_kominfo.submit(path)
+    assert r.status_code == 422 and "sudah dilepas" in r.text

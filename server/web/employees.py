@@ -1,5 +1,5 @@
-"""Employees: the list (search, unit, state, faces), the roster import with its preview, one
-employee's page (data, faces per kiosk, edit, deactivate)."""
+"""Employees: the list (search, unit, state, faces, look-alike holds), the roster import with its
+preview, one employee's page (data, faces per kiosk, look-alike holds, edit, deactivate)."""
 
 from __future__ import annotations
 
@@ -33,9 +33,13 @@ def employee_list(request: Request, session: Page, q: QueryText(100) = "", unit:
                   hal: Annotated[int, Query(ge=1, le=100000)] = 1):
     with request.app.state.engine.connect() as conn:
         found = employees.listing(conn, session.actor, q, unit, status, wajah, hal)
+        holds = employees.holds(conn, session.actor)
+    held_as: dict[str, list[str]] = {}
+    for h in holds:
+        held_as.setdefault(h["nip"], []).append(h["resembles"])
     pages = max(1, -(-found.total // employees.PAGE))
-    return render(request, "employees.html", session, found=found, page=hal, pages=pages,
-                  f={"q": q, "unit": unit, "status": status, "wajah": wajah})
+    return render(request, "employees.html", session, found=found, page=hal, pages=pages, holds=holds,
+                  held_as=held_as, f={"q": q, "unit": unit, "status": status, "wajah": wajah})
 
 
 @router.get("/pegawai/impor", response_class=HTMLResponse)
@@ -84,8 +88,9 @@ def _employee_page(request: Request, session, nip: str, message: str = "", statu
         except employees.EmployeeError as e:
             return render(request, "error.html", session, status=404, message=str(e))
         faces = employees.templates_by_kiosk(conn, [nip]).get(nip, [])
+        holds = employees.holds(conn, session.actor, nip)
         history, _ = audit.entries(conn, None, target=f"employee:{nip}", limit=20)
-    return render(request, "employee.html", session, status=status, e=row, faces=faces, history=history,
+    return render(request, "employee.html", session, status=status, e=row, faces=faces, holds=holds, history=history,
                   actions=audit.ACTIONS,
                   schedules=sorted(_schedules(request)), message=message,
                   can_write=session.actor.can_write(row["unit"]))
@@ -129,4 +134,16 @@ def employee_activate(request: Request, session: Writer, nip: Nip):
     except employees.EmployeeError as e:
         return _employee_page(request, session, nip, str(e), 422)
     flash(request, session, f"Pegawai {nip} aktif lagi; wajahnya perlu didaftarkan ulang di kiosk.")
+    return redirect(f"/pegawai/{nip}")
+
+
+@router.post("/pegawai/{nip}/mirip/{uid}/lepas", response_class=HTMLResponse)
+def hold_release(request: Request, session: Writer, nip: Nip, uid: Annotated[str, Path(max_length=36)]):
+    try:
+        with request.app.state.engine.begin() as conn:
+            h = employees.release_hold(conn, session.actor.who(client_ip(request)), session.actor, uid)
+    except employees.EmployeeError as e:
+        return _employee_page(request, session, nip, str(e), 422)
+    flash(request, session, f"Penahanan wajah {h['nip']} (mirip {h['resembles']}) dilepas; kiosk unit "
+                            f"{h['unit']} tidak lagi menolak wajah itu sejak sinkron berikutnya.")
     return redirect(f"/pegawai/{nip}")
