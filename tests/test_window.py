@@ -162,7 +162,7 @@ def test_a_corrupt_database_is_shown_not_a_crash(qtbot, cfg, replay, translator)
 def test_spoof_and_prompt_texts(qapp, translator):
     assert text.card_lines({"type": "spoof", "employee_id": OBAMA})[:2] == ("unknown", "Verifikasi wajah gagal")
     assert text.prompt("blink") == "Kedipkan mata" and text.prompt("turn_left") == "Tengok ke kiri"
-    assert text.prompt(None) == "Tahan sebentar, sedang memeriksa"
+    assert text.prompt(None) == text.prompt("wait") == "Lihat ke kamera, lalu kedipkan mata"
 
 
 def test_kiosk_run_tells_systemd_it_is_ready_and_feeds_the_watchdog(tmp_path, kiosk_dir_for_run, replay):

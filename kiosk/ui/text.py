@@ -48,7 +48,7 @@ TEXT = {
     "prompt_blink": QT_TRANSLATE_NOOP("Kiosk", "Blink your eyes"),
     "prompt_turn_left": QT_TRANSLATE_NOOP("Kiosk", "Turn your head to the left"),
     "prompt_turn_right": QT_TRANSLATE_NOOP("Kiosk", "Turn your head to the right"),
-    "prompt_wait": QT_TRANSLATE_NOOP("Kiosk", "Hold on, checking"),
+    "prompt_look_blink": QT_TRANSLATE_NOOP("Kiosk", "Look at the camera and blink"),
     "unverified": QT_TRANSLATE_NOOP("Kiosk", "Not verified yet"),
     "unverified_detail": QT_TRANSLATE_NOOP("Kiosk", "Please try again and blink when asked"),
     "spoof": QT_TRANSLATE_NOOP("Kiosk", "Face check failed"),
@@ -86,8 +86,10 @@ def t(key: str, *args: object) -> str:
 
 
 def prompt(code: str | None) -> str:
-    """The liveness challenge the screen asks for ("blink", "turn_left" ...), or 'hold on'."""
-    return t(f"prompt_{code}") if code in ("blink", "turn_left", "turn_right") else t("prompt_wait")
+    """The liveness challenge the screen asks for ("blink", "turn_left" ...); before any challenge
+    (the passive phase), a blink: any blink counts there, so the person who stands still is not
+    left waiting for the challenge (docs/liveness.md, "How soon a genuine face is live")."""
+    return t(f"prompt_{code}") if code in ("blink", "turn_left", "turn_right") else t("prompt_look_blink")
 
 
 def hint(reason: str | None) -> str:

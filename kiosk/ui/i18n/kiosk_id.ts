@@ -117,8 +117,8 @@
       <translation>Tengok ke kanan</translation>
     </message>
     <message>
-      <source>Hold on, checking</source>
-      <translation>Tahan sebentar, sedang memeriksa</translation>
+      <source>Look at the camera and blink</source>
+      <translation>Lihat ke kamera, lalu kedipkan mata</translation>
     </message>
     <message>
       <source>Not verified yet</source>
