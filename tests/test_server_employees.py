@@ -36,6 +36,17 @@ def apply(hr, preview) -> requests.Response:
     return hr.submit(f"/pegawai/impor/{staged}")
 
 
+def encoding(seed: int) -> str:
+    """A template's encoding as the roster API carries it (random numbers, not a face)."""
+    return base64.b64encode(np.random.default_rng(seed).normal(size=128).astype("<f4").tobytes()).decode()
+
+
+def push(c, token: str, body: dict) -> dict:
+    r = requests.post(f"{c.url}/api/v1/roster", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
 def pull(c, token: str, since: int = 0) -> dict:
     r = requests.get(f"{c.url}/api/v1/roster", params={"since": since}, headers={"Authorization": f"Bearer {token}"},
                      timeout=10)
@@ -139,11 +150,9 @@ def test_deactivation_removes_faces_from_the_kiosks_and_the_list_shows_who_has_f
     token = c.register("kiosk-lobi", KOMINFO)
     admin = c.hr("admin")
     apply(admin, upload(admin, ROSTER))
-    enc = base64.b64encode(np.random.default_rng(1).normal(size=128).astype("<f4").tobytes()).decode()
-    body = {"templates": [{"uid": str(uuid.uuid4()), "nip": ANI, "encoding": enc, "model_version": "dlib-v1"}
+    body = {"templates": [{"uid": str(uuid.uuid4()), "nip": ANI, "encoding": encoding(1), "model_version": "dlib-v1"}
                           for _ in range(2)]}
-    r = requests.post(f"{c.url}/api/v1/roster", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10)
-    assert [t["status"] for t in r.json()["templates"]] == ["accepted", "accepted"]
+    assert [t["status"] for t in push(c, token, body)["templates"]] == ["accepted", "accepted"]
     listing = admin.get("/pegawai").text
     assert "2 dari kiosk-lobi" in listing
     assert BUDI in admin.get("/pegawai", params={"wajah": "belum"}).text
@@ -210,12 +219,10 @@ def test_hr_sees_lookalike_holds_and_releases_one_for_the_units_kiosks(sqlite_co
     token = c.register("kiosk-lobi", KOMINFO)
     admin = c.hr("admin")
     apply(admin, upload(admin, ROSTER))
-    enc = base64.b64encode(np.random.default_rng(2).normal(size=128).astype("<f4").tobytes()).decode()
     uid = str(uuid.uuid4())
-    r = requests.post(f"{c.url}/api/v1/roster", headers={"Authorization": f"Bearer {token}"}, timeout=10,
-                      json={"holds": [{"uid": uid, "nip": BUDI, "resembles": ANI, "encoding": enc,
-                                       "model_version": "dlib-v1", "source": "budi-2.jpg"}]})
-    assert r.json()["holds"] == [{"uid": uid, "status": "accepted"}], r.text
+    hold = {"uid": uid, "nip": BUDI, "resembles": ANI, "encoding": encoding(2), "model_version": "dlib-v1",
+            "source": "budi-2.jpg"}
+    assert push(c, token, {"holds": [hold]})["holds"] == [{"uid": uid, "status": "accepted"}]
     op_kominfo, op_bkpsdm, viewer = c.hr("operator", [KOMINFO]), c.hr("operator", [BKPSDM]), c.hr("viewer")
 
     def holds_table(page: str) -> str:
