@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server import service
 from server.errors import ApiError, error_response
+from server.limits import drain
 
 API_PREFIX = "/api/v1/"
 OPEN_PATHS = {"/api/v1/health"}
@@ -26,7 +27,7 @@ device_token = HTTPBearer(auto_error=False, scheme_name="deviceToken",
 
 
 def _refusal(why: str) -> ApiError:
-    # Connection: close - the server reads none of the body it refused
+    # Connection: close - the server parses none of the body it refused
     if why == "revoked":
         return ApiError(403, "revoked", "this device's token was revoked; ask IT for a new one",
                         {"Connection": "close"})
@@ -43,7 +44,8 @@ def _bearer(scope: Scope) -> str:
 
 
 class DeviceTokenMiddleware:
-    """Answers 401/403 to a kiosk request without a valid token before its body is read."""
+    """Answers 401/403 to a kiosk request without a valid token before its body is parsed (what was
+    sent of it is drained, bounded: server.limits)."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -62,6 +64,7 @@ class DeviceTokenMiddleware:
 
         device, why = await run_in_threadpool(lookup)
         if device is None:
+            await drain(receive)  # what the kiosk already sent, so that the refusal reaches it (server.limits)
             await error_response(_refusal(why))(scope, receive, send)
             return
         scope.setdefault("state", {})["device"] = device

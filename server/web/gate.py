@@ -1,7 +1,9 @@
 """No HR form is read before its session is known. A POST (every form of the pages is one) to
-the HR pages without a live session is answered before its body is read - 401, or the sign-in form for a
-browser - and an upload that may be large (a kiosk database) needs an administrator's session
-before a byte of it is read. The session found is handed to the page (server.web.deps)."""
+the HR pages without a live session is answered before its body is parsed - 401, or the sign-in
+form for a browser - and an upload that may be large (a kiosk database) needs an administrator's
+session before a byte of it is stored. What the client already sent of a refused body is drained
+first, bounded (server.limits.drain), so that the refusal reaches it. The session found is handed
+to the page (server.web.deps)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.errors import ApiError, error_response
+from server.limits import drain
 
 OPEN = {"/login"}  # its form carries its own token, bound to a cookie
 
@@ -39,6 +42,7 @@ class SessionGateMiddleware:
             refusal = error_response(ApiError(403, "forbidden", "only an administrator may send this",
                                               {"Connection": "close"}))
         if refusal is not None:
+            await drain(receive)  # what the browser already sent, so that the refusal reaches it (server.limits)
             await refusal(scope, receive, send)
             return
         scope.setdefault("state", {})["session"] = session
