@@ -25,7 +25,8 @@ and both are served during the change-over. Generated from the server's code by
 * Authentication: each kiosk has its own token (`python -m server register-device ID --unit U`),
   sent as `Authorization: Bearer <token>`. The server stores only its SHA-256. An unknown token
   answers 401, a revoked one 403; the kiosk then stops uploading until a new token is installed.
-  The token is checked before the request body is read.
+  The token is checked before the request body is parsed (what was sent of a refused body, up to
+  1 MiB, is read and discarded, so that the 401/403 reaches the kiosk instead of a connection reset).
 * Units: a kiosk reads and writes only the employees and templates of the units it was
   registered for. An employee's unit changes only through HR on the server.
 * Limits: a request body holds at most {MAX_BODY} bytes (8 MiB), counted while it streams
