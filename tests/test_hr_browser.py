@@ -165,3 +165,33 @@ def test_a_viewer_reads_without_forms_and_a_wrong_password_is_named(chrome, offi
     day = dt.date.today().isoformat()
     b.open(f"{c.url}/?date={day}")
     assert "Pegawai" in b.text("#totals")
+
+
+def test_hr_finds_a_lookalike_hold_and_releases_it(chrome, office):
+    # a kiosk refused Budi's enrollment photo as Ani's face and holds it; HR follows the list's
+    # mark to Ani's page and releases the hold (the same person under two NIPs)
+    import base64
+    import uuid
+
+    import numpy as np
+    import requests
+
+    c, b = office, chrome
+    token = c.register("kiosk-lobi", KOMINFO)
+    admin = c.hr("admin")
+    r = admin.submit("/pegawai/impor", files={"berkas": ("simpeg.csv", ROSTER.encode(), "text/csv")})
+    admin.submit("/pegawai/impor/" + r.text.split('action="/pegawai/impor/')[1].split('"')[0])
+    enc = base64.b64encode(np.random.default_rng(3).normal(size=128).astype("<f4").tobytes()).decode()
+    hold = {"uid": str(uuid.uuid4()), "nip": BUDI, "resembles": ANI, "encoding": enc, "model_version": "dlib-v1",
+            "source": "budi-1.jpg"}
+    requests.post(f"{c.url}/api/v1/roster", json={"holds": [hold]}, headers={"Authorization": f"Bearer {token}"},
+                  timeout=10).raise_for_status()
+    sign_in(b, c.url, "bkpsdm")
+    b.click_text("a", "Pegawai")
+    assert f"ditahan: mirip {ANI}" in b.text("#employees")
+    b.click(f"#holds a[href='/pegawai/{ANI}']")
+    assert b.path == f"/pegawai/{ANI}" and "budi-1.jpg" in b.text("#holds")
+    b.click_text("button", "Lepaskan (orang yang sama)")
+    assert b.path == f"/pegawai/{ANI}" and "dilepas" in b.text("#flash")
+    assert not b.all("#holds") and "penahanan wajah mirip dilepas" in b.text("#history")
+    assert c.count("select count(*) from lookalike_holds where deleted = 0") == 0
