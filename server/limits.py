@@ -5,12 +5,12 @@ body without one (chunked) is counted as the application reads it and answered 4
 the count passes the cap, so at most the cap is ever held in memory. The answer carries
 `Connection: close`: the server stops reading the rest instead of draining it.
 
-A request refused before its body is read (no session, no device token, not an administrator:
+A request refused before its body is used (no session, no device token, not an administrator:
 server.web.gate, server.auth) has what the client already sent of its body drained first, up to
 DRAIN_BYTES and DRAIN_S: closing a TCP connection with unread data in it sends a reset, which can
 destroy the refusal before the client reads it (an operator's 130-KB upload to an administrator's
-form met a connection reset instead of the 403 in about 1 of 30 tries on loopback). Bounded, so a
-stranger's large or slow body is still cut off.
+form met a connection reset instead of the 403 in 5 of 780 tries on loopback; none in 720 with
+the drain). Bounded, so a stranger's large or slow body is still cut off.
 """
 
 from __future__ import annotations
