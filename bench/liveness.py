@@ -27,6 +27,11 @@ Not a test. It prints plain-text tables (docs/liveness.md has the output and wha
   d) challenges answered by real actions: blinks and head turns found by eye in the clips
      (REAL_ACTIONS), each asked 1 s before it starts, at every sampling phase of the frame rate;
      turns also asked the other way round;
+  f) a person who blinks when the screen asks (--only f): the screen asks for a blink as soon as
+     the face is recognised, so a person who reads it blinks about a second into the track.
+     Tracks that start 0.7, 1.0 and 1.3 s before each blink found by eye (REAL_ACTIONS), at every
+     sampling phase, in the default mode: when each track is "live". The response time is an
+     assumption (recognition about 0.2 s, reading and blinking 0.5-1.1 s); the blinks are real;
   c) CPU per frame: LivenessTracker.update, and within it the screen cues (ScreenCues.update),
      against detect + 68 landmarks + encode of the same frames, measured in the same run (the
      kiosk already computes the landmarks for its gates).
@@ -286,6 +291,46 @@ def print_challenge_answers(rows: list[tuple], phases: int, limit_s: float | Non
     print()
 
 
+def asked_blinks(a, m, offsets=(0.7, 1.0, 1.3)) -> None:
+    """f) (the module doc): each blink of REAL_ACTIONS met `offset` seconds into a fresh track."""
+    from kiosk.liveness import LivenessConfig, LivenessTracker
+
+    print(f"f) a person who blinks when asked: tracks starting 0.7-1.3 s before each real blink found by eye,")
+    print(f"   every sampling phase, default mode ({LivenessConfig().mode}), fed at {a.fps:g} frames/s")
+    for clip in sorted({c for c, _, k in REAL_ACTIONS if k == "blink"}):
+        frames, fps_in = read_clip(a.videos / clip)
+        seqs = []
+        for phase in range(math.ceil(fps_in / min(a.fps, fps_in) - 1e-6)):
+            seq = []
+            for i in due_frames(len(frames), fps_in, a.fps, phase):
+                _, lm = _landmarks_of(m, frames[i], 320)
+                if lm is not None:
+                    seq.append((i / fps_in, lm, grey(frames[i])))
+            seqs.append(seq)
+        starts = [s for c, s, k in REAL_ACTIONS if c == clip and k == "blink"]
+        for offset in offsets:
+            done = []  # (state, reason, elapsed) per track
+            for b in starts:
+                if b < offset:
+                    continue  # the track would start before the clip
+                for k, seq in enumerate(seqs):
+                    tr, v = LivenessTracker(LivenessConfig(), random.Random(k)), None
+                    for ts, lm, g in seq:
+                        if ts >= b - offset:
+                            v = tr.update(ts, lm, None, g)
+                            if v.final:
+                                break
+                    done.append((v.state, v.reason, v.elapsed) if v else (None, None, None))
+            live = sorted(e for st, _, e in done if st == "live")
+            why = sorted({r for st, r, _ in done if st == "live"})
+            early = sum(e < offset for e in live)
+            med = f"{statistics.median(live):.2f} s" if live else "-"
+            print(f"   {clip} blink {offset:.1f} s in: live {len(live)} of {len(done)} ({', '.join(why)}; "
+                  f"{early} before the blink), within 2 s {sum(e <= 2.0 for e in live)}, median {med}; "
+                  f"not live: {sorted(f'{st} {r}' for st, r, _ in done if st != 'live') or 'none'}")
+    print()
+
+
 def attack_photos(m, faces: Path) -> list[tuple[str, np.ndarray, tuple]]:
     """(name, RGB image, face box) of each photo under `faces` with exactly one face at least 80 px
     wide: the sources of the simulated prints (the large deepface portraits at most 1600 px)."""
@@ -453,8 +498,8 @@ def main() -> int:
                     help="the real attack clips (default: VIDEOS/attacks); e) needs person-m_phone-replay.mp4 "
                          "and person-m-real-crops/ there")
     ap.add_argument("--runs", type=int, default=20, help="e): runs of the real phone replay")
-    ap.add_argument("--only", choices=("c", "e"), help="only the CPU on the genuine clips (c), or only the real "
-                                                       "phone replay (e)")
+    ap.add_argument("--only", choices=("c", "e", "f"), help="only the CPU on the genuine clips (c), only the real "
+                                                            "phone replay (e), or only f)")
     ap.add_argument("--quick", action="store_true")
     a = ap.parse_args()
     a.attacks = a.attacks or a.videos / "attacks"
@@ -471,6 +516,9 @@ def main() -> int:
         return 0
     m = models()
     m.load_all()
+    if a.only == "f":
+        asked_blinks(a, m)
+        return 0
     rng = random.Random(a.seed)
     cfg = LivenessConfig(mode="passive")  # the CPU column: every signal computed on every frame
     print(f"liveness benchmark: fps fed {a.fps:g}, seed {a.seed}, config (the mode varies per column) {cfg}")
