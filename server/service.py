@@ -370,9 +370,18 @@ def _push_employee(conn: Connection, device: Device, e: EmployeeIn, schedules: s
     return "accepted", None
 
 
-def _floats(encoding: bytes) -> tuple[float, ...]:
-    """A template's little-endian float32 values (the schema checked its length)."""
-    return struct.unpack(f"<{len(encoding) // 4}f", encoding)
+NOT_A_FACE = "encoding holds NaN or infinite numbers (not a face template)"
+
+
+def _finite(encoding: bytes) -> bool:
+    """A template's or a hold's little-endian float32 values are all finite (the schema checked
+    the length)."""
+    return all(map(math.isfinite, struct.unpack(f"<{len(encoding) // 4}f", encoding)))
+
+
+def _answer(key: str, value: str, status: str, reason: str | None) -> dict:
+    """One item's answer in a roster push: its key, status and (when there is one) the reason."""
+    return {key: value, "status": status, **({"reason": reason} if reason else {})}
 
 
 def _hold_unit_problem(conn: Connection, device: Device, resembles: str) -> str | None:
@@ -396,8 +405,8 @@ def _push_hold(conn: Connection, device: Device, h: HoldIn) -> tuple[str, str | 
         return (("duplicate", None) if (row["nip"], row["resembles"]) == (h.nip, h.resembles) else
                 ("refused", f"hold {h.uid} is stored already for another person"))
     blob = base64.b64decode(h.encoding)
-    if not all(map(math.isfinite, _floats(blob))):
-        return "refused", "encoding holds NaN or infinite numbers (not a face template)"
+    if not _finite(blob):
+        return "refused", NOT_A_FACE
     conn.execute(insert(lookalike_holds).values(
         uid=h.uid, nip=h.nip, resembles=h.resembles, encoding=blob, model_version=h.model_version,
         source=h.source or "", origin_device=device.id, created_at=h.created_at or "", deleted=False,
@@ -431,7 +440,7 @@ def push_roster(conn: Connection, device: Device, emps: list[EmployeeIn], tmps: 
     emp_results = []
     for e in emps:
         status, reason = _push_employee(conn, device, e, schedules)
-        emp_results.append({"nip": e.nip, "status": status, **({"reason": reason} if reason else {})})
+        emp_results.append(_answer("nip", e.nip, status, reason))
     emp_refused = {r["nip"]: r["reason"] for r in emp_results if r["status"] == "refused"}
     tmp_results = []
     uids = [t.uid for t in tmps]
@@ -446,8 +455,8 @@ def push_roster(conn: Connection, device: Device, emps: list[EmployeeIn], tmps: 
             status, reason = "refused", emp_refused.get(t.nip) or (
                 f"employee {t.nip} is not on the server (push the employee with it)" if unit is None else
                 f"employee {t.nip} belongs to another unit; this kiosk cannot add faces to it")
-        elif not all(map(math.isfinite, _floats(base64.b64decode(t.encoding)))):
-            status, reason = "refused", "encoding holds NaN or infinite numbers (not a face template)"
+        elif not _finite(base64.b64decode(t.encoding)):
+            status, reason = "refused", NOT_A_FACE
         elif t.uid in existing:
             status, reason = (("duplicate", None) if existing[t.uid] == t.nip else
                               ("refused", f"template {t.uid} is stored already for another employee"))
@@ -458,11 +467,10 @@ def push_roster(conn: Connection, device: Device, emps: list[EmployeeIn], tmps: 
                 deleted=False, version=next_version(conn)))
             existing[t.uid] = t.nip
             status, reason = "accepted", None
-        tmp_results.append({"uid": t.uid, "status": status, **({"reason": reason} if reason else {})})
+        tmp_results.append(_answer("uid", t.uid, status, reason))
     # after the templates: the employee a hold names may have come with them
-    result = lambda uid, status, reason: {"uid": uid, "status": status, **({"reason": reason} if reason else {})}  # noqa: E731
-    hold_results = [result(h.uid, *_push_hold(conn, device, h)) for h in holds]
-    removed = [result(uid, *_remove_hold(conn, device, uid)) for uid in removed_holds]
+    hold_results = [_answer("uid", h.uid, *_push_hold(conn, device, h)) for h in holds]
+    removed = [_answer("uid", uid, *_remove_hold(conn, device, uid)) for uid in removed_holds]
     return {"employees_changed": sum(r["status"] == "accepted" for r in emp_results), "employees": emp_results,
             "templates": tmp_results, "holds": hold_results, "removed_holds": removed, "version": roster_version(conn)}
 
