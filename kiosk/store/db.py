@@ -25,6 +25,13 @@ from kiosk.store.migrations import migrations
 BUSY_TIMEOUT_MS = 5000
 
 
+def _end_holds(db, column: str, value: str, pushed: int) -> int:
+    """Look-alike holds whose `column` ("nip" or "uid") is `value` marked removed, their encoding
+    wiped (a tombstone until the collector has heard of it: `pushed` 0); how many."""
+    return db.execute(f"update lookalike_holds set deleted = 1, pushed = ?, encoding = zeroblob(512) "
+                      f"where {column} = ? and deleted = 0", [pushed, value]).rowcount
+
+
 class StoreError(RuntimeError):
     """The database cannot be used; the message names the file and the problem."""
 
@@ -262,11 +269,7 @@ class Store:
     def remove_holds(self, nips: list[str], db) -> int:
         """Marked removed (and sent to the collector as removed, so the unit's other kiosks drop
         them too); the encoding is wiped at once."""
-        n = 0
-        for nip in nips:
-            n += db.execute("update lookalike_holds set deleted = 1, pushed = 0, encoding = zeroblob(512) "
-                            "where nip = ? and deleted = 0", [nip]).rowcount
-        return n
+        return sum(_end_holds(db, "nip", nip, pushed=0) for nip in nips)
 
     def holds_to_push(self, limit: int = 500) -> list[dict]:
         """Holds made or removed here that the collector has not heard of yet."""
@@ -549,8 +552,7 @@ class Store:
             held = unheld = 0
             for h in page.get("holds") or []:  # look-alike holds made at the unit's other kiosks
                 if h.get("deleted"):
-                    unheld += db.execute("update lookalike_holds set deleted = 1, pushed = 1, encoding = zeroblob(512) "
-                                          "where uid = ? and deleted = 0", [h["uid"]]).rowcount
+                    unheld += _end_holds(db, "uid", h["uid"], pushed=1)  # the collector has it already
                 elif not db.execute("select 1 from lookalike_holds where uid = ?", [h["uid"]]).fetchone():
                     db["lookalike_holds"].insert({
                         "nip": h["nip"], "resembles": h["resembles"], "encoding": checked_holds[h["uid"]],
