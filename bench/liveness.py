@@ -303,14 +303,8 @@ def asked_blinks(a, m, offsets=(0.7, 1.0, 1.3)) -> None:
     print(f"   every sampling phase, default mode ({LivenessConfig().mode}), fed at {a.fps:g} frames/s")
     for clip in sorted({c for c, _ in ASKED_BLINKS}):
         frames, fps_in = read_clip(a.videos / clip)
-        seqs = []
-        for phase in range(math.ceil(fps_in / min(a.fps, fps_in) - 1e-6)):
-            seq = []
-            for i in due_frames(len(frames), fps_in, a.fps, phase):
-                _, lm = _landmarks_of(m, frames[i], 320)
-                if lm is not None:
-                    seq.append((i / fps_in, lm, grey(frames[i])))
-            seqs.append(seq)
+        seqs = [phase_track(m, frames, fps_in, a.fps, phase)
+                for phase in range(math.ceil(fps_in / min(a.fps, fps_in) - 1e-6))]
         starts = [s for c, s in ASKED_BLINKS if c == clip]
         for offset in offsets:
             done = []  # (state, reason, elapsed) per track
@@ -381,6 +375,16 @@ def due_frames(n: int, fps_in: float, fps: float, phase: int = 0) -> list[int]:
     rate = min(fps, fps_in)
     due = (video_frame(k, fps_in, rate) + phase for k in range(int(n * rate / fps_in) + 2))
     return [i for i in due if i < n]
+
+
+def phase_track(m, frames: list[np.ndarray], fps_in: float, fps: float, phase: int) -> list[tuple]:
+    """(ts, landmarks, grey frame) of the frames of one sampling phase (due_frames) with a face."""
+    out = []
+    for i in due_frames(len(frames), fps_in, fps, phase):
+        _, lm = _landmarks_of(m, frames[i], 320)
+        if lm is not None:
+            out.append((i / fps_in, lm, grey(frames[i])))
+    return out
 
 
 def read_clip(path: Path) -> tuple[list[np.ndarray], float]:
@@ -588,12 +592,7 @@ def main() -> int:
         seqs[clip.name] = [seq]
         if any(c == clip.name for c, _, _ in REAL_ACTIONS):  # the other sampling phases, for d)
             for phase in range(1, phases):
-                other = []
-                for i in due_frames(len(frames), fps_in, a.fps, phase):
-                    _, lm = _landmarks_of(m, frames[i], 320)
-                    if lm is not None:
-                        other.append((i / fps_in, lm, grey(frames[i])))
-                seqs[clip.name].append(other)
+                seqs[clip.name].append(phase_track(m, frames, fps_in, a.fps, phase))
     if a.only == "c":
         print_cpu(t_det, t_lm, t_enc, t_live, t_live0, t_screen)
         return 0
