@@ -279,6 +279,10 @@ SCHEMA: dict[str, Section] = {
                 "Cue 'frame', the device's border: straight edges on opposite sides of the face (outside it, "
                 "parallel, not edges the empty room has), each at least this long (/ eye distance) ...",
                 lo=1.0, hi=20.0),
+        Setting("screen_box_min", 2.0,
+                "... or four straight edges closing a box around the face (opposite ones parallel, meeting "
+                "at its corners; the bottom one below the chin, where a live body hides the room), each at "
+                "least this long (/ eye distance; 0 = pairs only) ...", lo=0.0, hi=20.0),
         Setting("screen_frame_hits", 2, "... in this many looks (one every 0.3 s at most).", lo=1, hi=50),
         Setting("screen_context_min", 0.06,
                 "Cue 'context', the surroundings move: points beside and above the head moved this much "

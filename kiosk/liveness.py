@@ -125,6 +125,7 @@ class LivenessConfig:
     # a face shown on a device (kiosk/screen.py)
     screen_cues: int = _D["screen_cues"]
     screen_frame_min: float = _D["screen_frame_min"]
+    screen_box_min: float = _D["screen_box_min"]
     screen_frame_hits: int = _D["screen_frame_hits"]
     screen_context_min: float = _D["screen_context_min"]
     screen_context_share: float = _D["screen_context_share"]

@@ -5,9 +5,10 @@ kiosk/liveness.py pass it. What a single fixed camera does see of the device is 
 on the frames and landmarks liveness already gets (no extra dlib call), each cue on its own:
 
 * **frame** - the device's border: long straight edges on opposite sides of the face (left and
-  right, or above and below), outside the head, parallel to each other (``DeviceFrame``:
-  OpenCV's line segment detector on a small crop around the face). A background line behind a
-  live head is cut by the head or stops at the shoulders; a bezel runs past them.
+  right, or above and below), outside the head, parallel to each other, or four shorter ones
+  that close a box around it (``DeviceFrame``: OpenCV's line segment detector on a small crop
+  around the face). A background line behind a live head is cut by the head or stops at the
+  shoulders; a bezel runs past them, and closes below the chin, where a live body hides the room.
 * **context** - the face's surroundings move: image points beside and above the head (the room,
   for a live person; the rest of the screen, the bezel, the fingers, for a device) are tracked
   from frame to frame (``ContextFlow``). A kiosk's camera is fixed, so the room around a live
@@ -33,6 +34,7 @@ Plain data in and out::
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -55,6 +57,7 @@ class FaceGeometry:
     -2.7 < y < 2.4; the chin is at about y = 1.9."""
 
     def __init__(self, lm: np.ndarray):
+        self.lm = lm
         el, er = lm[36:42].sum(axis=0) / 6, lm[42:48].sum(axis=0) / 6  # .mean(axis=0), without its overhead
         self.mid = (el + er) / 2
         v = er - el
@@ -71,6 +74,15 @@ class FaceGeometry:
     def to_image(self, xy: np.ndarray) -> np.ndarray:
         xy = np.asarray(xy, np.float64).reshape(-1, 2)
         return self.mid + self.iod * (xy[:, :1] * self.ux + xy[:, 1:] * self.uy)
+
+    def face(self) -> tuple[float, float, float, float]:
+        """The face itself in face coordinates (x0, y0, x1, y1): its outline and brows (landmarks
+        0-26) with FACE_MARGIN around them and the forehead above the brows. For a face looking
+        straight at the camera about FACE; for a turned one, shifted to where the face is."""
+        p = self.to_face(self.lm[:27])
+        x0, y0 = p.min(axis=0)
+        x1, y1 = p.max(axis=0)
+        return x0 - FACE_MARGIN, y0 - FOREHEAD - FACE_MARGIN, x1 + FACE_MARGIN, y1 + FACE_MARGIN
 
     def box(self, x0: float, y0: float, x1: float, y1: float, w: int, h: int) -> tuple[int, int, int, int]:
         """The image bounding box (clamped) of a rectangle in face coordinates."""
@@ -221,23 +233,57 @@ def _sobel(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # --- frame: the device's border --------------------------------------------------------------
 
-FACE = (-1.15, -1.4, 1.15, 2.1)  # the face itself (brows to chin, cheek to cheek): no border crosses it
+FACE = (-1.15, -1.4, 1.15, 2.1)  # the face itself (forehead to chin, cheek to cheek), looking straight ahead:
+# no edge of a pair crosses it (measured with it: docs/liveness.md); a box's edges keep out of the face's own
+FACE_MARGIN = 0.05  # FaceGeometry.face(): around the landmarks (eye distances) ...
+FOREHEAD = 1.0  # ... and this much above the brows
 
 
 @dataclass
 class Border:
-    """The longest pair of straight edges enclosing the face on opposite sides (eye distances)."""
+    """The device's border around the face, in eye distances: the longest pair of straight edges
+    on opposite sides, and the best closed box of four."""
 
     length: float = 0.0  # the shorter edge of the best pair
     sides: str = ""      # "left-right" or "top-bottom"
+    box: float = 0.0     # the shortest side of the best box: four edges that meet at its corners
 
 
-def _clip_length(a: np.ndarray, b: np.ndarray, rect) -> float:
-    """Length of the part of segment a-b (face coordinates) inside the rectangle."""
+def _meet(a: tuple, b: tuple) -> tuple[float, float] | None:
+    """Where the lines through two edges ((x, y), (x, y)) cross; None if they are parallel."""
+    (px, py), (qx, qy) = a
+    (sx, sy), (tx, ty) = b
+    rx, ry, ux, uy = qx - px, qy - py, tx - sx, ty - sy
+    den = rx * uy - ry * ux
+    if abs(den) < 1e-9:
+        return None
+    k = ((sx - px) * uy - (sy - py) * ux) / den
+    return px + k * rx, py + k * ry
+
+
+def _along(edge: tuple, c0: tuple, c1: tuple, cover: float, past: float) -> float:
+    """How much of the box's side from corner c0 to c1 the edge covers, or 0 if it covers less
+    than `cover` of it or runs more than `past` (eye distances) beyond a corner: a device's edges
+    end at its corners, while a room's lines cross one another and run on."""
+    dx, dy = c1[0] - c0[0], c1[1] - c0[1]
+    span = math.hypot(dx, dy)
+    if span < 1e-6:
+        return 0.0
+    ux, uy = dx / span, dy / span
+    a, b = sorted(((x - c0[0]) * ux + (y - c0[1]) * uy) for x, y in edge)
+    covered = min(b, span) - max(a, 0.0)
+    if a < -past or b > span + past or covered < cover * span:
+        return 0.0
+    return covered
+
+
+def _clip_length(a, b, rect) -> float:
+    """Length of the part of segment a-b ((x, y) floats, face coordinates) inside the rectangle."""
     x0, y0, x1, y1 = rect
+    ax, ay = a
+    dx, dy = b[0] - ax, b[1] - ay
     t0, t1 = 0.0, 1.0
-    d = b - a
-    for p, q in ((-d[0], a[0] - x0), (d[0], x1 - a[0]), (-d[1], a[1] - y0), (d[1], y1 - a[1])):
+    for p, q in ((-dx, ax - x0), (dx, x1 - ax), (-dy, ay - y0), (dy, y1 - ay)):
         if p == 0:
             if q < 0:
                 return 0.0
@@ -249,34 +295,39 @@ def _clip_length(a: np.ndarray, b: np.ndarray, rect) -> float:
                 t1 = min(t1, r)
             if t0 > t1:
                 return 0.0
-    return float(np.hypot(*d)) * (t1 - t0)
+    return math.hypot(dx, dy) * (t1 - t0)
 
 
-def _lines(segs: list[tuple[np.ndarray, np.ndarray]], max_gap: float = 1.0) -> list[tuple[float, np.ndarray, np.ndarray]]:
-    """Collinear segments joined into lines (a border broken by fingers or a dark part of the
-    picture is one edge): (angle in degrees, one end, the other end), face coordinates."""
+def _lines(segs: list, max_gap: float = 1.0) -> list[tuple[float, tuple, tuple]]:
+    """Collinear segments ((x, y), (x, y) floats) joined into lines (a border broken by fingers or
+    a dark part of the picture is one edge): (angle in degrees, one end, the other end), face
+    coordinates. Plain floats: a handful of segments, where numpy's per-call cost would dominate."""
     items = []
-    for p, q in segs:
-        d = (q - p) / (np.hypot(*(q - p)) or 1.0)
-        if d[1] < 0 or (d[1] == 0 and d[0] < 0):
-            d = -d
-        n = np.array([-d[1], d[0]])
-        items.append((math.degrees(math.atan2(d[1], d[0])), float(p @ n), d, p, q))
+    for (px, py), (qx, qy) in segs:
+        ln = math.hypot(qx - px, qy - py) or 1.0
+        dx, dy = (qx - px) / ln, (qy - py) / ln
+        if dy < 0 or (dy == 0 and dx < 0):
+            dx, dy = -dx, -dy
+        items.append((math.degrees(math.atan2(dy, dx)), px * -dy + py * dx, dx, dy, px, py, qx, qy))
     items.sort(key=lambda it: (it[0], it[1]))
     out, used = [], [False] * len(items)
-    for i, (ang, rho, d, _, _) in enumerate(items):
+    for i, (ang, rho, dx, dy, *_) in enumerate(items):
         if used[i]:
             continue
-        group = [j for j in range(i, len(items)) if not used[j] and abs(items[j][0] - ang) <= 3.0
-                 and abs(items[j][1] - rho) <= 0.2]
+        group = []
+        for j in range(i, len(items)):  # sorted by angle: the ones within 3 degrees follow i
+            if items[j][0] - ang > 3.0:
+                break
+            if not used[j] and abs(items[j][1] - rho) <= 0.2:
+                group.append(j)
         for j in group:
             used[j] = True
-        spans = sorted((min(items[j][3] @ d, items[j][4] @ d), max(items[j][3] @ d, items[j][4] @ d)) for j in group)
+        spans = sorted((min(a, b), max(a, b)) for a, b in
+                       ((items[j][4] * dx + items[j][5] * dy, items[j][6] * dx + items[j][7] * dy) for j in group))
         lo, hi = spans[0]
-        n = np.array([-d[1], d[0]])
         for a, b in spans[1:] + [(math.inf, math.inf)]:
             if a - hi > max_gap:
-                out.append((ang, lo * d + rho * n, hi * d + rho * n))
+                out.append((ang, (lo * dx - rho * dy, lo * dy + rho * dx), (hi * dx - rho * dy, hi * dy + rho * dx)))
                 lo, hi = a, b
             else:
                 hi = max(hi, b)
@@ -291,6 +342,12 @@ class DeviceFrame:
     MAX_TILT_DEG = 30.0  # a side edge within this of the face's vertical (top/bottom: horizontal)
     MAX_SKEW_DEG = 12.0  # the two edges of a pair this close to parallel (a device tilted in 3D)
     MIN_LEN = 1.0  # shorter segments are not looked at (eye distances)
+    # the closed box: four edges, one on each side of the face, opposite ones parallel (MAX_SKEW_DEG)
+    BOX_SHEAR_DEG = 25.0  # its sides meet within this of a right angle (a device tilted in 3D)
+    BOX_COVER = 0.6  # each edge covers at least this share of its side, corner to corner ...
+    BOX_PAST = 0.5  # ... and runs past a corner by at most this (eye distances) plus a fifth of the side
+    BOX_EDGES = 4  # the longest this many edges on each side are tried
+    BOX_GAP = 2.0  # a box's edge is joined across gaps this long (eye distances): a thumb along a phone's edge
 
     def __init__(self):
         import cv2
@@ -326,32 +383,74 @@ class DeviceFrame:
         if room is not None and len(a):
             mine = ~np.array(room.explains(grey, list(zip(g.to_image(a), g.to_image(b)))), bool)
             a, b = a[mine], b[mine]
-        return self.enclosure(a, b)
+        return self.enclosure(a, b, g.face())  # the pair around FACE, the box around this face
 
-    def enclosure(self, ends_a: np.ndarray, ends_b: np.ndarray) -> Border:
-        """The best pair of edges (segment ends in face coordinates) on opposite sides of the face."""
-        fx0, fy0, fx1, fy1 = FACE
-        near = [(p, q) for p, q in zip(ends_a, ends_b) if _clip_length(p, q, FACE) == 0]  # a feature of the face
-        sides: dict[str, list] = {"left": [], "right": [], "top": [], "bottom": []}
-        for ang, p, q in _lines(near):
-            vertical = abs(ang - 90.0) <= self.MAX_TILT_DEG
-            horizontal = min(ang, 180.0 - ang) <= self.MAX_TILT_DEG
-            ln = float(np.hypot(*(q - p)))
-            if vertical and max(p[0], q[0]) < fx0:
-                sides["left"].append((ang, ln))
-            elif vertical and min(p[0], q[0]) > fx1:
-                sides["right"].append((ang, ln))
-            elif horizontal and max(p[1], q[1]) < fy0:
-                sides["top"].append((ang, ln))
-            elif horizontal and min(p[1], q[1]) > fy1:
-                sides["bottom"].append((ang, ln))
+    def enclosure(self, ends_a: np.ndarray, ends_b: np.ndarray, face: tuple | None = None) -> Border:
+        """The best pair of edges (segment ends in face coordinates) on opposite sides of the face
+        (FACE) and the best closed box around it (`face`: the face's own rectangle,
+        FaceGeometry.face(); FACE if None)."""
+        ends_a, ends_b = [tuple(p) for p in np.asarray(ends_a).tolist()], [tuple(q) for q in np.asarray(ends_b).tolist()]
+        pairs = self._sides(ends_a, ends_b, FACE)
         best = Border()
         for s1, s2 in (("left", "right"), ("top", "bottom")):
-            for a1, l1 in sides[s1]:
-                for a2, l2 in sides[s2]:
-                    skew = abs(a1 - a2)
-                    if min(skew, 180.0 - skew) <= self.MAX_SKEW_DEG and min(l1, l2) > best.length:
+            for a1, l1, *_ in pairs[s1]:
+                for a2, l2, *_ in pairs[s2]:
+                    if self._parallel(a1, a2) and min(l1, l2) > best.length:
                         best = Border(min(l1, l2), f"{s1}-{s2}")
+        best.box = self._box(self._sides(ends_a, ends_b, face or FACE, self.BOX_GAP))
+        return best
+
+    def _sides(self, ends_a: np.ndarray, ends_b: np.ndarray, face: tuple, gap: float = 1.0) -> dict[str, list]:
+        """Straight edges outside the face rectangle, joined across gaps up to `gap` (``_lines``),
+        by the side they are on: (angle, length, one end, the other end)."""
+        fx0, fy0, fx1, fy1 = face
+        near = [(p, q) for p, q in zip(ends_a, ends_b) if _clip_length(p, q, face) == 0]  # not a feature of the face
+        sides: dict[str, list] = {"left": [], "right": [], "top": [], "bottom": []}
+        for ang, p, q in _lines(near, gap):
+            vertical = abs(ang - 90.0) <= self.MAX_TILT_DEG
+            horizontal = min(ang, 180.0 - ang) <= self.MAX_TILT_DEG
+            edge = (ang, math.hypot(q[0] - p[0], q[1] - p[1]), p, q)
+            if vertical and max(p[0], q[0]) < fx0:
+                sides["left"].append(edge)
+            elif vertical and min(p[0], q[0]) > fx1:
+                sides["right"].append(edge)
+            elif horizontal and max(p[1], q[1]) < fy0:
+                sides["top"].append(edge)
+            elif horizontal and min(p[1], q[1]) > fy1:
+                sides["bottom"].append(edge)
+        return sides
+
+    def _parallel(self, a1: float, a2: float) -> bool:
+        skew = abs(a1 - a2)
+        return min(skew, 180.0 - skew) <= self.MAX_SKEW_DEG
+
+    def _box(self, sides: dict) -> float:
+        """The shortest side of the best closed box around the face: an edge on each side, the
+        opposite ones parallel, meeting near right angles at four corners that each edge reaches
+        (``_along``). A device shows one whole; behind a live head a room's lines seldom close
+        one, and never below the chin, where the body hides the room."""
+        longest = {k: sorted(v, key=lambda e: -e[1])[:self.BOX_EDGES] for k, v in sides.items()}
+        best = 0.0
+        for left, right in itertools.product(longest["left"], longest["right"]):
+            if not self._parallel(left[0], right[0]):
+                continue
+            for top, bottom in itertools.product(longest["top"], longest["bottom"]):
+                if not self._parallel(top[0], bottom[0]):
+                    continue
+                if min(left[1], right[1], top[1], bottom[1]) <= best or any(
+                        abs(abs(v[0] - h[0]) - 90.0) > self.BOX_SHEAR_DEG for v in (left, right) for h in (top, bottom)):
+                    continue
+                corners = [_meet(v[2:], h[2:]) for v in (left, right) for h in (top, bottom)]
+                if any(c is None for c in corners):
+                    continue
+                tl, bl, tr, br = corners
+                shortest = math.inf
+                for edge, c0, c1 in ((left, tl, bl), (right, tr, br), (top, tl, tr), (bottom, bl, br)):
+                    span = math.hypot(c1[0] - c0[0], c1[1] - c0[1])
+                    shortest = min(shortest, _along(edge[2:], c0, c1, self.BOX_COVER, self.BOX_PAST + span / 5))
+                    if shortest <= best:
+                        break
+                best = max(best, shortest)
         return best
 
 
@@ -522,7 +621,7 @@ class ScreenCues:
         self.last_look = self.last_glow = -math.inf
         self.frame_hits = self.context_pairs = self.glow_hits = 0
         self.context_until = -math.inf
-        self.frame_best = self.context_best = self.glow_clipped = self.glow_ratio = 0.0
+        self.frame_best = self.frame_box = self.context_best = self.glow_clipped = self.glow_ratio = 0.0
         self.frame_sides = ""
         # this frame's measurements: (Border, ContextPair, (clipped, ratio)), each None when not taken
         self.last: tuple = (None, None, None)
@@ -537,7 +636,8 @@ class ScreenCues:
             border = self.border.measure(grey, g, self.room)
             if border.length > self.frame_best:
                 self.frame_best, self.frame_sides = border.length, border.sides
-            self.frame_hits += border.length >= c.screen_frame_min
+            self.frame_box = max(self.frame_box, border.box)
+            self.frame_hits += border.length >= c.screen_frame_min or 0 < c.screen_box_min <= border.box
         pair = self.context.update(ts, grey, g)  # every frame: points are tracked frame to frame
         if pair is not None and pair.share >= c.screen_context_share:
             self.context_best = max(self.context_best, pair.motion)
@@ -564,6 +664,7 @@ class ScreenCues:
         return {
             "screen_frame": round(self.frame_best, 3),
             "screen_frame_sides": self.frame_sides,
+            "screen_frame_box": round(self.frame_box, 3),
             "screen_frame_hits": self.frame_hits,
             "screen_context": round(self.context_best, 4),
             "screen_context_pairs": self.context_pairs,

@@ -694,6 +694,76 @@ def test_a_phones_border_is_found_around_the_face_and_not_around_the_same_face_i
     assert border["room"].length < LivenessConfig().screen_frame_min, border
 
 
+def _device_around(scene, g, outer, fingers=(), lines=()):
+    """`scene` with a dark-bezelled device drawn around the face (`outer`: x0, y0, x1, y1 in face
+    coordinates; the picture inside left as it is, a plain room outside), skin-coloured fingers
+    over it ((x, y, half-width, half-height) ellipses, face coordinates) and straight lines of a
+    room (pairs of face-coordinate points) drawn over the room."""
+    import cv2
+
+    def px(pts):
+        return np.round(g.to_image(np.array(pts, np.float64))).astype(np.int32)
+
+    x0, y0, x1, y1 = outer
+    out = np.full_like(scene, 130)
+    for a, b in lines:
+        cv2.line(out, *[tuple(int(v) for v in q) for q in px([a, b])], (60, 55, 50), max(2, int(0.08 * g.iod)))
+    inner = px([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+    mask = np.zeros(scene.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [inner], 1)
+    out[mask > 0] = 25  # the bezel
+    b = 0.18  # its width (eye distances)
+    screen = np.zeros_like(mask)
+    cv2.fillPoly(screen, [px([[x0 + b, y0 + b], [x1 - b, y0 + b], [x1 - b, y1 - b], [x0 + b, y1 - b]])], 1)
+    out[screen > 0] = scene[screen > 0]
+    for x, y, w, h in fingers:
+        c = px([[x, y]])[0]
+        cv2.ellipse(out, (int(c[0]), int(c[1])), (int(w * g.iod), int(h * g.iod)), 0, 0, 360, (190, 140, 110), -1)
+    return out
+
+
+def test_a_device_held_by_its_edges_closes_a_box_around_the_face_a_rooms_lines_do_not(faces, face_frames):
+    """A phone held by a thumb and a finger over its long edges: no side edge is long enough for
+    the pair rule, but its four edges close a box around the face ('frame' hits). A live face in
+    a doorway, with the door's lines above and beside it and sloped shoulders below, or in front
+    of a window whose bars run on past one another, closes none."""
+    import cv2
+
+    from kiosk.screen import DeviceFrame, ScreenCues
+
+    m = face_frames[2]
+    scene, _ = face_scene(m, load_rgb(faces / "obama2.jpg"), 150, (640, 480))
+    _, g = _geometry(m, scene)
+    cfg = LivenessConfig()
+    held = _device_around(scene, g, (-1.7, -2.2, 1.7, 2.7), fingers=[(-1.75, 0.3, 0.35, 0.8), (1.75, 0.5, 0.35, 0.8)])
+    door = _device_around(scene, g, (-2.9, -3.9, 2.9, 9.0), lines=[((-2.9, -3.9), (2.9, -3.9))])
+    door = door.copy()
+    shoulders = np.round(g.to_image(np.array([[-4.0, 4.4], [-1.1, 2.9], [1.1, 2.9], [4.0, 4.4]]))).astype(np.int32)
+    cv2.fillPoly(door, [np.r_[shoulders, [[640, 480], [0, 480]]]], (40, 40, 45))
+    window = _device_around(scene, g, (-1.9, -2.4, 1.9, 9.0), lines=[((-4.4, -2.0), (4.4, -2.0)), ((-4.4, 2.9), (4.4, 2.9)),
+                                                                     ((-1.4, -4.0), (-1.4, 5.9)), ((1.4, -4.0), (1.4, 5.9))])
+    border = {}
+    for name, frame in (("held", held), ("door", door), ("window", window), ("plain", scene)):
+        _, g_ = _geometry(m, frame)
+        border[name] = DeviceFrame().measure(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), g_)
+    assert border["held"].length < cfg.screen_frame_min <= cfg.screen_box_min * 2, border["held"]
+    assert border["held"].box >= cfg.screen_box_min, border["held"]
+    for name in ("door", "window", "plain"):
+        assert border[name].box == 0.0, (name, border[name])
+    # the box is a hit of the frame cue: two looks fire it (the doorway's long sides are a pair,
+    # the known look-alike of test_one_screen_cue_holds_the_face_two_refuse_it)
+    for frame, want in ((held, ["frame"]), (scene, []), (door, ["frame"])):
+        cues, (lm, _) = ScreenCues(cfg), _geometry(m, frame)
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        for ts in (0.0, 0.35):
+            cues.update(ts, grey, lm)
+        assert cues.fired() == want, cues.scores()
+    cues = ScreenCues(LivenessConfig(screen_box_min=0.0))  # boxes off: the held phone's pairs alone are too short
+    for ts in (0.0, 0.35):
+        cues.update(ts, cv2.cvtColor(held, cv2.COLOR_RGB2GRAY), _geometry(m, held)[0])
+    assert cues.fired() == [], cues.scores()
+
+
 def test_the_room_around_a_hand_held_device_moves_and_around_a_live_head_does_not(faces, face_frames):
     """Context: the same face turning its head (the room still), and that scene moved by a hand
     (everything around the face moves with it)."""
