@@ -233,8 +233,10 @@ def _sobel(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # --- frame: the device's border --------------------------------------------------------------
 
-FACE = (-1.15, -1.4, 1.15, 2.1)  # the face itself (forehead to chin, cheek to cheek), looking straight ahead:
-# no edge of a pair crosses it (measured with it: docs/liveness.md); a box's edges keep out of the face's own
+# The face itself (forehead to chin, cheek to cheek) of a face looking straight ahead: no edge of a
+# pair crosses it (the pair rule was measured with it, docs/liveness.md). A box's edges keep out
+# of the face's own rectangle instead, FaceGeometry.face(), which follows a turned face.
+FACE = (-1.15, -1.4, 1.15, 2.1)
 FACE_MARGIN = 0.05  # FaceGeometry.face(): around the landmarks (eye distances) ...
 FOREHEAD = 1.0  # ... and this much above the brows
 
