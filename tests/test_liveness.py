@@ -746,7 +746,7 @@ def test_a_device_held_by_its_edges_closes_a_box_around_the_face_a_rooms_lines_d
     for name, frame in (("held", held), ("door", door), ("window", window), ("plain", scene)):
         _, g_ = _geometry(m, frame)
         border[name] = DeviceFrame().measure(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), g_)
-    assert border["held"].length < cfg.screen_frame_min <= cfg.screen_box_min * 2, border["held"]
+    assert border["held"].length < cfg.screen_frame_min, border["held"]  # no pair: the thumb breaks the sides
     assert border["held"].box >= cfg.screen_box_min, border["held"]
     for name in ("door", "window", "plain"):
         assert border[name].box == 0.0, (name, border[name])
