@@ -387,10 +387,10 @@ class DeviceFrame:
             a, b = a[mine], b[mine]
         return self.enclosure(a, b, g.face())  # the pair around FACE, the box around this face
 
-    def enclosure(self, ends_a: np.ndarray, ends_b: np.ndarray, face: tuple | None = None) -> Border:
+    def enclosure(self, ends_a: np.ndarray, ends_b: np.ndarray, face: tuple) -> Border:
         """The best pair of edges (segment ends in face coordinates) on opposite sides of the face
         (FACE) and the best closed box around it (`face`: the face's own rectangle,
-        FaceGeometry.face(); FACE if None)."""
+        FaceGeometry.face())."""
         ends_a, ends_b = [tuple(p) for p in np.asarray(ends_a).tolist()], [tuple(q) for q in np.asarray(ends_b).tolist()]
         pairs = self._sides(ends_a, ends_b, FACE)
         best = Border()
@@ -399,10 +399,10 @@ class DeviceFrame:
                 for a2, l2, *_ in pairs[s2]:
                     if self._parallel(a1, a2) and min(l1, l2) > best.length:
                         best = Border(min(l1, l2), f"{s1}-{s2}")
-        best.box = self._box(self._sides(ends_a, ends_b, face or FACE, self.BOX_GAP))
+        best.box = self._box(self._sides(ends_a, ends_b, face, self.BOX_GAP))
         return best
 
-    def _sides(self, ends_a: np.ndarray, ends_b: np.ndarray, face: tuple, gap: float = 1.0) -> dict[str, list]:
+    def _sides(self, ends_a: list[tuple], ends_b: list[tuple], face: tuple, gap: float = 1.0) -> dict[str, list]:
         """Straight edges outside the face rectangle, joined across gaps up to `gap` (``_lines``),
         by the side they are on: (angle, length, one end, the other end)."""
         fx0, fy0, fx1, fy1 = face
