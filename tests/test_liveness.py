@@ -737,7 +737,6 @@ def test_a_device_held_by_its_edges_closes_a_box_around_the_face_a_rooms_lines_d
     cfg = LivenessConfig()
     held = _device_around(scene, g, (-1.7, -2.2, 1.7, 2.7), fingers=[(-1.75, 0.3, 0.35, 0.8), (1.75, 0.5, 0.35, 0.8)])
     door = _device_around(scene, g, (-2.9, -3.9, 2.9, 9.0), lines=[((-2.9, -3.9), (2.9, -3.9))])
-    door = door.copy()
     shoulders = np.round(g.to_image(np.array([[-4.0, 4.4], [-1.1, 2.9], [1.1, 2.9], [4.0, 4.4]]))).astype(np.int32)
     cv2.fillPoly(door, [np.r_[shoulders, [[640, 480], [0, 480]]]], (40, 40, 45))
     window = _device_around(scene, g, (-1.9, -2.4, 1.9, 9.0), lines=[((-4.4, -2.0), (4.4, -2.0)), ((-4.4, 2.9), (4.4, 2.9)),
