@@ -85,10 +85,13 @@ class FaceGeometry:
         return x0 - FACE_MARGIN, y0 - FOREHEAD - FACE_MARGIN, x1 + FACE_MARGIN, y1 + FACE_MARGIN
 
     def box(self, x0: float, y0: float, x1: float, y1: float, w: int, h: int) -> tuple[int, int, int, int]:
-        """The image bounding box (clamped) of a rectangle in face coordinates."""
-        c = self.to_image([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
-        lo, hi = c.min(axis=0), c.max(axis=0)
-        return max(0, int(lo[0])), max(0, int(lo[1])), min(w, int(math.ceil(hi[0])) + 1), min(h, int(math.ceil(hi[1])) + 1)
+        """The image bounding box (clamped) of a rectangle in face coordinates. Plain floats, in
+        to_image's order of operations (the same values): called several times a frame."""
+        (mx, my), (ax, ay), (bx, by), s = self.mid.tolist(), self.ux.tolist(), self.uy.tolist(), self.iod
+        xs = [mx + s * (x * ax + y * bx) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]
+        ys = [my + s * (x * ay + y * by) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]
+        return (max(0, int(min(xs))), max(0, int(min(ys))),
+                min(w, int(math.ceil(max(xs))) + 1), min(h, int(math.ceil(max(ys))) + 1))
 
 
 HEAD = (-1.6, -2.7, 1.6, 2.4)  # the head with hair, ears and chin, in face coordinates
@@ -375,8 +378,8 @@ class DeviceFrame:
             return np.zeros((0, 2)), np.zeros((0, 2))
         seg = found.reshape(-1, 4).astype(np.float64)
         sx, sy = (x1 - x0) / crop.shape[1], (y1 - y0) / crop.shape[0]
-        a = g.to_face(np.c_[seg[:, 0] * sx + x0, seg[:, 1] * sy + y0])
-        b = g.to_face(np.c_[seg[:, 2] * sx + x0, seg[:, 3] * sy + y0])
+        ends = g.to_face((seg.reshape(-1, 2) * (sx, sy) + (x0, y0)))  # both ends of each, in turn
+        a, b = ends[0::2], ends[1::2]
         keep = np.hypot(*(b - a).T) >= self.MIN_LEN
         return a[keep], b[keep]
 
@@ -461,6 +464,7 @@ class DeviceFrame:
 # beside the head (not below: a live person's shoulders and hands are there) and above the hair
 _RING = ((-3.6, -3.2, -1.9, 1.5), (1.9, -3.2, 3.6, 1.5), (-1.9, -3.8, 1.9, -2.9))
 _RING_BOX = (-3.6, -3.8, 3.6, 1.5)  # the ring's bounding box
+_RING_CORNERS = np.array([c for x0, y0, x1, y1 in _RING for c in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))], np.float64)
 _RING_SIDE = 1.9  # the ring's parts beside the head start this far left and right of the eyes' middle
 
 
@@ -513,11 +517,11 @@ class ContextFlow:
         if x1 - x0 < 3 or y1 - y0 < 3:
             return np.zeros((0, 2), np.float32)
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        for rx0, ry0, rx1, ry1 in _RING:
-            c = _reduced(g.to_image([[rx0, ry0], [rx1, ry0], [rx1, ry1], [rx0, ry1]]), n) - (x0, y0)
-            cv2.fillConvexPoly(mask, np.round(c).astype(np.int32), 255)
-        for p in self.pts:
-            cv2.circle(mask, (int(p[0]) - x0, int(p[1]) - y0), 2, 0, -1)
+        corners = np.round(_reduced(g.to_image(_RING_CORNERS), n) - (x0, y0)).astype(np.int32)
+        for k in range(0, len(corners), 4):  # the ring's rectangles, four corners each
+            cv2.fillConvexPoly(mask, corners[k:k + 4], 255)
+        for px, py in self.pts.tolist():
+            cv2.circle(mask, (int(px) - x0, int(py) - y0), 2, 0, -1)
         found = cv2.goodFeaturesToTrack(small[y0:y1, x0:x1], self.MAX_POINTS - len(self.pts), 0.01, 2.0, mask=mask,
                                         blockSize=3)
         return np.zeros((0, 2), np.float32) if found is None else found.reshape(-1, 2) + (x0, y0)
@@ -559,29 +563,38 @@ class ContextFlow:
         return None if ref is None else self._measure(ref, g, n)
 
     def _measure(self, ref, g: FaceGeometry, n: int) -> ContextPair | None:
+        """The similarity that moves the points of `ref` (an earlier frame's (ts, ids, points)) to
+        where they are now, fitted on the points both frames track. Plain floats and complex
+        numbers: a few dozen points at every frame, where numpy's per-call cost would dominate."""
         iod = g.iod / n
-        _, ids, pts = ref
-        # ids are increasing in both (new points get new, larger ids; dropping keeps the order)
-        at = np.clip(np.searchsorted(self.ids, ids), 0, max(0, len(self.ids) - 1))
-        both = (at < len(self.ids)) & (self.ids[at] == ids) if len(self.ids) else np.zeros(len(ids), bool)
-        if both.sum() < self.MIN_PAIR:
+        now = dict(zip(self.ids.tolist(), self.pts.tolist()))
+        za, zb = [], []  # the points then and now, as complex numbers x + iy
+        for i, (x, y) in zip(ref[1].tolist(), ref[2].tolist()):
+            if i in now:
+                za.append(complex(x, y))
+                zb.append(complex(*now[i]))
+        if len(za) < self.MIN_PAIR:
             return None
-        a, b = pts[both].astype(np.float64), self.pts[at[both]].astype(np.float64)
-        keep = np.ones(len(a), bool)
+        keep = [True] * len(za)
         for tol in (None, 0.03 * iod):  # fit to all, then to the points that follow the fit
-            za, zb = a[keep] @ (1, 1j), b[keep] @ (1, 1j)
-            ma, mb = za.mean(), zb.mean()
-            k = np.vdot(za - ma, zb - mb) / (np.vdot(za - ma, za - ma).real or 1.0)
-            moved_to = (a @ (1, 1j) - ma) * k + mb
-            r = np.abs(moved_to - b @ (1, 1j))
-            keep = r <= (tol if tol is not None else 2.5 * _median(r) + 0.02 * iod)
-            if keep.sum() < 3:
-                return ContextPair(0.0, 0.0, len(a), float(ref[0]))
-        moved = np.abs(moved_to[keep] - a[keep] @ (1, 1j))
+            sa = [a for a, kept in zip(za, keep) if kept]
+            sb = [b for b, kept in zip(zb, keep) if kept]
+            ma, mb = sum(sa) / len(sa), sum(sb) / len(sb)
+            num = sum((a - ma).conjugate() * (b - mb) for a, b in zip(sa, sb))
+            rot = num / (sum(abs(a - ma) ** 2 for a in sa) or 1.0)  # rotation and scale
+            moved_to = [(a - ma) * rot + mb for a in za]
+            r = [abs(m - b) for m, b in zip(moved_to, zb)]
+            limit = tol if tol is not None else 2.5 * _median(np.array(r)) + 0.02 * iod
+            keep = [d <= limit for d in r]
+            if sum(keep) < 3:
+                return ContextPair(0.0, 0.0, len(za), float(ref[0]))
+        moved = [abs(m - a) for m, a, kept in zip(moved_to, za, keep) if kept]
         # a device moves what is on both sides of the face; a hand beside a live head, one side
-        x = g.to_face(_full(b[keep], n))[:, 0]
-        both_sides = min(int(np.sum(x < -_RING_SIDE)), int(np.sum(x > _RING_SIDE))) >= self.SIDE_MIN
-        return ContextPair(_median(moved) / iod, float(keep.mean()) if both_sides else 0.0, len(a),
+        (mx, my), (ux, uy) = g.mid.tolist(), g.ux.tolist()
+        x = [(((b.real + 0.5) * n - 0.5 - mx) * ux + ((b.imag + 0.5) * n - 0.5 - my) * uy) / g.iod
+             for b, kept in zip(zb, keep) if kept]
+        both_sides = min(sum(v < -_RING_SIDE for v in x), sum(v > _RING_SIDE for v in x)) >= self.SIDE_MIN
+        return ContextPair(_median(np.array(moved)) / iod, sum(keep) / len(keep) if both_sides else 0.0, len(za),
                            float(ref[0]))
 
 
