@@ -207,6 +207,14 @@ def openness(lm: np.ndarray) -> float:
     return g / (float(np.linalg.norm(lm[_NOSE[0]] - lm[_NOSE[1]])) or 1.0)
 
 
+def _median0(x: np.ndarray):
+    """np.median(x, axis=0) (the same values) without its per-call overhead: called for each
+    region of the face at every frame."""
+    s = np.sort(x, axis=0)
+    k = len(s) // 2
+    return s[k] if len(s) % 2 else (s[k - 1] + s[k]) / 2
+
+
 def _similarity_residuals(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Each point's distance from the least-squares similarity src -> dst (Umeyama), in pixels."""
     ms, md = src.mean(axis=0), dst.mean(axis=0)
@@ -265,6 +273,9 @@ def planarity(lm_a: np.ndarray, lm_b: np.ndarray) -> tuple[float, float]:
 # lips talk); on a print they all follow one homography.
 _REGIONS = {"jaw": np.r_[0:17], "left_eye": np.r_[17:22, 36:42], "right_eye": np.r_[22:27, 42:48],
             "nose": np.r_[27:36], "mouth": np.r_[48:68]}
+_REGION_OF = np.zeros(68, np.int64)  # each landmark's region: its index in _REGIONS (they part the 68)
+for _k, _idx in enumerate(_REGIONS.values()):
+    _REGION_OF[_idx] = _k
 _HULL = np.r_[0:17, 26:16:-1]  # jaw line, then the brows back: the face's outline
 _LK_CRITERIA = (3, 20, 0.03)   # cv2.TERM_CRITERIA_EPS | COUNT, 20 iterations, 0.03 px
 
@@ -383,13 +394,14 @@ class SurfaceFlow:
         res = _homography_errors(H, a, b)
         nearest = np.argmin(((a[:, None, :] - rlm[None]) ** 2).sum(axis=-1), axis=1)
         best, region = 0.0, ""
-        for name, idx in _REGIONS.items():
-            sel = np.isin(nearest, idx)
+        of = _REGION_OF[nearest]
+        for k, name in enumerate(_REGIONS):
+            sel = of == k
             if sel.sum() >= self.MIN_REGION:
-                r = float(np.linalg.norm(np.median(res[sel], axis=0))) / iod
+                r = float(np.linalg.norm(_median0(res[sel]))) / iod
                 if r > best:
                     best, region = r, name
-        motion = float(np.median(_similarity_residuals(a, b))) / iod
+        motion = float(_median0(_similarity_residuals(a, b))) / iod
         return SurfacePair(motion, best, region, len(a), float(ref[0]))
 
 
@@ -516,8 +528,7 @@ class BlinkDetector:
             self.hist.popleft()
         done = False
         if len(self.hist) >= 5 and ts - self.hist[0][0] >= 0.4:
-            bo = float(np.percentile([h[1] for h in self.hist], 80))
-            be = float(np.percentile([h[2] for h in self.hist], 80))
+            bo, be = np.percentile([h[1:] for h in self.hist], 80, axis=0).tolist()  # openness, ear
             if self.closed_at is None:
                 if (bo > 0 and be > 0 and o < bo * (1 - c.blink_dip) and e < be * (1 - c.blink_dip)
                         and shape_change <= c.blink_max_shape):
