@@ -274,8 +274,8 @@ def planarity(lm_a: np.ndarray, lm_b: np.ndarray) -> tuple[float, float]:
 _REGIONS = {"jaw": np.r_[0:17], "left_eye": np.r_[17:22, 36:42], "right_eye": np.r_[22:27, 42:48],
             "nose": np.r_[27:36], "mouth": np.r_[48:68]}
 _REGION_OF = np.zeros(68, np.int64)  # each landmark's region: its index in _REGIONS (they part the 68)
-for _k, _idx in enumerate(_REGIONS.values()):
-    _REGION_OF[_idx] = _k
+_REGION_OF[np.concatenate(list(_REGIONS.values()))] = np.repeat(np.arange(len(_REGIONS)),
+                                                                 [len(v) for v in _REGIONS.values()])
 _HULL = np.r_[0:17, 26:16:-1]  # jaw line, then the brows back: the face's outline
 _LK_CRITERIA = (3, 20, 0.03)   # cv2.TERM_CRITERIA_EPS | COUNT, 20 iterations, 0.03 px
 
