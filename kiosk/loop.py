@@ -32,6 +32,13 @@ from kiosk_models import ENCODER_VERSION
 
 log = logging.getLogger(__name__)
 
+# Liveness needs this many analysed frames a second: below it a blink falls between frames and the
+# blink detector and surface tracker start over between them (0 of 175 genuine tracks passed at
+# 3.75, docs/liveness.md), so every employee is asked to try again. Said in the log, at most
+# every SLOW_WARN_EVERY_S, where the technician looks.
+SLOW_LIVENESS_FPS = 5.0
+SLOW_WARN_EVERY_S = 600.0
+
 
 def liveness_config(cfg: Config) -> LivenessConfig:
     return LivenessConfig.from_config(cfg)
@@ -68,6 +75,7 @@ class KioskLoop:
         self.last_box = None  # the chosen face of the last frame (for the screen's face box)
         self.last_reason: str | None = None  # why it was not encoded (the screen's hint)
         self.last_light: dict | None = None  # light on the chosen face (face-priority exposure)
+        self.slow_warned = -float("inf")  # when the log last said liveness ran too slowly (monotonic s)
 
     def reload(self) -> None:
         """Re-read templates and employees (after an enrollment)."""
@@ -168,6 +176,13 @@ class KioskLoop:
         (once; then a new track - stepping back - starts over). HR's log keeps it as
         `liveness_unverified`, apart from suspected fraud."""
         track.unverified += 1
+        fps = v.scores.get("fps", 0.0)
+        if 0 < fps < SLOW_LIVENESS_FPS and time.monotonic() - self.slow_warned >= SLOW_WARN_EVERY_S:
+            self.slow_warned = time.monotonic()
+            log.warning("liveness saw only %.1f frames a second in a check that ended '%s' (it needs about %g): "
+                        "blinks and head movement are missed, so employees are asked to try again. The kiosk "
+                        "is too slow for its camera and models (docs/liveness.md, 'The per-frame cost again').",
+                        fps, v.reason, SLOW_LIVENESS_FPS)
         try:
             self.store.audit("liveness_unverified", {"nip": track.identified, "track": track.id,
                                                      "attempt": track.unverified, **v.as_dict()}, actor="kiosk")

@@ -224,6 +224,22 @@ def test_the_same_face_turning_in_front_of_the_kiosk_is_recorded(cfg, enrolled, 
     assert not [r for r in enrolled.audit_rows() if r["action"].startswith("liveness")]
 
 
+def test_a_kiosk_too_slow_for_liveness_records_nobody_and_says_why_in_the_log(cfg, enrolled, faces, caplog):
+    """The same employee turning his head, but analysed only 3.3 times a second (a machine too
+    slow for its models): liveness sees neither a blink nor the head's 3D motion, so nothing is
+    recorded and he is asked to try again - no HR case - and the log tells the technician why."""
+    import logging
+
+    cfg.values["liveness"]["mode"] = "passive_then_challenge"
+    video, *_ = _turning_face(faces, 190, (640, 480), 13.0, 10 / 3, 5, photo="obama2.jpg")
+    with caplog.at_level(logging.WARNING, logger="kiosk.loop"):
+        out = run(KioskLoop(cfg, enrolled), (Frame(f, i * 0.3, i, f"slow{i}") for i, f in enumerate(video)))
+    assert not [o for o in out if o["type"] in ("attendance", "spoof")] and enrolled.events() == []
+    assert [o["employee_id"] for o in out if o["type"] == "unverified"][:1] == [OBAMA]
+    slow = [r.getMessage() for r in caplog.records if "frames a second" in r.getMessage()]
+    assert len(slow) == 1 and "only 3.3 frames a second" in slow[0], slow  # once, not at every retry
+
+
 def _empty_room(scene, lm):
     """The scene without the person: head and body painted over from their surroundings."""
     import cv2
