@@ -92,7 +92,7 @@ class TrackerRun:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--old", type=Path, required=True, help="the baseline kiosk/screen.py (a copy)")
+    ap.add_argument("--old", type=Path, required=True, help="the baseline kiosk/screen.py (a copy; kiosk/liveness.py with --tracker)")
     ap.add_argument("--new", type=Path, help="the version to measure (default kiosk/screen.py, or kiosk/liveness.py "
                                               "with --tracker)")
     ap.add_argument("--tracker", action="store_true", help="compare kiosk/liveness.py versions: LivenessTracker "
