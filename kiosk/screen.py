@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import statistics
 from collections import deque
 from dataclasses import dataclass
 
@@ -124,14 +125,6 @@ def _reduce(grey: np.ndarray, box: tuple[int, int, int, int], n: int) -> np.ndar
 def _reduced(p: np.ndarray, n: int) -> np.ndarray:
     """Frame pixel coordinates (pixel centres) in the frame reduced n times by area averaging."""
     return (np.asarray(p, np.float64) + 0.5) / n - 0.5
-
-
-def _median(x: np.ndarray) -> float:
-    """np.median of a short 1-D array (the same value), without its per-call overhead: called
-    on a few dozen points at every frame."""
-    s = np.sort(x)
-    k = len(s) // 2
-    return float(s[k]) if len(s) % 2 else (float(s[k - 1]) + float(s[k])) / 2
 
 
 def _grey_median(img: np.ndarray) -> float:
@@ -584,7 +577,7 @@ class ContextFlow:
             rot = num / (sum(abs(a - ma) ** 2 for a in sa) or 1.0)  # rotation and scale
             moved_to = [(a - ma) * rot + mb for a in za]
             r = [abs(m - b) for m, b in zip(moved_to, zb)]
-            limit = tol if tol is not None else 2.5 * _median(np.array(r)) + 0.02 * iod
+            limit = tol if tol is not None else 2.5 * statistics.median(r) + 0.02 * iod
             keep = [d <= limit for d in r]
             if sum(keep) < 3:
                 return ContextPair(0.0, 0.0, len(za), float(ref[0]))
@@ -594,7 +587,7 @@ class ContextFlow:
         x = [(((b.real + 0.5) * n - 0.5 - mx) * ux + ((b.imag + 0.5) * n - 0.5 - my) * uy) / g.iod
              for b, kept in zip(zb, keep) if kept]
         both_sides = min(sum(v < -_RING_SIDE for v in x), sum(v > _RING_SIDE for v in x)) >= self.SIDE_MIN
-        return ContextPair(_median(np.array(moved)) / iod, sum(keep) / len(keep) if both_sides else 0.0, len(za),
+        return ContextPair(statistics.median(moved) / iod, sum(keep) / len(keep) if both_sides else 0.0, len(za),
                            float(ref[0]))
 
 
