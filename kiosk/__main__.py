@@ -230,9 +230,10 @@ def run_headless(cfg, make_source, spec: str, max_seconds: float | None, lossles
         pending = app.store.pending_uploads() if app.store is not None else None
         upload = app.uploader.status()["state"] if app.uploader is not None else None
         frames, encodings, restarts = app.frames, app.encodings, app.restarts
+        pace = app.liveness_pace.median()  # frames a second of the last liveness checks (None: none)
         app.stop()
     _print_json({"type": "stopped", "frames": frames, "encodings": encodings, "pending_upload": pending,
-                 "upload": upload, "worker_restarts": restarts})
+                 "upload": upload, "worker_restarts": restarts, "liveness_fps": pace})
     return 0
 
 

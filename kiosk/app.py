@@ -29,14 +29,17 @@ time.
 from __future__ import annotations
 
 import logging
+import statistics
 import threading
 import time
+from collections import deque
 from typing import Callable
 
 import numpy as np
 
 from kiosk.camera import CameraError
 from kiosk.camera.exposure import FacePriority
+from kiosk.liveness import MIN_FPS
 from kiosk.store import Store, StoreError
 from kiosk.worker import FrameRing, RecognitionProcess
 
@@ -155,6 +158,27 @@ class CameraReader(threading.Thread):
         return self.halt.is_set() or self.app.stop_event.is_set()
 
 
+class LivenessPace:
+    """How many frames a second the last liveness checks saw (each verdict's ``fps``): the
+    technician's evidence that this kiosk is fast enough for liveness. Below ``MIN_FPS`` blinks
+    fall between frames and everyone is asked to try again (docs/liveness.md)."""
+
+    def __init__(self, keep: int = 20):
+        self.recent: deque[float] = deque(maxlen=keep)
+
+    def add(self, fps) -> None:
+        if isinstance(fps, (int, float)) and fps > 0:  # None: liveness off; 0: a one-frame check
+            self.recent.append(float(fps))
+
+    def median(self) -> float | None:
+        recent = list(self.recent)
+        return statistics.median(recent) if recent else None
+
+    def slow(self) -> bool:
+        m = self.median()
+        return m is not None and m < MIN_FPS
+
+
 class App:
     def __init__(self, cfg, make_source: Callable, *, on_message: Callable[[dict], None] | None = None,
                  on_frame: Callable[[np.ndarray, int, float], None] | None = None,
@@ -185,6 +209,7 @@ class App:
         self._counts_base = (0, 0)  # totals of the previous workers
         self.restarts = 0  # workers restarted (killed dead or hung) since start
         self.hangs = 0
+        self.liveness_pace = LivenessPace()
         self.on_tick: Callable[[], None] = lambda: None  # called by the supervisor each round (headless: systemd watchdog)
 
     # --- state ---------------------------------------------------------------------------
@@ -336,6 +361,7 @@ class App:
         elif kind == "error" and msg.get("error") == "store":
             self.set_state(store="error")
         elif kind in ("attendance", "unknown", "spoof", "unverified"):
+            self.liveness_pace.add(msg.get("liveness_fps"))
             if self.state["store"] != "ok" and kind == "attendance" and msg.get("status") == "recorded":
                 self.set_state(store="ok")
             if msg.get("status") == "recorded":

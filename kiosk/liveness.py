@@ -81,6 +81,11 @@ _CORNERS = ((36, 39), (42, 45))
 _NOSE = (27, 33)  # top of the nasal bridge, bottom of the nose
 TURN_HELD_FRAMES = 2  # a turn challenge is met when two frames in a row show the turn
 MAX_FRAME_GAP_S = 0.25  # a longer gap between a track's frames restarts the blink detector
+# Liveness needs about this many analysed frames a second: below it a blink falls between frames
+# and the gaps restart the blink detector and the surface tracker (0 of 175 genuine tracks passed
+# at 3.75, docs/liveness.md), so every employee is asked to try again. The kiosk says so in its
+# log and on the admin status page; each verdict carries its rate (scores["fps"]).
+MIN_FPS = 5.0
 _NON_EYE = np.r_[17:36, 48:60]
 _FIT_POINTS = np.r_[17:60]  # brows, nose, eyes, outer lips: dlib's jaw line slides on tilted photos
 

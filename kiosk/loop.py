@@ -21,7 +21,7 @@ from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.decision import decide
 from attendance.day import current
-from kiosk.liveness import LivenessConfig, LivenessTracker
+from kiosk.liveness import MIN_FPS, LivenessConfig, LivenessTracker
 from kiosk.screen import Room
 from kiosk.recognition.gallery import Gallery, gallery_options
 from kiosk.recognition.pipeline import FaceAnalyzer
@@ -32,11 +32,8 @@ from kiosk_models import ENCODER_VERSION
 
 log = logging.getLogger(__name__)
 
-# Liveness needs this many analysed frames a second: below it a blink falls between frames and the
-# blink detector and surface tracker start over between them (0 of 175 genuine tracks passed at
-# 3.75, docs/liveness.md), so every employee is asked to try again. Said in the log, at most
-# every SLOW_WARN_EVERY_S, where the technician looks.
-SLOW_LIVENESS_FPS = 5.0
+# A check that saw fewer than liveness.MIN_FPS frames a second asks everyone to try again: said in
+# the log at most every SLOW_WARN_EVERY_S, where the technician looks (and on the status page).
 SLOW_WARN_EVERY_S = 600.0
 
 
@@ -168,7 +165,7 @@ class KioskLoop:
         except StoreError as e:
             log.error("%s", e)
         return {"type": "spoof", "track": track.id, "employee_id": track.identified, "reason": v.reason,
-                "frame": frame.label or frame.seq}
+                "liveness_fps": _fps(v), "frame": frame.label or frame.seq}
 
     def _unverified(self, track, frame: Frame, v) -> dict:
         """The challenge was not answered (or time ran out): not an accusation. Nothing is
@@ -177,12 +174,12 @@ class KioskLoop:
         `liveness_unverified`, apart from suspected fraud."""
         track.unverified += 1
         fps = v.scores.get("fps", 0.0)
-        if 0 < fps < SLOW_LIVENESS_FPS and time.monotonic() - self.slow_warned >= SLOW_WARN_EVERY_S:
+        if 0 < fps < MIN_FPS and time.monotonic() - self.slow_warned >= SLOW_WARN_EVERY_S:
             self.slow_warned = time.monotonic()
             log.warning("liveness saw only %.1f frames a second in a check that ended '%s' (it needs about %g): "
                         "blinks and head movement are missed, so employees are asked to try again. The kiosk "
                         "is too slow for its camera and models (docs/liveness.md, 'The per-frame cost again').",
-                        fps, v.reason, SLOW_LIVENESS_FPS)
+                        fps, v.reason, MIN_FPS)
         try:
             self.store.audit("liveness_unverified", {"nip": track.identified, "track": track.id,
                                                      "attempt": track.unverified, **v.as_dict()}, actor="kiosk")
@@ -194,7 +191,7 @@ class KioskLoop:
             track.liveness = track.verdict = None
             track.prompt = None
         return {"type": "unverified", "track": track.id, "employee_id": track.identified, "reason": v.reason,
-                "retry": not track.closed, "frame": frame.label or frame.seq}
+                "retry": not track.closed, "liveness_fps": _fps(v), "frame": frame.label or frame.seq}
 
     def _snapshot(self, frame: Frame, box) -> str:
         """A small picture of the refused face for HR (owner-only file on the data partition)."""
@@ -234,7 +231,8 @@ class KioskLoop:
             return {"type": "error", "error": "schedule", "message": str(e), **base}
         out = {"type": "attendance", "status": d.status, "kind": d.kind, **base,
                "late_minutes": d.late_minutes, "early_minutes": d.early_minutes, "category": d.category,
-               "note": d.note, "latency_ms": round((time.monotonic() - frame.ts) * 1000, 1)}
+               "note": d.note, "latency_ms": round((time.monotonic() - frame.ts) * 1000, 1),
+               "liveness_fps": _fps(verdict)}
         if d.event:
             out.update(event_id=d.event["id"], local_time=d.event["local_time"],
                        clock_synced=bool(d.event["clock_synced"]))
@@ -283,6 +281,11 @@ class KioskLoop:
         except Exception as e:  # a bad frame must never stop the kiosk
             log.exception("frame %s failed", frame.seq)
             return [{"type": "error", "error": "frame", "message": f"{type(e).__name__}: {e}"}]
+
+
+def _fps(verdict) -> float | None:
+    """The frames a second the liveness check saw (None: liveness off), for the status page."""
+    return verdict.scores.get("fps") if verdict is not None else None
 
 
 def _r(x: float) -> float | None:

@@ -145,8 +145,9 @@ def test_first_pin_then_full_enrollment_then_test_recognition(admin_window, qtbo
     press(qtbot, panel.menu_page, "Status")
     status = panel.status_text.text()
     assert "kiosk-01" in status and "Pegawai / sampel wajah" in status and "2 / 4" in status
-    assert f"Wajah mirip ditahan</b></td><td>&nbsp;&nbsp;1: 199001012020011009 ~ {NEW_NIP}" \
+    assert f'Wajah mirip ditahan</b></td><td style="padding-left: 12px">1: 199001012020011009 ~ {NEW_NIP}' \
         in status
+    assert 'Kecepatan cek keaslian wajah</b></td><td style="padding-left: 12px">mati ([liveness] mode)' in status
     press(qtbot, panel.status_page, "Kembali")
     press(qtbot, panel.menu_page, "Keluar dari mode admin")
     assert win.stack.currentWidget() is win.kiosk_page

@@ -208,3 +208,33 @@ def test_a_replayed_recording_starts_when_recognition_is_ready(cfg, enrolled, tm
         assert app.frames >= 4  # the second of photo, analysed
     finally:
         app.stop()
+
+
+def test_a_kiosk_too_slow_for_liveness_says_so_where_the_technician_looks(tmp_path, enrolled, faces, caplog):
+    """A camera (or a machine) giving liveness 3 frames a second: blinks fall between frames, so
+    the employee is asked to try again and nothing is recorded. Each answer carries the rate its
+    check saw, the app keeps them for the admin status page (too slow: under liveness.MIN_FPS), and
+    the worker's warning reaches this process's log."""
+    from conftest import write_config
+    from kiosk.liveness import MIN_FPS
+
+    cfg = load_config(write_config(tmp_path / "slow.toml", '[liveness]\nmode = "challenge"\nchallenge_s = 1.5\n'
+                                   'challenge_tries = 1\nmax_seconds = 3\n'))
+    d = tmp_path / "held"
+    d.mkdir()
+    (d / "1.jpg").write_bytes((faces / "obama3.jpg").read_bytes())
+    msgs = Messages()
+    app = App(cfg, lambda: open_source(f"replay:{d}", fps=3, realtime=True, hold_s=1.0, loop=True), on_message=msgs)
+    assert app.liveness_pace.median() is None
+    with caplog.at_level(logging.WARNING, logger="kiosk.loop"):
+        app.start()
+        try:
+            wait_for(lambda: len(msgs.of("unverified")) >= 2, 120, "two unanswered checks")
+        finally:
+            app.stop()
+    unverified = msgs.of("unverified")
+    assert not msgs.of("attendance") and {m["employee_id"] for m in unverified} == {OBAMA}
+    rates = [m["liveness_fps"] for m in unverified]
+    assert all(2.0 <= r < MIN_FPS for r in rates), rates
+    assert app.liveness_pace.slow() and 2.0 <= app.liveness_pace.median() < MIN_FPS
+    assert any("liveness saw only" in r.getMessage() for r in caplog.records)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QLineEdit, QLis
 from kiosk import __version__
 from kiosk.admin import AccountError, AdminAuth, PinError, check_pin_format
 from kiosk.fileio import write_atomic
+from kiosk.liveness import MIN_FPS
 from kiosk.store.db import TemplateRow
 from kiosk.ui import text
 from kiosk.ui.camera_view import CameraView
@@ -689,10 +690,22 @@ class AdminPanel(QWidget):
             (t("status_holds"), str(len(holds)) + "".join(
                 f"{', ' if i else ': '}{h['nip']} ~ {h['resembles']}" for i, h in enumerate(holds[:5]))
              + (" ..." if len(holds) > 5 else "")),
+            (t("status_liveness"), self.liveness_row()),
         ]
 
+    def liveness_row(self) -> str:
+        """How fast the last liveness checks ran: under MIN_FPS frames a second nobody passes."""
+        if self.cfg.liveness.mode == "off":
+            return t("liveness_pace_off")
+        pace = self.w.app.liveness_pace
+        median = pace.median()
+        if median is None:
+            return t("liveness_pace_none")
+        row = t("liveness_pace", f"{median:.1f}", len(pace.recent))
+        return row + (f"<br><b>{t('liveness_too_slow', f'{MIN_FPS:g}')}</b>" if pace.slow() else "")
+
     def open_status(self) -> None:
-        rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{v}</td></tr>" for k, v in self.status_rows())
+        rows = "".join(f'<tr><td><b>{k}</b></td><td style="padding-left: 12px">{v}</td></tr>' for k, v in self.status_rows())
         self.status_text.setText(f"<table>{rows}</table>")
         self.show_page(self.status_page)
 

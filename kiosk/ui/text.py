@@ -234,5 +234,12 @@ ADMIN_TEXT = {
     "status_pending": QT_TRANSLATE_NOOP("Kiosk", "Waiting for upload"),
     "status_upload": QT_TRANSLATE_NOOP("Kiosk", "Last upload / last error"),
     "status_holds": QT_TRANSLATE_NOOP("Kiosk", "Look-alike holds"),
+    # frames a second the last liveness checks saw (kiosk.app.LivenessPace; below MIN_FPS nobody passes)
+    "status_liveness": QT_TRANSLATE_NOOP("Kiosk", "Liveness check speed"),
+    "liveness_pace": QT_TRANSLATE_NOOP("Kiosk", "%1 frames/s (median of the last %2 checks)"),
+    "liveness_pace_none": QT_TRANSLATE_NOOP("Kiosk", "no check since the kiosk started"),
+    "liveness_pace_off": QT_TRANSLATE_NOOP("Kiosk", "off ([liveness] mode)"),
+    "liveness_too_slow": QT_TRANSLATE_NOOP(
+        "Kiosk", "TOO SLOW: at least %1 are needed, so everyone is asked to try again (technician's guide, section 8)"),
 }
 TEXT.update(ADMIN_TEXT)

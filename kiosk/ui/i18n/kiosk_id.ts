@@ -476,5 +476,25 @@
       <source>Look-alike holds</source>
       <translation>Wajah mirip ditahan</translation>
     </message>
+    <message>
+      <source>Liveness check speed</source>
+      <translation>Kecepatan cek keaslian wajah</translation>
+    </message>
+    <message>
+      <source>%1 frames/s (median of the last %2 checks)</source>
+      <translation>%1 bingkai/detik (median %2 pemeriksaan terakhir)</translation>
+    </message>
+    <message>
+      <source>no check since the kiosk started</source>
+      <translation>belum ada pemeriksaan sejak kiosk dinyalakan</translation>
+    </message>
+    <message>
+      <source>off ([liveness] mode)</source>
+      <translation>mati ([liveness] mode)</translation>
+    </message>
+    <message>
+      <source>TOO SLOW: at least %1 are needed, so everyone is asked to try again (technician's guide, section 8)</source>
+      <translation>TERLALU LAMBAT: perlu minimal %1, sehingga semua pegawai diminta mencoba lagi (panduan teknisi, bagian 8)</translation>
+    </message>
   </context>
 </TS>
