@@ -67,7 +67,7 @@ def test_preset_pin_hash_from_config(tmp_path):
 @pytest.fixture
 def admin_window(qtbot, qapp, tmp_path, faces, encodings):
     tr = text.install_translator(qapp, "id")
-    cfg_path = write_config(tmp_path / "config.toml", "[admin]\nidle_s = 10\n")
+    cfg_path = write_config(tmp_path / "config.toml", '[admin]\nidle_s = 10\n[device]\nname = "Lobi <B> & Arsip"\n')
     cfg = load_config(cfg_path)
     with Store(cfg.db_path) as store:  # Biden is enrolled; Obama is not
         from kiosk.store.db import TemplateRow
@@ -144,7 +144,7 @@ def test_first_pin_then_full_enrollment_then_test_recognition(admin_window, qtbo
         s.add_holds([("199001012020011009", NEW_NIP, np.full(128, 0.05, np.float32), "x.jpg")], "dlib_resnet_v1", db)
     press(qtbot, panel.menu_page, "Status")
     status = panel.status_text.text()
-    assert "kiosk-01" in status and "Pegawai / sampel wajah" in status and "2 / 4" in status
+    assert "kiosk-01 (Lobi &lt;B&gt; &amp; Arsip)" in status and "Pegawai / sampel wajah" in status and "2 / 4" in status
     assert f'Wajah mirip ditahan</b></td><td style="padding-left: 12px">1: 199001012020011009 ~ {NEW_NIP}' \
         in status
     assert 'Kecepatan cek keaslian wajah</b></td><td style="padding-left: 12px">mati ([liveness] mode)' in status

@@ -10,6 +10,7 @@ then employee, templates and the audit entry go in one transaction.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import logging
 import re
 import shutil
@@ -702,10 +703,12 @@ class AdminPanel(QWidget):
         if median is None:
             return t("liveness_pace_none")
         row = t("liveness_pace", f"{median:.1f}", len(pace.recent))
-        return row + (f"<br><b>{t('liveness_too_slow', f'{MIN_FPS:g}')}</b>" if pace.slow() else "")
+        return row + ("\n" + t("liveness_too_slow", f"{MIN_FPS:g}") if pace.slow() else "")
 
     def open_status(self) -> None:
-        rows = "".join(f'<tr><td><b>{k}</b></td><td style="padding-left: 12px">{v}</td></tr>' for k, v in self.status_rows())
+        # values are plain text (a device or unit name may hold "&" or "<"); a line break starts a new line
+        rows = "".join(f'<tr><td><b>{html.escape(k, quote=False)}</b></td><td style="padding-left: 12px">'
+                       f'{html.escape(v, quote=False).replace(chr(10), "<br>")}</td></tr>' for k, v in self.status_rows())
         self.status_text.setText(f"<table>{rows}</table>")
         self.show_page(self.status_page)
 

@@ -129,6 +129,10 @@ class KioskWindow(QWidget):
         self.card_switch = QPushButton(self.card, objectName="cardSwitch")
         self.card_switch.clicked.connect(self.switch_kind)
         self.card_switch.setCursor(Qt.CursorShape.PointingHandCursor)
+        # names come from the roster and the config: shown as written, never read as HTML ("<B>", "&")
+        for label in (self.unit, self.name, self.card_person, self.card_nip, self.card_head, self.card_detail,
+                      self.hint, self.banner):
+            label.setTextFormat(Qt.TextFormat.PlainText)
         card_layout = QVBoxLayout(self.card)
         for w in (self.card_person, self.card_nip, self.card_head, self.card_detail):
             w.setWordWrap(True)
