@@ -459,11 +459,13 @@ def real_replay(a, label: str) -> None:
         for _, r in rs:
             outcomes[r["outcome"]] = outcomes.get(r["outcome"], 0) + 1
         print(f"   {name:34s} recorded {sum(r['recorded'] for _, r in rs):2d} of {len(rs)}   outcomes {outcomes}")
-    print("   per run (default): start frame, outcome, seconds into the visit, screen cues fired (scores)")
+    print("   per run (default): start frame, outcome, seconds (into the visit when recorded, else into the check),")
+    print("   screen cues fired (scores) of the refusal, else of the last check that ended 'try again'")
     for start, r in rows[next(iter(variants))]:
-        sc = r["cases"][0]["scores"] if r["cases"] else {}
+        check = r["cases"][0] if r["cases"] else (r["holds"][-1] if r["holds"] else {})
+        sc = check.get("scores", {})
         cues = ", ".join(sc.get("screen_cues", [])) if sc else ""
-        at = r["ttr"] if r["recorded"] else (r["cases"][0]["elapsed"] if r["cases"] else None)
+        at = r["ttr"] if r["recorded"] else check.get("elapsed")
         detail = (f"frame {sc.get('screen_frame')} ({sc.get('screen_frame_hits')} hits), context "
                   f"{sc.get('screen_context')} ({sc.get('screen_context_pairs')} pairs), glow "
                   f"{sc.get('screen_glow_clipped')}/{sc.get('screen_glow_ratio')} ({sc.get('screen_glow_hits')} hits)"

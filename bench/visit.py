@@ -186,6 +186,8 @@ def visit(cfg, store, analyzer, frames, fps: float, start: int, limit_s: float) 
     out["fraud_cases"] = len(cases)
     out["cases"] = cases  # what HR's log holds: reason, scores ...
     out["fraud_at"] = [c.get("elapsed") for c in cases]  # seconds into the face's track
+    # the checks that ended "try again" (liveness_unverified), with their scores
+    out["holds"] = [json.loads(r["detail"]) for r in store.audit_rows() if r["action"] == "liveness_unverified"]
     return out
 
 
