@@ -427,9 +427,14 @@ def real_replay(a, label: str) -> None:
         return
     frames, fps_in = read_clip(clip)  # its own 556 px: the kiosk's replay enlarges no video (kiosk/camera/replay.py)
     feed = min(a.fps, fps_in)
-    variants = {"default (screen check on)": "", "screen_cues = 0 (before issue 20)": "[liveness]\nscreen_cues = 0\n"}
+    # name -> (config, face-priority exposure simulated: the glow judged at the frame's EV, or at 0)
+    variants = {"default (screen check on)": ("", None), "screen_cues = 0 (before issue 20)": ("[liveness]\nscreen_cues = 0\n", None)}
+    if getattr(a, "face_exposure", False):
+        variants = {"default, face-priority exposure": ("", "ev"),
+                    "the same, glow blind to the EV (before)": ("", "ignored"),
+                    "screen_cues = 0, face-priority exposure": ("[liveness]\nscreen_cues = 0\n", "ev")}
     rows = {}
-    for name, extra in variants.items():
+    for name, (extra, exposure) in variants.items():
         tmp = Path(tempfile.mkdtemp(prefix="kiosk-replay-"))
         cfg = V.config(tmp, extra)
         analyzer = FaceAnalyzer(cfg.recognition)
@@ -448,12 +453,14 @@ def real_replay(a, label: str) -> None:
             for start in np.linspace(0, len(frames) - 1, a.runs).astype(int):
                 t0 = start / fps_in
                 fed = [frames[int(round((t0 + t) * fps_in)) % len(frames)] for t in np.arange(0.0, 20.0, 1 / feed)]
-                r = V.visit(cfg, store, analyzer, fed, feed, 0, 20.0)
+                r = V.visit(cfg, store, analyzer, fed, feed, 0, 20.0, face_exposure=exposure)
                 rows[name].append((int(start), r))
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{label} the real phone replay ({clip.name}, {len(frames)} frames at {fps_in:.1f}/s, at its own {frames[0].shape[1]} px), "
           f"man M enrolled from {len(templates)} crops; {a.runs} runs from start frames spread over the clip,")
-    print(f"   looping, fed at {feed:g} frames/s, up to 20 s each, through the real kiosk loop (default liveness mode)")
+    print(f"   looping, fed at {feed:g} frames/s, up to 20 s each, through the real kiosk loop (default liveness mode)"
+          + (": re-exposed by a simulated face-priority exposure (EV down to "
+             f"{min(r['min_ev'] for rs in rows.values() for _, r in rs):+g})" if getattr(a, "face_exposure", False) else ""))
     for name, rs in rows.items():
         outcomes = {}
         for _, r in rs:
@@ -509,6 +516,9 @@ def main() -> int:
                     help="the real attack clips (default: VIDEOS/attacks); e) needs person-m_phone-replay.mp4 "
                          "and person-m-real-crops/ there")
     ap.add_argument("--runs", type=int, default=20, help="e): runs of the real phone replay")
+    ap.add_argument("--face-exposure", action="store_true",
+                    help="e): the replay re-exposed by a simulated face-priority exposure ([camera] face_exposure), "
+                         "with the glow judged at each frame's EV and, for comparison, blind to it")
     ap.add_argument("--only", choices=("c", "e", "f"), help="only the CPU on the genuine clips (c), only the real "
                                                             "phone replay (e), or only f)")
     ap.add_argument("--quick", action="store_true")

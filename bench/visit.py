@@ -142,9 +142,15 @@ def camera_frames(path: Path, fps: float) -> tuple[list[np.ndarray], float]:
     return frames, src.rate
 
 
-def visit(cfg, store, analyzer, frames, fps: float, start: int, limit_s: float) -> dict:
-    """One visit on a virtual clock; returns what happened and when."""
+def visit(cfg, store, analyzer, frames, fps: float, start: int, limit_s: float,
+          face_exposure: str | None = None) -> dict:
+    """One visit on a virtual clock; returns what happened and when. `face_exposure`: the frames
+    re-exposed by a simulated face-priority exposure (kiosk.camera.exposure, as kiosk.app runs
+    it), each passed on with the EV that may be in force ("ev", as the kiosk does) or with 0
+    ("ignored": the kiosk before the glow cue took the EV into account)."""
     from kiosk.camera.base import Frame
+    from kiosk.camera.exposure import FacePriority
+    from kiosk.camera.fake import ReExposed
     from kiosk.loop import KioskLoop
 
     with store.transaction("forget the previous visit") as db:
@@ -155,14 +161,23 @@ def visit(cfg, store, analyzer, frames, fps: float, start: int, limit_s: float) 
     i, t0 = start, start / fps
     face_t = None
     out = {"recorded": False, "ttr": None, "frames": 0, "outcome": "pending", "who": None, "identified": None,
-           "tti": None}
+           "tti": None, "min_ev": 0.0}
+    priority, camera = (FacePriority(), ReExposed()) if face_exposure else (None, None)
     while i < len(frames):
         ts = i / fps
         if ts - t0 > limit_s:
             break
+        image, ev = frames[i], 0.0
+        if priority is not None:
+            priority.apply(camera, now=ts)
+            image = camera(image)
+            ev = priority.in_force(ts) if face_exposure == "ev" else 0.0
+            out["min_ev"] = min(out["min_ev"], camera.ev)
         c0 = time.perf_counter()
-        msgs = loop._safe_process(Frame(frames[i], ts, i))
+        msgs = loop._safe_process(Frame(image, ts, i, ev=ev))
         cost = time.perf_counter() - c0
+        if priority is not None:
+            priority.observe(loop.last_light, ts)
         out["frames"] += 1
         if face_t is None and loop.last_box is not None:
             face_t = ts

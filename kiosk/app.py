@@ -124,7 +124,10 @@ class CameraReader(threading.Thread):
                     if self.lossless:
                         while not self.stopped() and not app.ring.free():
                             time.sleep(0.002)
-                    app.ring.put(image, f.seq, f.ts)
+                    # the exposure compensation this frame may have been taken with (the glow cue's clipping)
+                    steered = self.exposure is not None and getattr(source, "supports_exposure", False)
+                    ev = self.exposure.in_force(time.monotonic()) if steered else f.ev
+                    app.ring.put(image, f.seq, f.ts, ev)
                     self.last_seq = f.seq
                     if f.label:
                         self.labels[f.seq] = f.label

@@ -696,11 +696,13 @@ class LivenessTracker:
             return self._finish("unverified", "screen_cue", ts)
         return self._finish("live", reason, ts)
 
-    def update(self, ts: float, landmarks68, box=None, image: np.ndarray | None = None) -> LivenessVerdict:
+    def update(self, ts: float, landmarks68, box=None, image: np.ndarray | None = None,
+               ev: float = 0.0) -> LivenessVerdict:
         """One frame of this track: its time (s), the face's (68, 2) landmarks (full-frame
         pixels), its box (kept for the API) and the frame itself (RGB or grey; without it only
-        the landmark signals - blinks, challenges - are available). Returns the verdict so far;
-        once "live" or "spoof" it no longer changes."""
+        the landmark signals - blinks, challenges - are available), and the exposure
+        compensation it was taken with (kiosk.camera.Frame.ev: the glow cue's clipping). Returns
+        the verdict so far; once "live" or "spoof" it no longer changes."""
         if self.verdict.state != "pending":
             return self.verdict
         c = self.cfg
@@ -719,7 +721,7 @@ class LivenessTracker:
             grey = _grey(image)
             pair = self.last_pair = self.surface.update(ts, grey, lm)
             if self.screen is not None:
-                self.screen.update(ts, grey, lm)
+                self.screen.update(ts, grey, lm, ev)
             self.recent.append(_Seen(ts, grey, lm, opened, self.surface.ids.copy(), self.surface.pts.copy()))
             while ts - self.recent[0].ts > c.blink_max_s + 2 * MAX_FRAME_GAP_S:
                 self.recent.popleft()

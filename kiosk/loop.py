@@ -127,7 +127,7 @@ class KioskLoop:
         if self.live_cfg.mode != "off" and a.landmarks is not None:
             if track.liveness is None:
                 track.liveness = LivenessTracker(self.live_cfg, self.rng, self.room)
-            track.verdict = track.liveness.update(frame.ts, a.landmarks, a.face, frame.image)
+            track.verdict = track.liveness.update(frame.ts, a.landmarks, a.face, frame.image, frame.ev)
         if not track.done and m is not None:
             accepted = m.accepted(self.rc.threshold, self.rc.margin)
             self.tracker.vote(track, m.employee_id if accepted else None, m.distance, m.margin)

@@ -15,7 +15,9 @@ on the frames and landmarks liveness already gets (no extra dlib call), each cue
   face stands still; a hand-held device moves, and with it everything around the face it shows.
 * **glow** - the face is a light source: a screen is several times brighter than a face lit by
   the room, so the camera, exposing for the room, clips the face's skin to white while the frame
-  around it is much darker (``glow``).
+  around it is much darker (``glow``). A frame the kiosk's face-priority exposure darkened
+  (``ev`` < 0) is judged as the camera's own metering would have seen it: skin at the level the
+  sensor's white falls to (``clip_level``) counts as clipped.
 
 Each cue counts its hits over the track; a cue has *fired* when its count reaches its threshold
 (``[liveness] screen_*`` settings). kiosk.liveness.LivenessTracker refuses the face as
@@ -27,7 +29,8 @@ the measurements and what still passes.
 Plain data in and out::
 
     cues = ScreenCues(cfg)                  # one per face track (cfg: kiosk.liveness.LivenessConfig)
-    cues.update(ts, grey, landmarks68)      # every analysed frame: grey full frame, (68, 2) points
+    cues.update(ts, grey, landmarks68, ev)  # every analysed frame: grey full frame, (68, 2) points,
+                                            # its exposure compensation (kiosk.camera.Frame.ev)
     cues.fired()                            # ["frame", "context"] ...
     cues.scores()                           # {"screen_frame": .., "screen_context": .., ...}
 """
@@ -594,11 +597,24 @@ class ContextFlow:
 # --- glow: the face is a light source ---------------------------------------------------------
 
 _HULL = np.r_[0:17, 26:16:-1]
+CLIP = 250  # the sensor's white, of 255
 
 
-def glow(grey: np.ndarray, lm: np.ndarray, g: FaceGeometry) -> tuple[float, float]:
-    """(clipped, ratio): the share of the face's skin at the sensor's white (>= 250 of 255) and
-    the face's mean grey level over the frame's median."""
+def clip_level(ev: float) -> float:
+    """The grey level (of 255) that CLIP under the camera's own metering has in a frame taken `ev`
+    stops darker (sRGB's curve: face-priority exposure's -1 stop puts it at 184, -2 at 134); CLIP
+    when the frame is not darker. A real camera's tone curve is near sRGB's, not equal to it."""
+    if ev >= 0:
+        return float(CLIP)
+    x = CLIP / 255.0
+    y = ((x + 0.055) / 1.055) ** 2.4 * 2.0 ** ev  # linear light, darkened
+    return 255.0 * (y * 12.92 if y <= 0.0031308 else 1.055 * y ** (1 / 2.4) - 0.055)
+
+
+def glow(grey: np.ndarray, lm: np.ndarray, g: FaceGeometry, ev: float = 0.0) -> tuple[float, float]:
+    """(clipped, ratio): the share of the face's skin at the sensor's white (>= 250 of 255 under
+    the camera's own metering: ``clip_level(ev)`` in a frame taken `ev` stops darker) and the
+    face's mean grey level over the frame's median."""
     import cv2
 
     h, w = grey.shape
@@ -613,7 +629,7 @@ def glow(grey: np.ndarray, lm: np.ndarray, g: FaceGeometry) -> tuple[float, floa
     if skin.size < 16:
         return 0.0, 0.0
     room = _grey_median(grey[::8, ::8]) or 1.0
-    return float(np.mean(skin >= 250)), float(skin.mean()) / room
+    return float(np.mean(skin >= clip_level(ev))), float(skin.mean()) / room
 
 
 # --- the cues together ---------------------------------------------------------------------------
@@ -630,12 +646,14 @@ class ScreenCues:
         self.frame_hits = self.context_pairs = self.glow_hits = 0
         self.context_until = -math.inf
         self.frame_best = self.frame_box = self.context_best = self.glow_clipped = self.glow_ratio = 0.0
+        self.glow_ev = 0.0  # the darkest exposure compensation a glow look was taken at
         self.frame_sides = ""
         # this frame's measurements: (Border, ContextPair, (clipped, ratio)), each None when not taken
         self.last: tuple = (None, None, None)
 
-    def update(self, ts: float, grey: np.ndarray, lm: np.ndarray) -> None:
-        """One frame of the track: the grey full frame and the face's 68 landmarks."""
+    def update(self, ts: float, grey: np.ndarray, lm: np.ndarray, ev: float = 0.0) -> None:
+        """One frame of the track: the grey full frame, the face's 68 landmarks and the exposure
+        compensation the frame was taken with (stops; 0 = the camera's own metering)."""
         c = self.cfg
         g = FaceGeometry(lm)
         border = None
@@ -656,7 +674,8 @@ class ScreenCues:
         lit = None
         if ts - self.last_glow >= GLOW_EVERY_S:
             self.last_glow = ts
-            lit = glow(grey, lm, g)
+            lit = glow(grey, lm, g, ev)
+            self.glow_ev = min(self.glow_ev, ev)
             self.glow_clipped, self.glow_ratio = max(self.glow_clipped, lit[0]), max(self.glow_ratio, lit[1])
             self.glow_hits += lit[0] >= c.screen_glow_clip and lit[1] >= c.screen_glow_ratio
         self.last = (border, pair, lit)
@@ -679,5 +698,6 @@ class ScreenCues:
             "screen_glow_clipped": round(self.glow_clipped, 3),
             "screen_glow_ratio": round(self.glow_ratio, 3),
             "screen_glow_hits": self.glow_hits,
+            "screen_glow_ev": self.glow_ev,
             "screen_cues": self.fired(),
         }

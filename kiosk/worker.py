@@ -25,8 +25,9 @@ from kiosk.camera.base import Frame
 log = logging.getLogger(__name__)
 
 SLOTS = 3
-# metadata array layout (int64): latest slot, latest seq, h, w, reading slot, ts (microseconds)
-LATEST, SEQ, H, W, READING, TS = range(6)
+# metadata array layout (int64): latest slot, latest seq, h, w, reading slot, ts (microseconds),
+# exposure compensation (thousandths of a stop)
+LATEST, SEQ, H, W, READING, TS, EV = range(7)
 
 
 class FrameRing:
@@ -40,7 +41,7 @@ class FrameRing:
         # each slot holds one frame packed from its start, so a frame is a contiguous array
         self.slots = np.ndarray((SLOTS, max_h * max_w * 3), dtype=np.uint8, buffer=self.shm.buf)
         ctx = mp.get_context("spawn")  # the worker is spawned: its locks must be spawn-made
-        self.meta = ctx.Array("q", 6) if create else None
+        self.meta = ctx.Array("q", 7) if create else None
         self.ready = ctx.Event() if create else None
         if create:
             self.meta[LATEST] = self.meta[READING] = -1
@@ -54,8 +55,9 @@ class FrameRing:
         ring.meta, ring.ready = meta, ready
         return ring
 
-    def put(self, image: np.ndarray, seq: int, ts: float) -> bool:
-        """Publish a frame (called by the camera thread). False if it does not fit."""
+    def put(self, image: np.ndarray, seq: int, ts: float, ev: float = 0.0) -> bool:
+        """Publish a frame (called by the camera thread), with the exposure compensation it was
+        taken with. False if it does not fit."""
         h, w = image.shape[:2]
         if h > self.max_h or w > self.max_w:
             return False
@@ -65,7 +67,7 @@ class FrameRing:
         self.slots[slot, : h * w * 3] = np.ascontiguousarray(image).reshape(-1)
         with self.meta.get_lock():
             self.meta[LATEST], self.meta[SEQ], self.meta[H], self.meta[W] = slot, seq, h, w
-            self.meta[TS] = int(ts * 1e6)
+            self.meta[TS], self.meta[EV] = int(ts * 1e6), round(ev * 1000)
         self.ready.set()
         return True
 
@@ -75,13 +77,13 @@ class FrameRing:
             return None
         self.ready.clear()
         with self.meta.get_lock():
-            slot, seq, h, w, ts = (self.meta[LATEST], self.meta[SEQ], self.meta[H], self.meta[W],
-                                   self.meta[TS] / 1e6)
+            slot, seq, h, w, ts, ev = (self.meta[LATEST], self.meta[SEQ], self.meta[H], self.meta[W],
+                                       self.meta[TS] / 1e6, self.meta[EV] / 1000)
             if slot < 0:
                 return None
             self.meta[READING] = slot
             self.meta[LATEST] = -1  # taken: the writer may not reuse it until released
-        return Frame(self.slots[slot, : h * w * 3].reshape(h, w, 3), ts, seq)
+        return Frame(self.slots[slot, : h * w * 3].reshape(h, w, 3), ts, seq, ev=ev)
 
     def free(self) -> bool:
         """The last frame put has been taken by the reader (or none is waiting)."""

@@ -19,6 +19,7 @@ from conftest import BIDEN, OBAMA, write_config
 from kiosk.app import App
 from kiosk.camera import open_source
 from kiosk.config import load_config
+from kiosk.imageio import load_rgb
 from kiosk.store import Store
 
 
@@ -238,3 +239,39 @@ def test_a_kiosk_too_slow_for_liveness_says_so_where_the_technician_looks(tmp_pa
     assert all(2.0 <= r < MIN_FPS for r in rates), rates
     assert app.liveness_pace.slow() and 2.0 <= app.liveness_pace.median() < MIN_FPS
     assert any("liveness saw only" in r.getMessage() for r in caplog.records)
+
+
+def test_frames_darkened_by_face_priority_exposure_reach_liveness_with_their_ev(tmp_path, enrolled, faces):
+    """The camera reader steers the exposure by the face the worker measured and stamps each frame
+    with the exposure compensation it may have been taken with; the frame ring carries it to the
+    worker, whose liveness check judges the glow by it (the scores keep the darkest EV a glow look
+    saw). A still face lit brighter than its room (the simulated camera's average metering burns it
+    out) is darkened, and the check's scores show it; it is not recorded (a still photo)."""
+    import json
+
+    from conftest import write_config
+    from kiosk.camera.fake import BacklitSource
+
+    cfg = load_config(write_config(tmp_path / "bright.toml", '[liveness]\nmode = "challenge"\nchallenge_s = 1.5\n'
+                                   'challenge_tries = 1\nmax_seconds = 3\n'))
+    import cv2
+
+    img = cv2.resize(load_rgb(faces / "obama.jpg"), (455, 568), interpolation=cv2.INTER_AREA)  # half size
+    sources = []
+
+    def camera():
+        sources.append(BacklitSource(img, (183, 68, 312, 197), backlight_stops=-2.0, fps=8, realtime=True))
+        return sources[-1]
+
+    msgs = Messages()
+    app = App(cfg, camera, on_message=msgs)
+    app.start()
+    try:
+        wait_for(lambda: msgs.of("unverified") or msgs.of("spoof"), 120, "the end of a check of the still face")
+    finally:
+        app.stop()
+    assert min(sources[-1].ev_history) <= -1.0, sources[-1].ev_history  # the bright face was darkened
+    checks = [json.loads(r["detail"]) for r in enrolled.audit_rows()
+              if r["action"] in ("liveness_unverified", "liveness_failed")]
+    assert checks and min(c["scores"]["screen_glow_ev"] for c in checks) <= -1.0, [c["scores"] for c in checks]
+    assert not msgs.of("attendance")

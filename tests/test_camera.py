@@ -192,6 +192,55 @@ def test_face_priority_exposure_steers_toward_the_face_and_lets_go():
     assert s.update(bright, 4.0) < 0  # a burnt-out pale face: darker
 
 
+def test_each_frame_is_stamped_with_the_least_darkening_that_may_be_in_force():
+    """A camera reaches a new exposure some frames after it is asked (FacePriority.SETTLE_S), so a
+    frame is taken as darkened only by what every EV of the last SETTLE_S (and the one before them)
+    would allow: the glow cue may then count as clipped what the camera's own metering would clip,
+    never more. A source that cannot apply an EV is never taken as darkened."""
+    from kiosk.camera.exposure import FacePriority
+
+    class Camera:
+        supports_exposure = True
+
+        def set_exposure_compensation(self, ev):
+            self.ev = ev
+
+    fp, cam = FacePriority(), Camera()
+    assert fp.in_force(0.0) == 0.0  # the camera's own metering
+    fp._pending = -1.0
+    fp.apply(cam, now=1.0)
+    assert cam.ev == -1.0 and fp.in_force(1.1) == 0.0  # asked, maybe not yet reached
+    assert fp.in_force(1.0 + fp.SETTLE_S + 0.01) == -1.0
+    fp._pending = -1.75
+    fp.apply(cam, now=3.0)
+    assert fp.in_force(3.2) == -1.0 and fp.in_force(3.0 + fp.SETTLE_S + 0.01) == -1.75
+    fp._pending = 0.5  # brighter again: at once the least darkening
+    fp.apply(cam, now=5.0)
+    assert fp.in_force(5.0) == 0.5
+    fp.reset()
+    assert fp.in_force(9.0) == 0.0
+    cam.supports_exposure = False  # e.g. a webcam without manual exposure: EVs are not handed over
+    fp._pending = -2.0
+    fp.apply(cam, now=10.0)
+    assert fp.in_force(20.0) == 0.0
+
+
+def test_the_frame_ring_carries_each_frames_exposure_compensation():
+    from kiosk.worker import FrameRing
+
+    ring = FrameRing(48, 64)
+    try:
+        ring.put(np.full((48, 64, 3), 7, np.uint8), 5, 12.5, -1.25)
+        f = ring.take(timeout=1.0)
+        assert (f.seq, f.ts, f.ev) == (5, 12.5, -1.25) and int(f.image[0, 0, 0]) == 7
+        ring.release()
+        ring.put(np.zeros((48, 64, 3), np.uint8), 6, 13.0)
+        assert ring.take(timeout=1.0).ev == 0.0
+        ring.release()
+    finally:
+        ring.close(unlink=True)
+
+
 def test_backlit_fake_camera_behaves_like_a_camera(faces):
     from kiosk.camera.fake import BacklitSource
 

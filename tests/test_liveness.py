@@ -850,6 +850,38 @@ def test_a_face_glowing_brighter_than_its_room_is_a_screens_light(faces, face_fr
     assert clipped < cfg.screen_glow_clip and ratio >= cfg.screen_glow_ratio, (clipped, ratio)
 
 
+def test_the_glow_is_judged_as_the_cameras_own_metering_would_see_it(faces, face_frames):
+    """Face-priority exposure darkens a bright face by a stop or two: the glowing face's white skin
+    turns grey. Judged at the EV the frame was taken with, it is as clipped as before; judged at 0,
+    the cue would miss it. The photographed face, darkened the same way, is no glow either way."""
+    import cv2
+
+    from kiosk.camera.fake import ReExposed
+    from kiosk.screen import clip_level, glow
+
+    assert clip_level(0.0) == 250 and clip_level(0.5) == 250
+    assert 180 < clip_level(-1.0) < 188 and 130 < clip_level(-2.0) < 138  # sRGB: -1 stop is not half the grey
+    m = face_frames[2]
+    scene, lm = face_scene(m, load_rgb(faces / "obama2.jpg"), 170, (640, 480))
+    _, g = _geometry(m, scene)
+    grey = cv2.cvtColor(scene, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    mask = np.zeros(grey.shape, np.float32)
+    cv2.ellipse(mask, (int(g.mid[0]), int(g.mid[1] + 0.5 * g.iod)), (int(1.5 * g.iod), int(2.2 * g.iod)), 0, 0, 360, 1, -1)
+    lit = np.clip(grey * (0.35 + 1.9 * mask), 0, 255).astype(np.uint8)
+    cfg = LivenessConfig()
+    at_metering = glow(lit, lm, g)
+    camera = ReExposed()
+    for ev in (-1.0, -1.75):
+        camera.set_exposure_compensation(ev)
+        darker = camera(np.dstack([lit] * 3))[..., 0]
+        assert glow(darker, lm, g)[0] < cfg.screen_glow_clip  # blind to the EV: no clipped skin
+        clipped, ratio = glow(darker, lm, g, ev)
+        assert clipped == pytest.approx(at_metering[0], abs=0.01) and clipped >= cfg.screen_glow_clip
+        assert ratio >= cfg.screen_glow_ratio
+        photo = camera(np.dstack([grey.astype(np.uint8)] * 3))[..., 0]
+        assert glow(photo, lm, g, ev)[0] < cfg.screen_glow_clip
+
+
 def test_one_screen_cue_holds_the_face_two_refuse_it(faces, face_frames):
     """The Oval Office's curtains beside a live, turning head fire the 'frame' cue alone: not live
     (screen_hold), but only 'unverified' - no accusation; with screen_hold off it passes. A phone

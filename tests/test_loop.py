@@ -1,5 +1,6 @@
 """The kiosk loop step by step on real faces: a queue of people, unknown faces, a bad frame."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -204,6 +205,41 @@ def test_a_phone_replaying_an_employee_records_nothing_and_is_an_hr_case(cfg, en
         assert detail["suspected_nip"] == OBAMA and detail["reason"] == "screen"
         assert len(detail["scores"]["screen_cues"]) >= cfg.values["liveness"]["screen_cues"], detail["scores"]
         assert {"screen_frame", "screen_context", "screen_glow_clipped"} <= set(detail["scores"])
+
+
+def test_the_phone_is_refused_when_face_priority_exposure_darkens_its_glow(cfg, enrolled, faces):
+    """Face-priority exposure ([camera] face_exposure, on by default) darkens a face brighter than
+    its target - a glowing screen is one - so the skin the glow cue counts as clipped is no longer
+    white. Each frame carries the exposure compensation it may have been taken with, and the glow
+    judges clipping as the camera's own metering would: the same phone is refused as `screen`.
+    Blind to it (as before), the darkened frames would leave the glow cue silent."""
+    from kiosk.camera.exposure import FacePriority
+    from kiosk.camera.fake import ReExposed
+
+    cfg.values["liveness"]["mode"] = "passive_then_challenge"
+
+    def played(ev_known: bool):
+        loop, priority, camera, out = KioskLoop(cfg, enrolled), FacePriority(), ReExposed(), []
+        glow = []
+        for f in phone_replay(faces):
+            priority.apply(camera, now=f.ts)  # as kiosk.app's camera reader does before each read
+            ev = priority.in_force(f.ts) if ev_known else 0.0
+            out += loop.process(Frame(camera(f.image), f.ts, f.seq, f.label, ev=ev))
+            priority.observe(loop.last_light, f.ts)  # the worker's measured light steers the next frames
+            t = loop.tracker.track
+            if t is not None and t.liveness is not None and t.liveness.screen is not None:
+                glow.append(t.liveness.screen.glow_hits)
+        return out, camera, glow
+
+    out, camera, _ = played(True)
+    assert min(camera.ev_history) <= -0.75, camera.ev_history  # the phone's face was darkened
+    assert not [o for o in out if o["type"] == "attendance"] and enrolled.events() == []
+    refused = [o for o in out if o["type"] == "spoof"]
+    assert refused and {o["reason"] for o in refused} == {"screen"}, out
+    detail = [json.loads(r["detail"]) for r in enrolled.audit_rows() if r["action"] == "liveness_failed"][0]
+    assert "glow" in detail["scores"]["screen_cues"] and detail["scores"]["screen_glow_ev"] < 0, detail["scores"]
+    blind_out, _, blind_glow = played(False)
+    assert max(blind_glow) < cfg.values["liveness"]["screen_glow_hits"], blind_glow
 
 
 def test_without_the_screen_check_the_same_phone_replay_would_be_recorded(cfg, enrolled, faces):

@@ -23,6 +23,9 @@ class Frame:
     ts: float  # time.monotonic() when captured
     seq: int  # increasing; a gap means frames were dropped (the newest wins)
     label: str = ""  # replay: the file (and frame) it came from
+    # exposure compensation in force (stops; 0 = the camera's own metering): face-priority exposure
+    # darkens a bright face, and the glow cue judges clipping as the camera's own metering would
+    ev: float = 0.0
 
 
 class FrameSource(Protocol):

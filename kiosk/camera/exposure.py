@@ -21,6 +21,8 @@ scene); the others ignore it.
 from __future__ import annotations
 
 import math
+import time
+from collections import deque
 from dataclasses import dataclass
 
 
@@ -78,20 +80,38 @@ class FacePriority:
     camera reader thread, which alone touches the source: `observe` each face message's light,
     `apply` before each read."""
 
+    # A camera takes some frames to reach a new exposure (libcamera's AGC converges over several
+    # frames; a webcam's new exposure time starts a frame or two later).
+    SETTLE_S = 1.0
+
     def __init__(self, steer: ExposureSteer | None = None):
         self.steer = steer or ExposureSteer()
         self._pending: float | None = None
+        # (when, ev) handed to the camera, after the camera's own metering (0) from the start
+        self._applied: deque[tuple[float, float]] = deque([(-math.inf, 0.0)])
 
     def observe(self, light: dict | None, now: float) -> None:
         ev = self.steer.update(FaceLight.from_message(light), now)
         if ev is not None:
             self._pending = ev
 
-    def apply(self, source) -> None:
+    def apply(self, source, now: float | None = None) -> None:
         ev, self._pending = self._pending, None
         if ev is not None and getattr(source, "supports_exposure", False):
             source.set_exposure_compensation(ev)
+            self._applied.append((time.monotonic() if now is None else now, ev))
+
+    def in_force(self, now: float) -> float:
+        """The exposure compensation a frame read now may have been taken with, taken as the least
+        darkening that may still be in effect: the largest EV handed to the camera in the last
+        SETTLE_S, and the one before them (in force when they came). 0: the camera's own metering.
+        The glow cue (kiosk.screen.glow) judges a darkened face's clipping by it, so it is never
+        more ready to see a glowing face than the real exposure allows."""
+        while len(self._applied) > 1 and self._applied[1][0] <= now - self.SETTLE_S:
+            self._applied.popleft()
+        return max(ev for _, ev in self._applied)
 
     def reset(self) -> None:
         """A (re)opened camera starts from its own metering."""
         self.steer.ev, self._pending = 0.0, None
+        self._applied = deque([(-math.inf, 0.0)])

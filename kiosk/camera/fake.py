@@ -9,6 +9,7 @@ quantised to 8 bits again. So a bright background leaves the face dark, and rais
 brightens the face and burns out the background, as on a real camera.
 
 It implements the same FrameSource interface as the real sources (picam.py, opencv.py).
+`ReExposed` re-exposes recorded frames as such a camera would (the glow cue's benchmark and tests).
 """
 
 from __future__ import annotations
@@ -70,7 +71,34 @@ class BacklitSource:
         y = self._scene * (self._auto * 2.0 ** self.ev)
         y = y + self._rng.normal(0.0, 1.0, y.shape).astype(np.float32) * np.sqrt(0.0002 * np.clip(y, 0, 1) + 1e-6)
         ts = self._t0 + self._seq / self.fps if not self.realtime else time.monotonic()
-        return Frame(np.ascontiguousarray(linear_to_srgb8(y)), ts, self._seq, f"backlit#{self._seq} ev {self.ev:+.2f}")
+        return Frame(np.ascontiguousarray(linear_to_srgb8(y)), ts, self._seq, f"backlit#{self._seq} ev {self.ev:+.2f}",
+                     ev=self.ev)
 
     def close(self) -> None:
         self._t0 = None
+
+
+class ReExposed:
+    """Recorded frames as a camera steered by face-priority exposure would give them (benchmarks
+    and tests of the glow cue): each frame's linear light scaled by 2^ev of the EV last handed
+    over, at once (no camera lag). What the recording clipped stays flat - the worst case for the
+    glow cue, which a real shorter exposure would resolve into texture."""
+
+    supports_exposure = True
+
+    def __init__(self):
+        self.ev, self._luts = 0.0, {}
+        self.ev_history: list[float] = []
+
+    def set_exposure_compensation(self, ev: float) -> None:
+        self.ev = float(ev)
+        self.ev_history.append(self.ev)
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        import cv2
+
+        if self.ev == 0.0:
+            return image
+        if self.ev not in self._luts:
+            self._luts[self.ev] = linear_to_srgb8(srgb_to_linear(np.arange(256)) * 2.0 ** self.ev)
+        return cv2.LUT(image, self._luts[self.ev])

@@ -77,7 +77,10 @@ class OpenCVSource:
                 self._seq += 1
                 self._cond.notify_all()
 
-    supports_exposure = True
+    @property
+    def supports_exposure(self) -> bool:
+        """False once the webcam turned out to have no manual exposure (EVs are then ignored)."""
+        return not self._no_manual
 
     def set_exposure_compensation(self, ev: float) -> None:
         self._pending_ev = float(ev)  # applied by the grabber thread before its next read
