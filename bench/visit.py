@@ -207,7 +207,8 @@ def visit(cfg, store, analyzer, frames, fps: float, start: int, limit_s: float,
 
 
 def part_a(videos: Path, step_s: float, limit_s: float, clips: list[str] | None = None,
-           lfw: Path | None = None, jobs: int = 1, camera_fps: float | None = None) -> None:
+           lfw: Path | None = None, jobs: int = 1, camera_fps: float | None = None,
+           face_exposure: str | None = None) -> None:
     from kiosk.recognition.pipeline import FaceAnalyzer
     from kiosk.store import Store
 
@@ -225,14 +226,16 @@ def part_a(videos: Path, step_s: float, limit_s: float, clips: list[str] | None 
             t = len(store.template_rows())
         galleries[f"+ {n} lfw-dev people ({t} templates, {held} held)"] = big
     camera_fps = cfg.camera.fps if camera_fps is None else camera_fps
-    print(f"a) time-to-record, clips replayed " + (f"as the kiosk's replay does at a {camera_fps:g}-fps camera"
+    print("a) time-to-record, clips replayed " + (f"as the kiosk's replay does at a {camera_fps:g}-fps camera"
                                                    if camera_fps else "at their own rates, enlarged to 640 px")
           + f"; liveness mode {cfg.liveness.mode!r} (passive {cfg.liveness.passive_s:g} s, "
           f"then {cfg.liveness.challenge_tries} x {cfg.liveness.challenge_s:g} s challenges, max "
-          f"{cfg.liveness.max_seconds:g} s); a visit every {step_s:g} s of each clip, up to {limit_s:g} s each")
+          f"{cfg.liveness.max_seconds:g} s); a visit every {step_s:g} s of each clip, up to {limit_s:g} s each"
+          + (f"; re-exposed by a simulated face-priority exposure, the glow judged at {face_exposure!r}"
+             if face_exposure else ""))
     print(f"   {'gallery':<38} {'clip':<24} {'fps':>5} {'tmpl':>4} {'visits':>6} {'recorded':>8} {'wrong':>5} "
           f"{'median s':>8} {'p90 s':>6} {'<=2 s':>5} {'identify median s':>17} {'p90 s':>6} {'<=2 s':>5} "
-          f"{'analysed/s':>10} {'HR fraud':>8}  not recorded")
+          f"{'analysed/s':>10} {'HR fraud':>8} {'EV min':>6}  not recorded")
     totals = {}
     for clip in clips or ENROLL_FROM:
         frames, fps = camera_frames(videos / clip, camera_fps) if camera_fps else read_clip(videos / clip)
@@ -240,7 +243,7 @@ def part_a(videos: Path, step_s: float, limit_s: float, clips: list[str] | None 
         for gname, gcfg in galleries.items():
             with Store(gcfg.db_path) as store:
                 n_tmpl = enroll(store, gcfg, analyzer, videos, clip)
-                results = [visit(gcfg, store, analyzer, frames, fps, s, limit_s) for s in starts]
+                results = [visit(gcfg, store, analyzer, frames, fps, s, limit_s, face_exposure) for s in starts]
             t = totals.setdefault(gname, {"visits": 0, "ttr": [], "tti": [], "wrong": 0, "fraud": 0, "fraud_at": []})
             ttr = [r["ttr"] for r in results if r["recorded"]]
             tti = [r["tti"] for r in results if r["identified"] == NIP]
@@ -259,7 +262,7 @@ def part_a(videos: Path, step_s: float, limit_s: float, clips: list[str] | None 
             print(f"   {gname:<38} {clip:<24} {fps:>5.1f} {n_tmpl:>4} {len(results):>6} {len(ttr):>8} {wrong:>5} "
                   f"{_q(ttr, 50):>8} {_q(ttr, 90):>6} {_within(ttr, 2.0):>5} {_q(tti, 50):>17} {_q(tti, 90):>6} "
                   f"{_within(tti, 2.0):>5} {statistics.median(r['analysed_fps'] for r in results):>10.1f} "
-                  f"{cases:>8}  {others or ''}")
+                  f"{cases:>8} {min(r['min_ev'] for r in results):>+6.2f}  {others or ''}")
     for gname, t in totals.items():
         print(f"   {gname:<38} {'ALL':<24} {'':>5} {'':>4} {t['visits']:>6} {len(t['ttr']):>8} {t['wrong']:>5} "
               f"{_q(t['ttr'], 50):>8} {_q(t['ttr'], 90):>6} {_within(t['ttr'], 2.0):>5} {_q(t['tti'], 50):>17} "
@@ -360,6 +363,9 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1, help="processes for the first lfw-dev enrollment")
     ap.add_argument("--camera-fps", type=float, help="a): the camera's frame rate (default: [camera] fps); 0: "
                     "every frame of each clip at its own rate, enlarged to 640 px (this benchmark before 2026-12-01)")
+    ap.add_argument("--face-exposure", choices=("ev", "ignored"),
+                    help="a): the clips re-exposed by a simulated face-priority exposure ([camera] face_exposure), "
+                         "the glow cue judging each frame at its EV (ev, as the kiosk does) or at 0 (ignored, before)")
     ap.add_argument("--variant", choices=tuple(VARIANTS), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.variant:
@@ -374,7 +380,8 @@ def main() -> None:
 
         print(f"kiosk package: {Path(kiosk.__file__).parent}")
     if args.only != "b":
-        part_a(args.videos, args.step, args.limit, args.clips, args.lfw, args.jobs, args.camera_fps)
+        part_a(args.videos, args.step, args.limit, args.clips, args.lfw, args.jobs, args.camera_fps,
+               args.face_exposure)
     if args.only != "a":
         part_b(args.videos, args.unknown_clip, args.seconds)
 
