@@ -827,40 +827,11 @@ def test_a_hand_moving_beside_a_live_head_is_not_the_surroundings_moving(faces, 
     assert counted[ContextFlow.SIDE_MIN] == 0 and counted[0] > 0, counted
 
 
-def test_a_face_glowing_brighter_than_its_room_is_a_screens_light(faces, face_frames):
-    """Glow: a face whose skin is clipped to white in a room a third as bright (a screen at full
-    brightness, the camera exposing for the room); the same face as photographed is not."""
+def _glowing_face(faces, face_frames):
+    """A registry face in a room, as photographed (grey) and as a glowing screen would show it
+    (lit: the face x 2.25, the room x 0.35), with its landmarks and geometry."""
     import cv2
 
-    from kiosk.screen import glow
-
-    m = face_frames[2]
-    scene, lm = face_scene(m, load_rgb(faces / "obama2.jpg"), 170, (640, 480))
-    _, g = _geometry(m, scene)
-    grey = cv2.cvtColor(scene, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    mask = np.zeros(grey.shape, np.float32)
-    cv2.ellipse(mask, (int(g.mid[0]), int(g.mid[1] + 0.5 * g.iod)), (int(1.5 * g.iod), int(2.2 * g.iod)), 0, 0, 360, 1, -1)
-    lit = np.clip(grey * (0.35 + 1.9 * mask), 0, 255).astype(np.uint8)  # the face x 2.25, the room x 0.35
-    clipped, ratio = glow(lit, lm, g)
-    cfg = LivenessConfig()
-    assert clipped >= cfg.screen_glow_clip and ratio >= cfg.screen_glow_ratio, (clipped, ratio)
-    # the photo itself: a face brighter than its dark room too (a ratio over 2), but nothing
-    # clipped - why the cue needs both
-    clipped, ratio = glow(grey.astype(np.uint8), lm, g)
-    assert clipped < cfg.screen_glow_clip and ratio >= cfg.screen_glow_ratio, (clipped, ratio)
-
-
-def test_the_glow_is_judged_as_the_cameras_own_metering_would_see_it(faces, face_frames):
-    """Face-priority exposure darkens a bright face by a stop or two: the glowing face's white skin
-    turns grey. Judged at the EV the frame was taken with, it is as clipped as before; judged at 0,
-    the cue would miss it. The photographed face, darkened the same way, is no glow either way."""
-    import cv2
-
-    from kiosk.camera.fake import ReExposed
-    from kiosk.screen import clip_level, glow
-
-    assert clip_level(0.0) == 250 and clip_level(0.5) == 250
-    assert 180 < clip_level(-1.0) < 188 and 130 < clip_level(-2.0) < 138  # sRGB: -1 stop is not half the grey
     m = face_frames[2]
     scene, lm = face_scene(m, load_rgb(faces / "obama2.jpg"), 170, (640, 480))
     _, g = _geometry(m, scene)
@@ -868,6 +839,34 @@ def test_the_glow_is_judged_as_the_cameras_own_metering_would_see_it(faces, face
     mask = np.zeros(grey.shape, np.float32)
     cv2.ellipse(mask, (int(g.mid[0]), int(g.mid[1] + 0.5 * g.iod)), (int(1.5 * g.iod), int(2.2 * g.iod)), 0, 0, 360, 1, -1)
     lit = np.clip(grey * (0.35 + 1.9 * mask), 0, 255).astype(np.uint8)
+    return lit, grey.astype(np.uint8), lm, g
+
+
+def test_a_face_glowing_brighter_than_its_room_is_a_screens_light(faces, face_frames):
+    """Glow: a face whose skin is clipped to white in a room a third as bright (a screen at full
+    brightness, the camera exposing for the room); the same face as photographed is not."""
+    from kiosk.screen import glow
+
+    lit, grey, lm, g = _glowing_face(faces, face_frames)
+    clipped, ratio = glow(lit, lm, g)
+    cfg = LivenessConfig()
+    assert clipped >= cfg.screen_glow_clip and ratio >= cfg.screen_glow_ratio, (clipped, ratio)
+    # the photo itself: a face brighter than its dark room too (a ratio over 2), but nothing
+    # clipped - why the cue needs both
+    clipped, ratio = glow(grey, lm, g)
+    assert clipped < cfg.screen_glow_clip and ratio >= cfg.screen_glow_ratio, (clipped, ratio)
+
+
+def test_the_glow_is_judged_as_the_cameras_own_metering_would_see_it(faces, face_frames):
+    """Face-priority exposure darkens a bright face by a stop or two: the glowing face's white skin
+    turns grey. Judged at the EV the frame was taken with, it is as clipped as before; judged at 0,
+    the cue would miss it. The photographed face, darkened the same way, is no glow either way."""
+    from kiosk.camera.fake import ReExposed
+    from kiosk.screen import clip_level, glow
+
+    assert clip_level(0.0) == 250 and clip_level(0.5) == 250
+    assert 180 < clip_level(-1.0) < 188 and 130 < clip_level(-2.0) < 138  # sRGB: -1 stop is not half the grey
+    lit, grey, lm, g = _glowing_face(faces, face_frames)
     cfg = LivenessConfig()
     at_metering = glow(lit, lm, g)
     camera = ReExposed()
@@ -878,7 +877,7 @@ def test_the_glow_is_judged_as_the_cameras_own_metering_would_see_it(faces, face
         clipped, ratio = glow(darker, lm, g, ev)
         assert clipped == pytest.approx(at_metering[0], abs=0.01) and clipped >= cfg.screen_glow_clip
         assert ratio >= cfg.screen_glow_ratio
-        photo = camera(np.dstack([grey.astype(np.uint8)] * 3))[..., 0]
+        photo = camera(np.dstack([grey] * 3))[..., 0]
         assert glow(photo, lm, g, ev)[0] < cfg.screen_glow_clip
 
 
