@@ -14,6 +14,11 @@ they are filled by inpainting before the cues look). Photos are faces of about 1
 more than about one face width from the face are cut off: a kiosk frame shows more of the room.
 
     python bench/screen_photos.py [--photos ../shared/lfw-dev/images] [--show PNG]
+    python bench/screen_photos.py --photos ../shared/faces --raw     # photos that were not aligned
+
+The fill takes every near-black region touching the picture's edge for padding, so it also
+smooths true black there (a dark suit at the bottom edge): it can only remove edges, so on LFW the
+border's figure is, if anything, low. `--raw` looks at the photos as they are.
 
 Prints how many photos the face was found in, and how many looks hit: the border's pair (at
 ``screen_frame_min``), its box (at ``screen_box_min``), the glow (``screen_glow_clip`` and
@@ -61,6 +66,7 @@ def main() -> int:
     ap.add_argument("--photos", type=Path, default=ROOT.parent / "shared" / "lfw-dev" / "images",
                     help="a folder of photos (searched recursively for .jpg and .png)")
     ap.add_argument("--show", type=Path, help="write a contact sheet of the photos the border hit")
+    ap.add_argument("--raw", action="store_true", help="no padding fill (photos that were not aligned)")
     a = ap.parse_args()
     paths = sorted(p for p in a.photos.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     if not paths:
@@ -82,7 +88,8 @@ def main() -> int:
         if box is None:
             continue
         lm = np.asarray(analyzer.m.shape68(rgb, box), np.float64)
-        grey, padded = fill_padding(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        grey, padded = (grey, 0.0) if a.raw else fill_padding(grey)
         g = FaceGeometry(lm)
         border = DeviceFrame().measure(grey, g)
         clipped, ratio = glow(grey, lm, g)
