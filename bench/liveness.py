@@ -429,7 +429,8 @@ def real_replay(a, label: str) -> None:
     feed = min(a.fps, fps_in)
     # name -> (config, face-priority exposure simulated: the glow judged at the frame's EV, or at 0)
     variants = {"default (screen check on)": ("", None), "screen_cues = 0 (before issue 20)": ("[liveness]\nscreen_cues = 0\n", None)}
-    if getattr(a, "face_exposure", False):
+    face_exposure = getattr(a, "face_exposure", False)  # scratch callers pass a Namespace without it
+    if face_exposure:
         variants = {"default, face-priority exposure": ("", "ev"),
                     "the same, glow blind to the EV (before)": ("", "ignored"),
                     "screen_cues = 0, face-priority exposure": ("[liveness]\nscreen_cues = 0\n", "ev")}
@@ -460,7 +461,7 @@ def real_replay(a, label: str) -> None:
           f"man M enrolled from {len(templates)} crops; {a.runs} runs from start frames spread over the clip,")
     print(f"   looping, fed at {feed:g} frames/s, up to 20 s each, through the real kiosk loop (default liveness mode)"
           + (": re-exposed by a simulated face-priority exposure (EV down to "
-             f"{min(r['min_ev'] for rs in rows.values() for _, r in rs):+g})" if getattr(a, "face_exposure", False) else ""))
+             f"{min(r['min_ev'] for rs in rows.values() for _, r in rs):+g})" if face_exposure else ""))
     for name, rs in rows.items():
         outcomes = {}
         for _, r in rs:

@@ -197,12 +197,13 @@ def visit(cfg, store, analyzer, frames, fps: float, start: int, limit_s: float,
     # what HR's audit log shows as a suspected attack (liveness_failed) after this genuine visit
     import json
 
-    cases = [json.loads(r["detail"]) for r in store.audit_rows() if r["action"] == "liveness_failed"]
+    audit = store.audit_rows()
+    cases = [json.loads(r["detail"]) for r in audit if r["action"] == "liveness_failed"]
     out["fraud_cases"] = len(cases)
     out["cases"] = cases  # what HR's log holds: reason, scores ...
     out["fraud_at"] = [c.get("elapsed") for c in cases]  # seconds into the face's track
     # the checks that ended "try again" (liveness_unverified), with their scores
-    out["holds"] = [json.loads(r["detail"]) for r in store.audit_rows() if r["action"] == "liveness_unverified"]
+    out["holds"] = [json.loads(r["detail"]) for r in audit if r["action"] == "liveness_unverified"]
     return out
 
 

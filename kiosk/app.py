@@ -39,7 +39,6 @@ import numpy as np
 
 from kiosk.camera import CameraError
 from kiosk.camera.exposure import FacePriority
-from kiosk.liveness import MIN_FPS
 from kiosk.store import Store, StoreError
 from kiosk.worker import FrameRing, RecognitionProcess
 
@@ -125,8 +124,7 @@ class CameraReader(threading.Thread):
                         while not self.stopped() and not app.ring.free():
                             time.sleep(0.002)
                     # the exposure compensation this frame may have been taken with (the glow cue's clipping)
-                    steered = self.exposure is not None and getattr(source, "supports_exposure", False)
-                    ev = self.exposure.in_force(time.monotonic()) if steered else f.ev
+                    ev = self.exposure.in_force(time.monotonic(), source) if self.exposure is not None else f.ev
                     app.ring.put(image, f.seq, f.ts, ev)
                     self.last_seq = f.seq
                     if f.label:
@@ -163,8 +161,9 @@ class CameraReader(threading.Thread):
 
 class LivenessPace:
     """How many frames a second the last liveness checks saw (each verdict's ``fps``): the
-    technician's evidence that this kiosk is fast enough for liveness. Below ``MIN_FPS`` blinks
-    fall between frames and everyone is asked to try again (docs/liveness.md)."""
+    technician's evidence that this kiosk is fast enough for liveness. Below
+    ``kiosk.liveness.MIN_FPS`` blinks fall between frames and everyone is asked to try again
+    (docs/liveness.md); the admin status page says so."""
 
     def __init__(self, keep: int = 20):
         self.recent: deque[float] = deque(maxlen=keep)
@@ -176,10 +175,6 @@ class LivenessPace:
     def median(self) -> float | None:
         recent = list(self.recent)
         return statistics.median(recent) if recent else None
-
-    def slow(self) -> bool:
-        m = self.median()
-        return m is not None and m < MIN_FPS
 
 
 class App:

@@ -45,6 +45,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kiosk.camera.exposure import linear_to_srgb, srgb_to_linear
+
 CUES = ("frame", "context", "glow")
 
 WORK_IOD = 10.0  # frames are looked at scaled so that the eye distance is about this many pixels
@@ -604,11 +606,7 @@ def clip_level(ev: float) -> float:
     """The grey level (of 255) that CLIP under the camera's own metering has in a frame taken `ev`
     stops darker (sRGB's curve: face-priority exposure's -1 stop puts it at 184, -2 at 134); CLIP
     when the frame is not darker. A real camera's tone curve is near sRGB's, not equal to it."""
-    if ev >= 0:
-        return float(CLIP)
-    x = CLIP / 255.0
-    y = ((x + 0.055) / 1.055) ** 2.4 * 2.0 ** ev  # linear light, darkened
-    return 255.0 * (y * 12.92 if y <= 0.0031308 else 1.055 * y ** (1 / 2.4) - 0.055)
+    return float(CLIP) if ev >= 0 else float(linear_to_srgb(srgb_to_linear(CLIP) * 2.0 ** ev))
 
 
 def glow(grey: np.ndarray, lm: np.ndarray, g: FaceGeometry, ev: float = 0.0) -> tuple[float, float]:

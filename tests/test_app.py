@@ -237,7 +237,7 @@ def test_a_kiosk_too_slow_for_liveness_says_so_where_the_technician_looks(tmp_pa
     assert not msgs.of("attendance") and {m["employee_id"] for m in unverified} == {OBAMA}
     rates = [m["liveness_fps"] for m in unverified]
     assert all(2.0 <= r < MIN_FPS for r in rates), rates
-    assert app.liveness_pace.slow() and 2.0 <= app.liveness_pace.median() < MIN_FPS
+    assert 2.0 <= app.liveness_pace.median() < MIN_FPS  # the status page's "too slow"
     assert any("liveness saw only" in r.getMessage() for r in caplog.records)
 
 

@@ -223,6 +223,12 @@ def test_each_frame_is_stamped_with_the_least_darkening_that_may_be_in_force():
     fp._pending = -2.0
     fp.apply(cam, now=10.0)
     assert fp.in_force(20.0) == 0.0
+    cam.supports_exposure = True
+    fp._pending = -1.0
+    fp.apply(cam, now=30.0)
+    assert fp.in_force(40.0, cam) == -1.0
+    cam.supports_exposure = False  # found out after the EV was handed over: no frame is darkened
+    assert fp.in_force(40.0, cam) == 0.0
 
 
 def test_the_frame_ring_carries_each_frames_exposure_compensation():

@@ -238,7 +238,7 @@ def test_the_phone_is_refused_when_face_priority_exposure_darkens_its_glow(cfg, 
     assert refused and {o["reason"] for o in refused} == {"screen"}, out
     detail = [json.loads(r["detail"]) for r in enrolled.audit_rows() if r["action"] == "liveness_failed"][0]
     assert "glow" in detail["scores"]["screen_cues"] and detail["scores"]["screen_glow_ev"] < 0, detail["scores"]
-    blind_out, _, blind_glow = played(False)
+    _, _, blind_glow = played(False)
     assert max(blind_glow) < cfg.values["liveness"]["screen_glow_hits"], blind_glow
 
 

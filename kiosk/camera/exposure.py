@@ -25,6 +25,20 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+import numpy as np
+
+
+def srgb_to_linear(x):
+    """sRGB grey levels (0-255, an array or a number) to linear light (0-1, float32)."""
+    x = np.asarray(x, np.float32) / 255.0
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(y):
+    """Linear light to sRGB grey levels (0-255, float; clipped at the sensor's white)."""
+    y = np.clip(y, 0.0, 1.0)
+    return np.where(y <= 0.0031308, y * 12.92, 1.055 * np.power(y, 1 / 2.4) - 0.055) * 255.0
+
 
 @dataclass(frozen=True)
 class FaceLight:
@@ -101,12 +115,16 @@ class FacePriority:
             source.set_exposure_compensation(ev)
             self._applied.append((time.monotonic() if now is None else now, ev))
 
-    def in_force(self, now: float) -> float:
-        """The exposure compensation a frame read now may have been taken with, taken as the least
-        darkening that may still be in effect: the largest EV handed to the camera in the last
-        SETTLE_S, and the one before them (in force when they came). 0: the camera's own metering.
+    def in_force(self, now: float, source=None) -> float:
+        """The exposure compensation a frame read now (from `source`) may have been taken with,
+        taken as the least darkening that may still be in effect: the largest EV handed to the
+        camera in the last SETTLE_S, and the one before them (in force when they came). 0: the
+        camera's own metering, and a source that applies no EV (a replay; a webcam found to have
+        no manual exposure).
         The glow cue (kiosk.screen.glow) judges a darkened face's clipping by it, so it is never
         more ready to see a glowing face than the real exposure allows."""
+        if source is not None and not getattr(source, "supports_exposure", False):
+            return 0.0
         while len(self._applied) > 1 and self._applied[1][0] <= now - self.SETTLE_S:
             self._applied.popleft()
         return max(ev for _, ev in self._applied)

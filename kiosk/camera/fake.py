@@ -19,17 +19,11 @@ import time
 import numpy as np
 
 from kiosk.camera.base import CameraError, Frame
-
-
-def srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, np.float32) / 255.0
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+from kiosk.camera.exposure import linear_to_srgb, srgb_to_linear
 
 
 def linear_to_srgb8(y: np.ndarray) -> np.ndarray:
-    y = np.clip(y, 0.0, 1.0)
-    s = np.where(y <= 0.0031308, y * 12.92, 1.055 * np.power(y, 1 / 2.4) - 0.055)
-    return np.round(s * 255.0).astype(np.uint8)
+    return np.round(linear_to_srgb(y)).astype(np.uint8)
 
 
 class BacklitSource:

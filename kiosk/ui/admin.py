@@ -703,7 +703,7 @@ class AdminPanel(QWidget):
         if median is None:
             return t("liveness_pace_none")
         row = t("liveness_pace", f"{median:.1f}", len(pace.recent))
-        return row + ("\n" + t("liveness_too_slow", f"{MIN_FPS:g}") if pace.slow() else "")
+        return row + ("\n" + t("liveness_too_slow", f"{MIN_FPS:g}") if median < MIN_FPS else "")
 
     def open_status(self) -> None:
         # values are plain text (a device or unit name may hold "&" or "<"); a line break starts a new line
