@@ -21,8 +21,9 @@ Not a test. It prints plain-text tables (docs/liveness.md has the output and wha
      set of --seed, as bench/screen_sweep.py makes it); each track runs through the real detector
      and 68 landmarks; acceptance as "live", refusal by reason ("screen", "flat_motion");
   e) the real phone replay (--attacks: a phone in a hand replaying a video of man M, who is
-     enrolled from crops of him in front of a real camera): --runs runs through the real kiosk
-     loop (detection, gates, encoding, vote, liveness in its default mode, decision), each from
+     enrolled from crops of him in front of a real camera), or any other replay attack recorded
+     by a camera (--replay CLIP [--enroll PHOTOS]): --runs runs through the real kiosk loop
+     (detection, gates, encoding, vote, liveness in its default mode, decision), each from
      another start frame, the clip looping, up to 20 s; what each run ended with;
   d) challenges answered by real actions: blinks and head turns found by eye in the clips
      (REAL_ACTIONS), each asked 1 s before it starts, at every sampling phase of the frame rate;
@@ -387,7 +388,9 @@ def phase_track(m, frames: list[np.ndarray], fps_in: float, fps: float, phase: i
     return out
 
 
-def read_clip(path: Path) -> tuple[list[np.ndarray], float]:
+def read_clip(path: Path, width: int | None = None) -> tuple[list[np.ndarray], float]:
+    """The clip's RGB frames and rate; with `width`, frames wider than it scaled down to it, as
+    the kiosk's replay delivers a video to a camera of that width (kiosk/camera/replay.py)."""
     import cv2
 
     cap = cv2.VideoCapture(str(path))
@@ -397,16 +400,42 @@ def read_clip(path: Path) -> tuple[list[np.ndarray], float]:
         ok, bgr = cap.read()
         if not ok:
             break
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        if width and rgb.shape[1] > width:
+            rgb = cv2.resize(rgb, (width, max(1, round(rgb.shape[0] * width / rgb.shape[1]))), interpolation=cv2.INTER_AREA)
+        frames.append(rgb)
     return frames, fps
 
 
+def enrollment_photos(folder: Path | None, frames: list[np.ndarray]) -> tuple[list[tuple[str, np.ndarray]], str]:
+    """e) The photos the replayed person is enrolled from, and a phrase saying which: the
+    --enroll folder's images (padded: tight crops that touch the picture's edge, as the attacks
+    README says of man M's, are found then), or, without one, frames spread over the clip itself - the
+    replayed face as the camera sees it, so that recognition cannot be what refuses it and the
+    runs measure liveness alone."""
+    import cv2
+
+    if folder is None:
+        picks = np.linspace(0, len(frames) - 1, 14).astype(int)[1:-1]  # the first 4 with a face are enrolled
+        return [(f"frame {i}", frames[i]) for i in picks], "enrolled from frames spread over the clip itself"
+    photos = []
+    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")):
+        bgr = cv2.imread(str(path))
+        if bgr is None:
+            print(f"   {path}: not an image - skipped")
+            continue
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        photos.append((path.name, cv2.copyMakeBorder(rgb, 80, 80, 80, 80, cv2.BORDER_REPLICATE)))
+    return photos, f"enrolled from {folder}"
+
+
 def real_replay(a, label: str) -> None:
-    """e) The real phone replay through the real kiosk loop: man M enrolled from crops of him in
-    front of a real camera, then --runs runs of the replay clip from start frames spread over it,
-    the clip looping (an attacker replays it again), frames fed at min(--fps, the clip's rate),
-    up to 20 s each; with the screen check (the defaults) and without it (screen_cues = 0)."""
-    import glob
+    """e) A real replay attack through the real kiosk loop - by default the phone replay of man M
+    in --attacks, M enrolled from crops of him in front of a real camera; with --replay CLIP,
+    that clip, the person enrolled from --enroll DIR (or from the clip's own frames) - then
+    --runs runs of the clip from start frames spread over it, the clip looping (an attacker
+    replays it again), frames at the camera's width and fed at min(--fps, the clip's rate), up
+    to 20 s each; with the screen check (the defaults) and without it (screen_cues = 0)."""
     import os
     import tempfile
 
@@ -420,12 +449,19 @@ def real_replay(a, label: str) -> None:
     from kiosk.store.db import TemplateRow
     from kiosk_models import ENCODER_VERSION
 
-    clip = a.attacks / "person-m_phone-replay.mp4"
-    crops = sorted(glob.glob(str(a.attacks / "person-m-real-crops" / "*.png")))
-    if not clip.exists() or not crops:
-        print(f"{label} the real phone replay: {clip} or its crops are missing - skipped\n")
+    clip, enroll = getattr(a, "replay", None), getattr(a, "enroll", None)  # scratch callers pass neither
+    if clip is None:
+        clip, enroll = a.attacks / "person-m_phone-replay.mp4", a.attacks / "person-m-real-crops"
+    if not clip.exists() or (enroll is not None and not enroll.is_dir()):
+        print(f"{label} the real replay: {clip} or {enroll} is missing - skipped\n")
         return
-    frames, fps_in = read_clip(clip)  # its own 556 px: the kiosk's replay enlarges no video (kiosk/camera/replay.py)
+    # at the camera's width at most, as `kiosk run --camera CLIP` replays it; never enlarged (the
+    # real replay keeps its own 556 px)
+    frames, fps_in = read_clip(clip, width=640)
+    if not frames:
+        print(f"{label} the real replay: {clip} has no frame that OpenCV can decode - skipped\n")
+        return
+    photos, enrolled = enrollment_photos(enroll, frames)
     feed = min(a.fps, fps_in)
     # name -> (config, face-priority exposure simulated: the glow judged at the frame's EV, or at 0)
     variants = {"default (screen check on)": ("", None), "screen_cues = 0 (before issue 20)": ("[liveness]\nscreen_cues = 0\n", None)}
@@ -441,14 +477,18 @@ def real_replay(a, label: str) -> None:
         analyzer = FaceAnalyzer(cfg.recognition)
         analyzer.m.load_all()
         templates = []
-        for path in crops[:4]:  # the crops touch the picture's edge: padded, as the README says
-            im = cv2.copyMakeBorder(cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB), 80, 80, 80, 80, cv2.BORDER_REPLICATE)
+        for source, im in photos:
+            if len(templates) == 4:
+                break
             an = analyzer.analyze(im, single=True, template=True)
             if an.encoding is not None:
-                templates.append(TemplateRow(V.NIP, an.encoding, an.quality.sharpness, Path(path).name, ENCODER_VERSION))
+                templates.append(TemplateRow(V.NIP, an.encoding, an.quality.sharpness, source, ENCODER_VERSION))
+        if not templates:
+            print(f"{label} the real replay: no face to enroll ({enrolled}) - skipped\n")
+            return
         with Store(cfg.db_path) as store:
-            with store.transaction("enroll man M for the benchmark") as db:
-                store.upsert_employees([{"nip": V.NIP, "name": "M", "unit": "Dinas"}], db=db)
+            with store.transaction("enroll the replayed person for the benchmark") as db:
+                store.upsert_employees([{"nip": V.NIP, "name": "replayed person", "unit": "Dinas"}], db=db)
                 store.add_templates(templates, db)
             rows[name] = []
             for start in np.linspace(0, len(frames) - 1, a.runs).astype(int):
@@ -457,8 +497,8 @@ def real_replay(a, label: str) -> None:
                 r = V.visit(cfg, store, analyzer, fed, feed, 0, 20.0, face_exposure=exposure)
                 rows[name].append((int(start), r))
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{label} the real phone replay ({clip.name}, {len(frames)} frames at {fps_in:.1f}/s, at its own {frames[0].shape[1]} px), "
-          f"man M enrolled from {len(templates)} crops; {a.runs} runs from start frames spread over the clip,")
+    print(f"{label} the real replay {clip.name} ({len(frames)} frames at {fps_in:.1f}/s, {frames[0].shape[1]} x {frames[0].shape[0]} px), "
+          f"the person {enrolled} ({len(templates)} with a face); {a.runs} runs from start frames spread over the clip,")
     print(f"   looping, fed at {feed:g} frames/s, up to 20 s each, through the real kiosk loop (default liveness mode)"
           + (": re-exposed by a simulated face-priority exposure (EV down to "
              f"{min(r['min_ev'] for rs in rows.values() for _, r in rs):+g})" if face_exposure else ""))
@@ -516,7 +556,11 @@ def main() -> int:
     ap.add_argument("--attacks", type=Path, default=None,
                     help="the real attack clips (default: VIDEOS/attacks); e) needs person-m_phone-replay.mp4 "
                          "and person-m-real-crops/ there")
-    ap.add_argument("--runs", type=int, default=20, help="e): runs of the real phone replay")
+    ap.add_argument("--replay", type=Path, help="e): another real replay attack (a video file) instead of man M's")
+    ap.add_argument("--enroll", type=Path,
+                    help="e) with --replay: a folder of photos of the person the clip replays (the first 4 with a "
+                         "face are enrolled); without it, 4 frames of the clip itself (liveness alone is measured)")
+    ap.add_argument("--runs", type=int, default=20, help="e): runs of the real replay")
     ap.add_argument("--face-exposure", action="store_true",
                     help="e): the replay re-exposed by a simulated face-priority exposure ([camera] face_exposure), "
                          "with the glow judged at each frame's EV and, for comparison, blind to it")
