@@ -514,7 +514,8 @@ def real_replay(a, label: str) -> None:
         sc = check.get("scores", {})
         cues = ", ".join(sc.get("screen_cues", [])) if sc else ""
         at = r["ttr"] if r["recorded"] else check.get("elapsed")
-        detail = (f"frame {sc.get('screen_frame')} ({sc.get('screen_frame_hits')} hits), context "
+        detail = (f"frame {sc.get('screen_frame')} (box {sc.get('screen_frame_box')}, corner "
+                  f"{sc.get('screen_frame_corner')}; {sc.get('screen_frame_hits')} hits), context "
                   f"{sc.get('screen_context')} ({sc.get('screen_context_pairs')} pairs), glow "
                   f"{sc.get('screen_glow_clipped')}/{sc.get('screen_glow_ratio')} ({sc.get('screen_glow_hits')} hits)"
                   if sc else "")

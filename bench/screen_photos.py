@@ -1,7 +1,8 @@
 """The screen cues' look-alikes in real photos: one look of the border and of the glow per photo.
 
 Two of the screen cues (kiosk/screen.py) can be measured on a single picture: the device's
-border (two long parallel edges on opposite sides of the face, or four closing a box) and the
+border (two long parallel edges on opposite sides of the face, four closing a box, or a side edge
+and one below the chin meeting at a lower corner) and the
 glow (the face's skin clipped white while the face is much brighter than the frame). A real
 person's own surroundings - clothes, a headscarf, a flag, a curtain, a framed picture, a flash
 in a dark room - must seldom look like either, for every kind of person. The kiosk asks for
@@ -21,7 +22,7 @@ smooths true black there (a dark suit at the bottom edge): it can only remove ed
 border's figure is, if anything, low. `--raw` looks at the photos as they are.
 
 Prints how many photos the face was found in, and how many looks hit: the border's pair (at
-``screen_frame_min``), its box (at ``screen_box_min``), the glow (``screen_glow_clip`` and
+``screen_frame_min``), its box (at ``screen_box_min``), its lower corner (at ``screen_corner_min``), the glow (``screen_glow_clip`` and
 ``screen_glow_ratio``) and its two parts alone; ``--show`` writes a contact sheet of the photos
 the border hit, to see what hit.
 """
@@ -93,11 +94,12 @@ def main() -> int:
         g = FaceGeometry(lm)
         border = DeviceFrame().measure(grey, g)
         clipped, ratio = glow(grey, lm, g)
-        rows.append((p, border.length, border.box, border.sides, clipped, ratio, padded))
+        rows.append((p, border.length, border.box, border.sides, clipped, ratio, padded, border.corner))
     took = time.perf_counter() - t0
     n = len(rows)
     pair = [r for r in rows if r[1] >= lc.screen_frame_min]
     boxed = [r for r in rows if lc.screen_box_min > 0 and r[2] >= lc.screen_box_min]
+    cornered = [r for r in rows if lc.screen_corner_min > 0 and r[7] >= lc.screen_corner_min]
     clip = [r for r in rows if r[4] >= lc.screen_glow_clip]
     bright = [r for r in rows if r[5] >= lc.screen_glow_ratio]
     lit = [r for r in clip if r[5] >= lc.screen_glow_ratio]
@@ -106,17 +108,20 @@ def main() -> int:
           f"({sum(r[6] > 0 for r in rows)} with alignment padding, filled), {took:.0f} s")
     print(f"   border: a pair of edges >= {lc.screen_frame_min:g} eye distances      {pct(len(pair))}")
     print(f"   border: a closed box, sides >= {lc.screen_box_min:g}                 {pct(len(boxed))}")
+    print(f"   border: a lower corner, legs >= {lc.screen_corner_min:g}                {pct(len(cornered))}")
+    print(f"   border: any of the three                            {pct(len({r[0] for r in pair + boxed + cornered}))}")
     print(f"   glow: skin clipped >= {lc.screen_glow_clip:g} alone                   {pct(len(clip))}")
     print(f"   glow: face >= {lc.screen_glow_ratio:g} x the frame's median alone            {pct(len(bright))}")
     print(f"   glow: both (a hit)                                  {pct(len(lit))}")
-    print(f"   border and glow in the same photo                   {pct(len({r[0] for r in pair + boxed} & {r[0] for r in lit}))}")
+    print(f"   border and glow in the same photo                   {pct(len({r[0] for r in pair + boxed + cornered} & {r[0] for r in lit}))}")
     longest = sorted(rows, key=lambda r: -r[1])[:5]
     print("   longest pairs: " + ", ".join(f"{r[0].parent.name}/{r[0].name} {r[1]:.2f} ({r[3]})" for r in longest))
-    if a.show and (pair or boxed):
+    if a.show and (pair or boxed or cornered):
         tiles = []
-        for r in (pair + boxed)[:64]:
+        for r in (cornered + boxed + pair)[:64]:
             im = cv2.resize(cv2.imread(str(r[0])), (160, 160))
-            cv2.putText(im, f"{max(r[1], r[2]):.1f} {r[3]}", (2, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 255, 255), 1)
+            what = f"corner {r[7]:.1f}" if r in cornered else f"{max(r[1], r[2]):.1f} {r[3]}"
+            cv2.putText(im, what, (2, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 255, 255), 1)
             tiles.append(im)
         while len(tiles) % 8:
             tiles.append(np.zeros_like(tiles[0]))

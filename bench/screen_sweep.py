@@ -8,7 +8,7 @@ Not a test. It detects faces once - the genuine clips at 15 frames/s, and the sc
 of bench/screen_replay.py for each seed - and for each frame rate in --strides (every frame: 15
 fps, every 2nd: 7.5 fps) records per track (a) the liveness verdict *without* the screen check
 (the default mode; when it would have said "live") and (b) the three screen cues' raw
-measurements (kiosk/screen.py: the border's pair and closed box at each look, the surroundings' motion per
+measurements (kiosk/screen.py: the border's pair, closed box and lower corner at each look, the surroundings' motion per
 pair of frames, the face's clipped share and brightness per frame). Then it replays the
 decision for a grid of thresholds: a cue fires when its hits reach their count, the face is
 refused as "screen" once `screen_cues` cues have fired - if that comes before the liveness
@@ -41,7 +41,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 FPS = 15.0
 HORIZON = 12.0  # a track's liveness check ends by then (max_seconds)
 GRID = {
-    "frame": {"min": (3.0, 3.5, 4.0, 5.0), "box": (math.inf, 1.5, 2.0, 2.5), "hits": (2, 3, 5)},
+    "frame": {"min": (3.0, 3.5, 4.0, 5.0), "box": (math.inf, 1.5, 2.0, 2.5), "corner": (math.inf, 2.5, 3.0, 3.5),
+              "hits": (2, 3, 5)},
     "context": {"min": (0.04, 0.06, 0.08, 0.1), "share": (0.5, 0.6, 0.7), "pairs": (2, 3, 4)},
     "glow": {"clip": (0.05, 0.1, 0.2), "ratio": (1.5, 2.0, 2.5, 3.0), "hits": (3, 5, 8)},
 }
@@ -75,12 +76,12 @@ def measure(track: list) -> dict:
         cues.update(ts, grey, lm)
         b, p, g = cues.last
         if b is not None:
-            border.append((ts, b.length, b.box))
+            border.append((ts, b.length, b.box, b.corner))
         if p is not None:
             pairs.append((ts, p.motion, p.share, p.since))
         if g is not None:
             lit.append((ts, g[0], g[1]))
-    return {"border": np.array(border).reshape(-1, 3),
+    return {"border": np.array(border).reshape(-1, 4),
             "pairs": np.array(pairs).reshape(-1, 4), "glow": np.array(lit).reshape(-1, 3)}
 
 
@@ -92,8 +93,8 @@ def fire_times(m: dict, start: float) -> dict:
     """Per cue and threshold set: when the cue fires on the track that starts at `start`."""
     out = {}
     b = m["border"][m["border"][:, 0] >= start]
-    for lo, box, k in itertools.product(*GRID["frame"].values()):
-        out[("frame", lo, box, k)] = _kth(b[(b[:, 1] >= lo) | (b[:, 2] >= box), 0], k)
+    for lo, box, corner, k in itertools.product(*GRID["frame"].values()):
+        out[("frame", lo, box, corner, k)] = _kth(b[(b[:, 1] >= lo) | (b[:, 2] >= box) | (b[:, 3] >= corner), 0], k)
     p = m["pairs"][m["pairs"][:, 3] >= start]
     for lo, share, k in itertools.product(*GRID["context"].values()):
         sel = p[(p[:, 1] >= lo) & (p[:, 2] >= share)]
@@ -259,7 +260,8 @@ def main() -> int:
     from kiosk.liveness import LivenessConfig
 
     d = LivenessConfig()  # the shipped cues: [screen_cues, frame key, context key, glow key]
-    defaults = [d.screen_cues, ("frame", d.screen_frame_min, d.screen_box_min or math.inf, d.screen_frame_hits),
+    defaults = [d.screen_cues, ("frame", d.screen_frame_min, d.screen_box_min or math.inf, d.screen_corner_min or math.inf,
+                                d.screen_frame_hits),
                 ("context", d.screen_context_min, d.screen_context_share, d.screen_context_pairs),
                 ("glow", d.screen_glow_clip, d.screen_glow_ratio, d.screen_glow_hits)]
     if a.min_live:
@@ -293,14 +295,18 @@ def main() -> int:
             results.append((bad, sum(c[1] for c in cells), -sum(c[2] for c in cells), row, cells))
     results.sort(key=lambda r: r[:3])
     print("genuine refused | per rate: attacks accepted as live (of which one cue had fired first), refused as "
-          "screen (of N), genuine refused (genuine with one cue fired first) | screen_cues; frame (min, box, hits); "
+          "screen (of N), genuine refused (genuine with one cue fired first) | screen_cues; frame (min, box, corner, hits); "
           "context (min, share, pairs); glow (clip, ratio, hits)")
+    # the defaults, and the defaults without each of the border's shorter forms, for comparison
+    no_corner = [defaults[0], defaults[1][:3] + (math.inf,) + defaults[1][4:], *defaults[2:]]
+    no_box = [defaults[0], defaults[1][:2] + (math.inf,) + defaults[1][3:], *defaults[2:]]
+    named = {str(defaults): "   <- the defaults", str(no_corner): "   <- the defaults without the lower corner",
+             str(no_box): "   <- the defaults without the closed box"}
     for rank, (bad, _, _, row, cells) in enumerate(results):
-        if rank < a.top or row == defaults:
+        if rank < a.top or str(row) in named:
             per = "  ".join(f"{FPS / s:g} fps: live {c[1]:3d} ({c[4]:2d}) screen {c[2]:3d} of {c[3]} genuine {c[0]} "
                             f"({c[5]})" for s, c in zip(a.strides, cells))
-            print(f"  {bad:3d} | {per} | {row[0]}; {row[1][1:]}; {row[2][1:]}; {row[3][1:]}"
-                  + ("   <- the defaults" if row == defaults else ""))
+            print(f"  {bad:3d} | {per} | {row[0]}; {row[1][1:]}; {row[2][1:]}; {row[3][1:]}" + named.get(str(row), ""))
     return 0
 
 

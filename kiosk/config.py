@@ -283,6 +283,10 @@ SCHEMA: dict[str, Section] = {
                 "... or four straight edges closing a box around the face (opposite ones parallel, meeting "
                 "at its corners; the bottom one below the chin, where a live body hides the room), each at "
                 "least this long (/ eye distance; 0 = pairs only) ...", lo=0.0, hi=20.0),
+        Setting("screen_corner_min", 3.0,
+                "... or one of its lower corners: an edge beside the face and one below the chin meeting at a "
+                "right angle, both running from the corner (its top and far side out of the picture), each "
+                "at least this long (/ eye distance; 0 = off) ...", lo=0.0, hi=20.0),
         Setting("screen_frame_hits", 2, "... in this many looks (one every 0.3 s at most).", lo=1, hi=50),
         Setting("screen_context_min", 0.06,
                 "Cue 'context', the surroundings move: points beside and above the head moved this much "

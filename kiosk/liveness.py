@@ -131,6 +131,7 @@ class LivenessConfig:
     screen_cues: int = _D["screen_cues"]
     screen_frame_min: float = _D["screen_frame_min"]
     screen_box_min: float = _D["screen_box_min"]
+    screen_corner_min: float = _D["screen_corner_min"]
     screen_frame_hits: int = _D["screen_frame_hits"]
     screen_context_min: float = _D["screen_context_min"]
     screen_context_share: float = _D["screen_context_share"]

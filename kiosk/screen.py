@@ -6,7 +6,8 @@ on the frames and landmarks liveness already gets (no extra dlib call), each cue
 
 * **frame** - the device's border: long straight edges on opposite sides of the face (left and
   right, or above and below), outside the head, parallel to each other, or four shorter ones
-  that close a box around it (``DeviceFrame``: OpenCV's line segment detector on a small crop
+  that close a box around it, or one of its lower corners - a side edge and an edge below the
+  chin meeting at a right angle (``DeviceFrame``: OpenCV's line segment detector on a small crop
   around the face). A background line behind a live head is cut by the head or stops at the
   shoulders; a bezel runs past them, and closes below the chin, where a live body hides the room.
 * **context** - the face's surroundings move: image points beside and above the head (the room,
@@ -245,11 +246,12 @@ FOREHEAD = 1.0  # ... and this much above the brows
 @dataclass
 class Border:
     """The device's border around the face, in eye distances: the longest pair of straight edges
-    on opposite sides, and the best closed box of four."""
+    on opposite sides, the best closed box of four, and the best lower corner of two."""
 
     length: float = 0.0  # the shorter edge of the best pair
     sides: str = ""      # "left-right" or "top-bottom"
     box: float = 0.0     # the shortest side of the best box: four edges that meet at its corners
+    corner: float = 0.0  # the shorter leg of the best lower corner: a side edge and one below the chin
 
 
 def _meet(a: tuple, b: tuple) -> tuple[float, float] | None:
@@ -351,6 +353,11 @@ class DeviceFrame:
     BOX_PAST = 0.5  # ... and runs past a corner by at most this (eye distances) plus a fifth of the side
     BOX_EDGES = 4  # the longest this many edges on each side are tried
     BOX_GAP = 2.0  # a box's edge is joined across gaps this long (eye distances): a thumb along a phone's edge
+    # a lower corner: a side edge and an edge below the chin, each within BOX_SHEAR_DEG of a right
+    # angle to the other, each starting at most CORNER_START from where they meet (a device's
+    # rounded corner, a finger on it) and running past it by at most BOX_PAST (a room's lines
+    # cross one another and run on)
+    CORNER_START = 1.0
 
     def __init__(self):
         import cv2
@@ -390,8 +397,8 @@ class DeviceFrame:
 
     def enclosure(self, ends_a: np.ndarray, ends_b: np.ndarray, face: tuple) -> Border:
         """The best pair of edges (segment ends in face coordinates) on opposite sides of the face
-        (FACE) and the best closed box around it (`face`: the face's own rectangle,
-        FaceGeometry.face())."""
+        (FACE), and the best closed box and lower corner around it (`face`: the face's own
+        rectangle, FaceGeometry.face())."""
         ends_a, ends_b = [tuple(p) for p in np.asarray(ends_a).tolist()], [tuple(q) for q in np.asarray(ends_b).tolist()]
         pairs = self._sides(ends_a, ends_b, FACE)
         best = Border()
@@ -400,7 +407,8 @@ class DeviceFrame:
                 for a2, l2, *_ in pairs[s2]:
                     if self._parallel(a1, a2) and min(l1, l2) > best.length:
                         best = Border(min(l1, l2), f"{s1}-{s2}")
-        best.box = self._box(self._sides(ends_a, ends_b, face, self.BOX_GAP))
+        sides = self._sides(ends_a, ends_b, face, self.BOX_GAP)
+        best.box, best.corner = self._box(sides), self._corner(sides)
         return best
 
     def _sides(self, ends_a: list[tuple], ends_b: list[tuple], face: tuple, gap: float = 1.0) -> dict[str, list]:
@@ -454,6 +462,35 @@ class DeviceFrame:
                     if shortest <= best:
                         break
                 best = max(best, shortest)
+        return best
+
+    def _corner(self, sides: dict) -> float:
+        """The shorter leg of the best lower corner around the face: an edge beside it and one
+        below the chin that meet near a right angle, both running from that corner - one up, the
+        other across towards the face. What a device shows when its top and far side are out of
+        the picture; a live person's body hides the room below the chin, where a door's or a
+        window's corners are above the head."""
+        longest = {k: sorted(v, key=lambda e: -e[1])[:self.BOX_EDGES] for k, v in sides.items()}
+        best = 0.0
+        for side, toward in (("left", 1.0), ("right", -1.0)):
+            for v, h in itertools.product(longest[side], longest["bottom"]):
+                if min(v[1], h[1]) <= best or abs(abs(v[0] - h[0]) - 90.0) > self.BOX_SHEAR_DEG:
+                    continue
+                c = _meet(v[2:], h[2:])
+                if c is None:
+                    continue
+                legs = []
+                for edge, up, across in ((v, -1.0, 0.0), (h, 0.0, toward)):
+                    near, far = sorted(edge[2:], key=lambda p: math.hypot(p[0] - c[0], p[1] - c[1]))
+                    if (far[0] - c[0]) * across + (far[1] - c[1]) * up <= 0:
+                        break  # runs the wrong way from the corner: not around the face
+                    ln = math.hypot(far[0] - near[0], far[1] - near[1])
+                    start = ((near[0] - c[0]) * (far[0] - near[0]) + (near[1] - c[1]) * (far[1] - near[1])) / ln
+                    if not -self.BOX_PAST <= start <= self.CORNER_START:
+                        break
+                    legs.append(start + ln - max(start, 0.0))
+                else:
+                    best = max(best, min(legs))
         return best
 
 
@@ -643,7 +680,8 @@ class ScreenCues:
         self.last_look = self.last_glow = -math.inf
         self.frame_hits = self.context_pairs = self.glow_hits = 0
         self.context_until = -math.inf
-        self.frame_best = self.frame_box = self.context_best = self.glow_clipped = self.glow_ratio = 0.0
+        self.frame_best = self.frame_box = self.frame_corner = 0.0
+        self.context_best = self.glow_clipped = self.glow_ratio = 0.0
         self.glow_ev = 0.0  # the darkest exposure compensation a glow look was taken at
         self.frame_sides = ""
         # this frame's measurements: (Border, ContextPair, (clipped, ratio)), each None when not taken
@@ -661,7 +699,9 @@ class ScreenCues:
             if border.length > self.frame_best:
                 self.frame_best, self.frame_sides = border.length, border.sides
             self.frame_box = max(self.frame_box, border.box)
-            self.frame_hits += border.length >= c.screen_frame_min or 0 < c.screen_box_min <= border.box
+            self.frame_corner = max(self.frame_corner, border.corner)
+            self.frame_hits += (border.length >= c.screen_frame_min or 0 < c.screen_box_min <= border.box
+                                or 0 < c.screen_corner_min <= border.corner)
         pair = self.context.update(ts, grey, g)  # every frame: points are tracked frame to frame
         if pair is not None and pair.share >= c.screen_context_share:
             self.context_best = max(self.context_best, pair.motion)
@@ -690,6 +730,7 @@ class ScreenCues:
             "screen_frame": round(self.frame_best, 3),
             "screen_frame_sides": self.frame_sides,
             "screen_frame_box": round(self.frame_box, 3),
+            "screen_frame_corner": round(self.frame_corner, 3),
             "screen_frame_hits": self.frame_hits,
             "screen_context": round(self.context_best, 4),
             "screen_context_pairs": self.context_pairs,

@@ -763,6 +763,47 @@ def test_a_device_held_by_its_edges_closes_a_box_around_the_face_a_rooms_lines_d
     assert cues.fired() == [], cues.scores()
 
 
+def test_a_devices_lower_corner_is_a_border_a_doorways_upper_corners_are_not(faces, face_frames):
+    """A tablet held so close that its top and right side leave the picture shows one lower corner
+    around the face: its left edge and the edge below the chin ('frame' hits, two looks fire it),
+    with no pair and no box. A live face in a doorway shows the door's upper corners, above the
+    head, and its body hides the room below the chin: no lower corner, with or without sloped
+    shoulders; nor a window whose bars cross and run on."""
+    from dataclasses import replace
+
+    import cv2
+
+    from kiosk.screen import DeviceFrame, ScreenCues
+
+    m = face_frames[2]
+    scene, _ = face_scene(m, load_rgb(faces / "obama2.jpg"), 150, (640, 480))
+    _, g = _geometry(m, scene)
+    cfg = LivenessConfig()
+    close = _device_around(scene, g, (-2.0, -9.0, 9.0, 3.5), fingers=[(-2.0, 3.5, 0.5, 0.35)])  # a thumb on the corner
+    door = _device_around(scene, g, (-2.9, -3.9, 2.9, 9.0))
+    shoulders = np.round(g.to_image(np.array([[-4.6, 3.9], [-1.1, 3.1], [1.1, 3.1], [4.6, 3.9]]))).astype(np.int32)
+    sloped = door.copy()
+    cv2.fillPoly(sloped, [np.r_[shoulders, [[640, 480], [0, 480]]]], (40, 40, 45))
+    window = _device_around(scene, g, (-1.9, -2.4, 1.9, 9.0), lines=[((-4.4, -2.0), (4.4, -2.0)), ((-4.4, 2.9), (4.4, 2.9)),
+                                                                     ((-1.4, -4.0), (-1.4, 5.9)), ((1.4, -4.0), (1.4, 5.9))])
+    border = {}
+    for name, frame in (("close", close), ("door", door), ("sloped", sloped), ("window", window), ("plain", scene)):
+        _, g_ = _geometry(m, frame)
+        border[name] = DeviceFrame().measure(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), g_)
+    assert border["close"].corner >= cfg.screen_corner_min, border["close"]
+    assert border["close"].length < cfg.screen_frame_min and border["close"].box == 0.0, border["close"]
+    for name in ("door", "sloped", "window", "plain"):
+        assert border[name].corner < cfg.screen_corner_min, (name, border[name])
+    # the corner is a hit of the frame cue (the doorway's and the window's long sides are pairs:
+    # the known look-alike of test_one_screen_cue_holds_the_face_two_refuse_it)
+    for frame, want, corners in ((close, ["frame"], cfg.screen_corner_min), (close, [], 0.0), (scene, [], cfg.screen_corner_min)):
+        cues, (lm, _) = ScreenCues(replace(cfg, screen_corner_min=corners)), _geometry(m, frame)
+        for ts in (0.0, 0.35):
+            cues.update(ts, cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), lm)
+        assert cues.fired() == want, cues.scores()
+        assert (cues.scores()["screen_frame_corner"] >= cfg.screen_corner_min) == (frame is close)
+
+
 def test_the_room_around_a_hand_held_device_moves_and_around_a_live_head_does_not(faces, face_frames):
     """Context: the same face turning its head (the room still), and that scene moved by a hand
     (everything around the face moves with it)."""
