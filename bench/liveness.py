@@ -560,7 +560,7 @@ def main() -> int:
     ap.add_argument("--replay", type=Path, help="e): another real replay attack (a video file) instead of man M's")
     ap.add_argument("--enroll", type=Path,
                     help="e) with --replay: a folder of photos of the person the clip replays (the first 4 with a "
-                         "face are enrolled); without it, 4 frames of the clip itself (liveness alone is measured)")
+                         "face are enrolled); without it, frames spread over the clip itself (liveness alone is measured)")
     ap.add_argument("--runs", type=int, default=20, help="e): runs of the real replay")
     ap.add_argument("--face-exposure", action="store_true",
                     help="e): the replay re-exposed by a simulated face-priority exposure ([camera] face_exposure), "

@@ -407,8 +407,10 @@ class DeviceFrame:
                 for a2, l2, *_ in pairs[s2]:
                     if self._parallel(a1, a2) and min(l1, l2) > best.length:
                         best = Border(min(l1, l2), f"{s1}-{s2}")
+        # the longest BOX_EDGES edges on each side, joined across BOX_GAP: a box's or a corner's
         sides = self._sides(ends_a, ends_b, face, self.BOX_GAP)
-        best.box, best.corner = self._box(sides), self._corner(sides)
+        longest = {k: sorted(v, key=lambda e: -e[1])[:self.BOX_EDGES] for k, v in sides.items()}
+        best.box, best.corner = self._box(longest), self._corner(longest)
         return best
 
     def _sides(self, ends_a: list[tuple], ends_b: list[tuple], face: tuple, gap: float = 1.0) -> dict[str, list]:
@@ -435,12 +437,12 @@ class DeviceFrame:
         skew = abs(a1 - a2)
         return min(skew, 180.0 - skew) <= self.MAX_SKEW_DEG
 
-    def _box(self, sides: dict) -> float:
+    def _box(self, longest: dict) -> float:
         """The shortest side of the best closed box around the face: an edge on each side, the
         opposite ones parallel, meeting near right angles at four corners that each edge reaches
         (``_along``). A device shows one whole; behind a live head a room's lines seldom close
-        one, and never below the chin, where the body hides the room."""
-        longest = {k: sorted(v, key=lambda e: -e[1])[:self.BOX_EDGES] for k, v in sides.items()}
+        one, and never below the chin, where the body hides the room. `longest`: the longest
+        edges on each side, as ``enclosure`` keeps them."""
         best = 0.0
         for left, right in itertools.product(longest["left"], longest["right"]):
             if not self._parallel(left[0], right[0]):
@@ -464,13 +466,12 @@ class DeviceFrame:
                 best = max(best, shortest)
         return best
 
-    def _corner(self, sides: dict) -> float:
+    def _corner(self, longest: dict) -> float:
         """The shorter leg of the best lower corner around the face: an edge beside it and one
         below the chin that meet near a right angle, both running from that corner - one up, the
         other across towards the face. What a device shows when its top and far side are out of
         the picture; a live person's body hides the room below the chin, where a door's or a
         window's corners are above the head."""
-        longest = {k: sorted(v, key=lambda e: -e[1])[:self.BOX_EDGES] for k, v in sides.items()}
         best = 0.0
         for side, toward in (("left", 1.0), ("right", -1.0)):
             for v, h in itertools.product(longest[side], longest["bottom"]):
