@@ -263,15 +263,23 @@ def test_frames_darkened_by_face_priority_exposure_reach_liveness_with_their_ev(
         sources.append(BacklitSource(img, (183, 68, 312, 197), backlight_stops=-2.0, fps=8, realtime=True))
         return sources[-1]
 
+    def checks():
+        return [json.loads(r["detail"]) for r in enrolled.audit_rows()
+                if r["action"] in ("liveness_unverified", "liveness_failed")]
+
     msgs = Messages()
     app = App(cfg, camera, on_message=msgs)
     app.start()
     try:
-        wait_for(lambda: msgs.of("unverified") or msgs.of("spoof"), 120, "the end of a check of the still face")
+        # the first check may end before the darker exposure has held for a second (a loaded
+        # machine analyses few frames); the same face gets one fresh check (kiosk/loop.py)
+        try:
+            wait_for(lambda: any(c["scores"]["screen_glow_ev"] <= -1.0 for c in checks()), 120,
+                     "a check of the still face whose glow looks were taken at EV -1 or darker")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; the checks' darkest EVs {[c['scores']['screen_glow_ev'] for c in checks()]}, "
+                                 f"the EVs asked of the camera {[round(v, 2) for v in sources[-1].ev_history]}") from None
     finally:
         app.stop()
     assert min(sources[-1].ev_history) <= -1.0, sources[-1].ev_history  # the bright face was darkened
-    checks = [json.loads(r["detail"]) for r in enrolled.audit_rows()
-              if r["action"] in ("liveness_unverified", "liveness_failed")]
-    assert checks and min(c["scores"]["screen_glow_ev"] for c in checks) <= -1.0, [c["scores"] for c in checks]
     assert not msgs.of("attendance")
