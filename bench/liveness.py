@@ -471,21 +471,24 @@ def real_replay(a, label: str) -> None:
                     "the same, glow blind to the EV (before)": ("", "ignored"),
                     "screen_cues = 0, face-priority exposure": ("[liveness]\nscreen_cues = 0\n", "ev")}
     rows = {}
+    # the variants differ in [liveness] only: one analyzer and one enrollment serve them all
+    from kiosk.config import load_config
+
+    analyzer = FaceAnalyzer(load_config(None).recognition)
+    analyzer.m.load_all()
+    templates = []
+    for source, im in photos:
+        if len(templates) == 4:
+            break
+        an = analyzer.analyze(im, single=True, template=True)
+        if an.encoding is not None:
+            templates.append(TemplateRow(V.NIP, an.encoding, an.quality.sharpness, source, ENCODER_VERSION))
+    if not templates:
+        print(f"{label} the real replay: no face to enroll ({enrolled}) - skipped\n")
+        return
     for name, (extra, exposure) in variants.items():
         tmp = Path(tempfile.mkdtemp(prefix="kiosk-replay-"))
         cfg = V.config(tmp, extra)
-        analyzer = FaceAnalyzer(cfg.recognition)
-        analyzer.m.load_all()
-        templates = []
-        for source, im in photos:
-            if len(templates) == 4:
-                break
-            an = analyzer.analyze(im, single=True, template=True)
-            if an.encoding is not None:
-                templates.append(TemplateRow(V.NIP, an.encoding, an.quality.sharpness, source, ENCODER_VERSION))
-        if not templates:
-            print(f"{label} the real replay: no face to enroll ({enrolled}) - skipped\n")
-            return
         with Store(cfg.db_path) as store:
             with store.transaction("enroll the replayed person for the benchmark") as db:
                 store.upsert_employees([{"nip": V.NIP, "name": "replayed person", "unit": "Dinas"}], db=db)
