@@ -439,8 +439,6 @@ def real_replay(a, label: str) -> None:
     import os
     import tempfile
 
-    import cv2
-
     os.environ.setdefault("KIOSK_CLOCK_START", "2026-11-24T07:20:00+07:00")  # a working morning
     import visit as V
 
