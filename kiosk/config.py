@@ -275,6 +275,11 @@ SCHEMA: dict[str, Section] = {
                 "A face on which a screen cue has fired, but fewer than screen_cues, is not accepted as live: "
                 "'unverified' ('screen_cue'), asked to try again, no HR case (the cue is in the log's scores). "
                 "Off: such a face passes on its liveness signals alone."),
+        Setting("screen_wait_s", 1.0,
+                "A face liveness would pass while a screen cue has begun to gather evidence (a border look, "
+                "a glowing look, a moving pair: fewer than the cue needs) waits up to this many seconds more "
+                "for that cue to fire or not; a face no cue has touched is not delayed (0 = no wait).",
+                lo=0.0, hi=5.0),
         Setting("screen_frame_min", 3.5,
                 "Cue 'frame', the device's border: straight edges on opposite sides of the face (outside it, "
                 "parallel, not edges the empty room has), each at least this long (/ eye distance) ...",

@@ -719,12 +719,20 @@ class ScreenCues:
             self.glow_hits += lit[0] >= c.screen_glow_clip and lit[1] >= c.screen_glow_ratio
         self.last = (border, pair, lit)
 
+    def _counts(self) -> dict[str, tuple[int, int]]:
+        c = self.cfg
+        return {"frame": (self.frame_hits, c.screen_frame_hits), "context": (self.context_pairs, c.screen_context_pairs),
+                "glow": (self.glow_hits, c.screen_glow_hits)}
+
     def fired(self) -> list[str]:
         """The cues whose evidence has reached its threshold."""
-        c = self.cfg
-        counts = {"frame": (self.frame_hits, c.screen_frame_hits), "context": (self.context_pairs, c.screen_context_pairs),
-                  "glow": (self.glow_hits, c.screen_glow_hits)}
+        counts = self._counts()
         return [cue for cue in CUES if counts[cue][0] >= counts[cue][1]]
+
+    def begun(self) -> list[str]:
+        """The cues with some evidence (a hit) that have not fired yet."""
+        counts = self._counts()
+        return [cue for cue in CUES if 0 < counts[cue][0] < counts[cue][1]]
 
     def scores(self) -> dict:
         return {

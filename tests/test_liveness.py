@@ -939,3 +939,37 @@ def test_one_screen_cue_holds_the_face_two_refuse_it(faces, face_frames):
     v = _feed(LivenessTracker(LivenessConfig(mode="passive")), phone)
     assert v.state == "spoof" and v.reason == "screen" and v.suspected, v.as_dict()["scores"]
     assert len(v.scores["screen_cues"]) >= 2
+
+
+def test_a_screen_cue_that_has_begun_gets_its_time_before_the_face_is_live(face_frames):
+    """A replay can pass on its parallax (or a blink) while a cue has only some of the looks it
+    needs - the real phone replay held closer was recorded with its glow at 2 of 3. Then "live"
+    waits up to screen_wait_s: a cue that fires meanwhile holds the face; one that does not, lets
+    it pass that much later; a face no cue has touched is not delayed at all."""
+    frame, lm, m = face_frames
+    seq = _with_landmarks(m, _relief_frames(frame, lm, lambda t: 0.2 * np.sin(2 * np.pi * t / 1.5), 4.0,
+                                            np.random.default_rng(5)))
+    base = dict(mode="passive", blinks_needed=5, screen_hold=True)
+    # the curtains beside the head are a border at every look: how many had the frame cue when
+    # liveness passed the face, with the cue out of reach and no wait
+    v0 = _feed(LivenessTracker(LivenessConfig(**base, screen_frame_hits=50, screen_wait_s=0)), seq)
+    assert v0.state == "live" and v0.reason == "parallax", v0.as_dict()["scores"]
+    hits = v0.scores["screen_frame_hits"]
+    assert 1 <= hits < 50 and "screen_wait" not in v0.scores
+    # one look short of firing then: no wait -> live as before; the wait -> the cue fires, held
+    cfg = dict(base, screen_frame_hits=hits + 1)
+    v = _feed(LivenessTracker(LivenessConfig(**cfg, screen_wait_s=0)), seq)
+    assert v.state == "live" and v.elapsed == v0.elapsed
+    v = _feed(LivenessTracker(LivenessConfig(**cfg, screen_wait_s=1.0)), seq)
+    assert v.state == "unverified" and v.reason == "screen_cue" and v.scores["screen_cues"] == ["frame"], \
+        v.as_dict()["scores"]
+    assert v.elapsed <= v0.elapsed + 1.0
+    # a cue begun that never fires: live, screen_wait_s later
+    v = _feed(LivenessTracker(LivenessConfig(**base, screen_frame_hits=50, screen_wait_s=1.0)), seq)
+    assert v.state == "live" and v0.elapsed + 1.0 <= v.elapsed <= v0.elapsed + 1.2, (v.elapsed, v0.elapsed)
+    assert v.scores["screen_wait"] >= 1.0
+    # no border look at all (the frame cue's lengths out of reach): no delay
+    v = _feed(LivenessTracker(LivenessConfig(**base, screen_frame_min=20.0, screen_box_min=0, screen_corner_min=0,
+                                             screen_wait_s=1.0)), seq)
+    assert v.state == "live" and v.elapsed == v0.elapsed and v.scores["screen_frame_hits"] == 0, \
+        v.as_dict()["scores"]
