@@ -435,7 +435,8 @@ def real_replay(a, label: str) -> None:
     that clip, the person enrolled from --enroll DIR (or from the clip's own frames) - then
     --runs runs of the clip from start frames spread over it, the clip looping (an attacker
     replays it again), frames at the camera's width and fed at min(--fps, the clip's rate), up
-    to 20 s each; with the screen check (the defaults) and without it (screen_cues = 0)."""
+    to 20 s each; with the screen check (the defaults), without its wait for a cue that has
+    begun (screen_wait_s = 0) and without it (screen_cues = 0)."""
     import os
     import tempfile
 
@@ -462,7 +463,9 @@ def real_replay(a, label: str) -> None:
     photos, enrolled = enrollment_photos(enroll, frames)
     feed = min(a.fps, fps_in)
     # name -> (config, face-priority exposure simulated: the glow judged at the frame's EV, or at 0)
-    variants = {"default (screen check on)": ("", None), "screen_cues = 0 (before issue 20)": ("[liveness]\nscreen_cues = 0\n", None)}
+    variants = {"default (screen check on)": ("", None),
+                "screen_wait_s = 0 (no wait for a cue begun)": ("[liveness]\nscreen_wait_s = 0\n", None),
+                "screen_cues = 0 (before issue 20)": ("[liveness]\nscreen_cues = 0\n", None)}
     face_exposure = getattr(a, "face_exposure", False)  # scratch callers pass a Namespace without it
     if face_exposure:
         variants = {"default, face-priority exposure": ("", "ev"),
@@ -507,7 +510,7 @@ def real_replay(a, label: str) -> None:
         outcomes = {}
         for _, r in rs:
             outcomes[r["outcome"]] = outcomes.get(r["outcome"], 0) + 1
-        print(f"   {name:34s} recorded {sum(r['recorded'] for _, r in rs):2d} of {len(rs)}   outcomes {outcomes}")
+        print(f"   {name:43s} recorded {sum(r['recorded'] for _, r in rs):2d} of {len(rs)}   outcomes {outcomes}")
     print("   per run (default): start frame, outcome, seconds (into the visit when recorded, else into the check),")
     print("   screen cues fired (scores) of the refusal, else of the last check that ended 'try again'")
     for start, r in rows[next(iter(variants))]:

@@ -14,6 +14,8 @@ decision for a grid of thresholds: a cue fires when its hits reach their count, 
 refused as "screen" once `screen_cues` cues have fired - if that comes before the liveness
 verdict. It prints, best first among the points that refuse no genuine track: attacks stopped
 (refused as "screen" or by liveness) per rate, and the genuine tracks refused.
+--min-live W... and --cue-wait W... also print the defaults with the "live" verdict held back
+(for every face, or only for one on which a cue has begun: screen_wait_s).
 docs/liveness.md says which point was chosen and why; check the choice on a seed that is not in
 the sweep with bench/liveness.py --seed N [--fps 7.5] (its b) and e) tables), and on the real
 phone replay there.
@@ -107,6 +109,15 @@ def fire_times(m: dict, start: float) -> dict:
     g = m["glow"][m["glow"][:, 0] >= start]
     for clip, ratio, k in itertools.product(*GRID["glow"].values()):
         out[("glow", clip, ratio, k)] = _kth(g[(g[:, 1] >= clip) & (g[:, 2] >= ratio), 0], k)
+    # when each cue had its first hit at the shipped thresholds (the screen_wait_s rule)
+    from kiosk.liveness import LivenessConfig
+
+    d = LivenessConfig()
+    out[("begun", "frame")] = _kth(b[(b[:, 1] >= d.screen_frame_min) | (b[:, 2] >= (d.screen_box_min or math.inf))
+                                     | (b[:, 3] >= (d.screen_corner_min or math.inf)), 0], 1)
+    sel = p[(p[:, 1] >= d.screen_context_min) & (p[:, 2] >= d.screen_context_share)]
+    out[("begun", "context")] = float(sel[0, 0]) if len(sel) else math.inf  # the first pair is always counted
+    out[("begun", "glow")] = _kth(g[(g[:, 1] >= d.screen_glow_clip) & (g[:, 2] >= d.screen_glow_ratio), 0], 1)
     return out
 
 
@@ -127,23 +138,32 @@ def outcomes(rows: list[tuple[dict, tuple | None, float]]):
     return keys, rel
 
 
-def min_live_table(per_rate: dict, keys: list[tuple], need: int, waits: list[float]) -> None:
-    """The defaults' cues (`keys`, `need` of them to refuse) with "live" not declared before
-    `wait` seconds into the track: a cue that fires while the verdict waits holds or refuses the
-    face. Per rate: attacks accepted / refused as screen; genuine refused / held, live within 2 s
-    and the median time to live of the genuine tracks accepted."""
-    print(f"\"live\" not before W s into the track, the defaults' cues ({need} to refuse; one holds):")
-    print(f"   {'W s':>5s}  " + "  ".join(f"{FPS / s:g} fps: attacks live / screen, genuine screen / held / "
+def wait_table(per_rate: dict, keys: list[tuple], need: int, waits: list[float], rule: str) -> None:
+    """The defaults' cues (`keys`, `need` of them to refuse; one holds) with the "live" verdict
+    waiting W seconds: rule "min-live" - not declared before W s into the track, for every face;
+    rule "cue-wait" (screen_wait_s) - W s more, only when a cue had begun (a hit, not enough to
+    fire) by the verdict. A cue that fires while the verdict waits holds or refuses the face. Per
+    rate: attacks accepted / refused as screen; genuine refused / held, genuine delayed, live
+    within 2 s and the median time to live of the genuine tracks accepted."""
+    what = {"min-live": "\"live\" not before W s into the track",
+            "cue-wait": "\"live\" waits W s more when a cue has begun (screen_wait_s)"}[rule]
+    print(f"{what}, the defaults' cues ({need} to refuse; one holds):")
+    print(f"   {'W s':>5s}  " + "  ".join(f"{FPS / s:g} fps: attacks live / screen, genuine screen / held / delayed / "
                                           f"live <= 2 s / median s" for s in per_rate))
     for wait in waits:
         cells = []
         for stride, (genuine, attacks) in per_rate.items():
             def run(rows):
-                live, screen, held, times = 0, 0, 0, []
+                live, screen, held, delayed, times = 0, 0, 0, 0, []
                 for ft, v, start in rows:
                     fired = sorted(ft[k] for k in keys)
                     if v is not None and v[0] == "live":
-                        end = max(v[2], start + wait)
+                        if rule == "min-live":
+                            end = max(v[2], start + wait)
+                        else:
+                            begun = min(ft[("begun", k[0])] for k in keys)
+                            end = v[2] + wait if begun <= v[2] < fired[0] else v[2]
+                        delayed += end > v[2]
                     else:
                         end = v[2] if v is not None else start + HORIZON
                     if fired[need - 1] <= end:
@@ -153,11 +173,11 @@ def min_live_table(per_rate: dict, keys: list[tuple], need: int, waits: list[flo
                     elif v is not None and v[0] == "live":
                         live += 1
                         times.append(end - start)
-                return live, screen, held, times
-            a_live, a_screen, _, _ = run(attacks)
-            _, g_screen, g_held, times = run(genuine)
+                return live, screen, held, delayed, times
+            a_live, a_screen, _, _, _ = run(attacks)
+            _, g_screen, g_held, g_delayed, times = run(genuine)
             fast = sum(t <= 2.0 for t in times)
-            cells.append(f"{a_live:3d} / {a_screen:3d} of {len(attacks)}, {g_screen} / {g_held} / "
+            cells.append(f"{a_live:3d} / {a_screen:3d} of {len(attacks)}, {g_screen} / {g_held} / {g_delayed} / "
                          f"{100 * fast / max(len(genuine), 1):3.0f} % of {len(genuine)} / "
                          f"{float(np.median(times)) if times else float('nan'):4.2f}")
         print(f"   {wait:5.2f}  " + "  ".join(cells))
@@ -174,6 +194,9 @@ def main() -> int:
     ap.add_argument("--cues", type=int, nargs="+", default=[1, 2], help="the screen_cues values to try")
     ap.add_argument("--min-live", type=float, nargs="*", default=[],
                     help="also: the defaults with 'live' not declared before each of these seconds into the track")
+    ap.add_argument("--cue-wait", type=float, nargs="*", default=[],
+                    help="also: the defaults with 'live' waiting each of these seconds more when a cue has begun "
+                         "(screen_wait_s; the verdicts replayed here do not wait)")
     a = ap.parse_args()
 
     from liveness import grey, read_clip
@@ -265,7 +288,9 @@ def main() -> int:
                 ("context", d.screen_context_min, d.screen_context_share, d.screen_context_pairs),
                 ("glow", d.screen_glow_clip, d.screen_glow_ratio, d.screen_glow_hits)]
     if a.min_live:
-        min_live_table(per_rate, defaults[1:], defaults[0], [0.0, *a.min_live])
+        wait_table(per_rate, defaults[1:], defaults[0], [0.0, *a.min_live], "min-live")
+    if a.cue_wait:
+        wait_table(per_rate, defaults[1:], defaults[0], [0.0, *a.cue_wait], "cue-wait")
     # every combination of the three cues' settings and screen_cues
     results = []
     tables = {}
