@@ -91,34 +91,51 @@ def _kth(times: np.ndarray, k: int) -> float:
     return float(times[k - 1]) if len(times) >= k else math.inf
 
 
-def fire_times(m: dict, start: float) -> dict:
-    """Per cue and threshold set: when the cue fires on the track that starts at `start`."""
+def hit_times(cue: str, x: np.ndarray, *th: float) -> np.ndarray:
+    """When a cue hit at thresholds `th` (frame: min, box, corner; context: min, share; glow:
+    clip, ratio), from its rows of measure(): the looks, or for context the pairs counted (one
+    that starts after the last counted one ended, as ScreenCues counts them)."""
+    if cue == "frame":
+        lo, box, corner = th
+        return x[(x[:, 1] >= lo) | (x[:, 2] >= box) | (x[:, 3] >= corner), 0]
+    if cue == "glow":
+        clip, ratio = th
+        return x[(x[:, 1] >= clip) & (x[:, 2] >= ratio), 0]
+    lo, share = th
+    counted, until = [], -math.inf
+    for ts, motion, sh, since in x:
+        if motion >= lo and sh >= share and since > until:
+            counted.append(ts)
+            until = ts
+    return np.array(counted)
+
+
+def fire_times(m: dict, start: float, shipped: list[tuple]) -> dict:
+    """Per cue and threshold set: when the cue fires on the track that starts at `start`; and
+    ("begun", cue): its first hit at the `shipped` thresholds (the screen_wait_s rule)."""
+    rows = {"frame": m["border"][m["border"][:, 0] >= start], "context": m["pairs"][m["pairs"][:, 3] >= start],
+            "glow": m["glow"][m["glow"][:, 0] >= start]}
     out = {}
-    b = m["border"][m["border"][:, 0] >= start]
-    for lo, box, corner, k in itertools.product(*GRID["frame"].values()):
-        out[("frame", lo, box, corner, k)] = _kth(b[(b[:, 1] >= lo) | (b[:, 2] >= box) | (b[:, 3] >= corner), 0], k)
-    p = m["pairs"][m["pairs"][:, 3] >= start]
-    for lo, share, k in itertools.product(*GRID["context"].values()):
-        sel = p[(p[:, 1] >= lo) & (p[:, 2] >= share)]
-        counted, until = [], -math.inf
-        for ts, _, _, since in sel:
-            if since > until:
-                counted.append(ts)
-                until = ts
-        out[("context", lo, share, k)] = _kth(np.array(counted), k)
-    g = m["glow"][m["glow"][:, 0] >= start]
-    for clip, ratio, k in itertools.product(*GRID["glow"].values()):
-        out[("glow", clip, ratio, k)] = _kth(g[(g[:, 1] >= clip) & (g[:, 2] >= ratio), 0], k)
-    # when each cue had its first hit at the shipped thresholds (the screen_wait_s rule)
+    for cue, grid in GRID.items():
+        *thresholds, counts = grid.values()
+        for th in itertools.product(*thresholds):
+            times = hit_times(cue, rows[cue], *th)
+            for k in counts:
+                out[(cue, *th, k)] = _kth(times, k)
+    for key in shipped:
+        out[("begun", key[0])] = _kth(hit_times(key[0], rows[key[0]], *key[1:-1]), 1)
+    return out
+
+
+def shipped_cues() -> list:
+    """The shipped settings: [screen_cues, frame key, context key, glow key] (keys as fire_times')."""
     from kiosk.liveness import LivenessConfig
 
     d = LivenessConfig()
-    out[("begun", "frame")] = _kth(b[(b[:, 1] >= d.screen_frame_min) | (b[:, 2] >= (d.screen_box_min or math.inf))
-                                     | (b[:, 3] >= (d.screen_corner_min or math.inf)), 0], 1)
-    sel = p[(p[:, 1] >= d.screen_context_min) & (p[:, 2] >= d.screen_context_share)]
-    out[("begun", "context")] = float(sel[0, 0]) if len(sel) else math.inf  # the first pair is always counted
-    out[("begun", "glow")] = _kth(g[(g[:, 1] >= d.screen_glow_clip) & (g[:, 2] >= d.screen_glow_ratio), 0], 1)
-    return out
+    return [d.screen_cues, ("frame", d.screen_frame_min, d.screen_box_min or math.inf, d.screen_corner_min or math.inf,
+                            d.screen_frame_hits),
+            ("context", d.screen_context_min, d.screen_context_share, d.screen_context_pairs),
+            ("glow", d.screen_glow_clip, d.screen_glow_ratio, d.screen_glow_hits)]
 
 
 def outcomes(rows: list[tuple[dict, tuple | None, float]]):
@@ -244,6 +261,7 @@ def main() -> int:
     # measurements per rate: genuine clips (tracks start every 0.5 s) and the attack sets (made at
     # 15 frames/s; at 7.5 every 2nd frame of the same track, as bench/liveness_sweep.py does)
     per_rate = {stride: ([], []) for stride in a.strides}
+    defaults = shipped_cues()
     verdicts = {}  # the verdicts without the screen check do not change with the cues: kept too
     vpath = a.cache / "verdicts.pkl" if a.cache else None
     if vpath is not None and vpath.exists():
@@ -264,14 +282,14 @@ def main() -> int:
             for k, s in enumerate(np.arange(0.0, max(0.5, dur - 2.0), 0.5)):
                 track = [x for x in seq if x[0] >= s]
                 if track:
-                    per_rate[stride][0].append((fire_times(mm, s), verdict_of((name, stride, k), track, k), s))
+                    per_rate[stride][0].append((fire_times(mm, s, defaults[1:]), verdict_of((name, stride, k), track, k), s))
     for seed in a.seeds:
         for n, (name, kind, start, gen) in enumerate(attack_set(random.Random(seed), clips, locate, a.seconds, FPS)):
             full = detected(f"screen-{seed}-{n}", gen)
             for stride in a.strides:
                 track = full[::stride]
                 if len(track) >= 5:
-                    per_rate[stride][1].append((fire_times(measure(track), track[0][0]),
+                    per_rate[stride][1].append((fire_times(measure(track), track[0][0], defaults[1:]),
                                                 verdict_of((seed, n, stride), track), track[0][0]))
     if vpath is not None:
         vpath.write_bytes(pickle.dumps(verdicts))
@@ -280,13 +298,6 @@ def main() -> int:
               f"(seeds {a.seeds}); liveness alone accepts {sum(1 for _, v, _ in attacks if v and v[0] == 'live')} "
               f"of the attacks", flush=True)
 
-    from kiosk.liveness import LivenessConfig
-
-    d = LivenessConfig()  # the shipped cues: [screen_cues, frame key, context key, glow key]
-    defaults = [d.screen_cues, ("frame", d.screen_frame_min, d.screen_box_min or math.inf, d.screen_corner_min or math.inf,
-                                d.screen_frame_hits),
-                ("context", d.screen_context_min, d.screen_context_share, d.screen_context_pairs),
-                ("glow", d.screen_glow_clip, d.screen_glow_ratio, d.screen_glow_hits)]
     if a.min_live:
         wait_table(per_rate, defaults[1:], defaults[0], [0.0, *a.min_live], "min-live")
     if a.cue_wait:
