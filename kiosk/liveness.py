@@ -683,6 +683,8 @@ class LivenessTracker:
             "fps": round((self.n - 1) / (self.last_ts - self.start), 1) if self.last_ts > self.start else 0.0,
             "challenges_failed": self.failed,
             **(self.screen.scores() if self.screen is not None else {}),
+            # how long "live" has waited for a screen cue that had begun (screen_wait_s)
+            **({"screen_wait": round(self.last_ts - self.wait_from, 2)} if self.wait_from is not None else {}),
         }
 
     def _finish(self, state: str, reason: str, ts: float) -> LivenessVerdict:
@@ -713,14 +715,9 @@ class LivenessTracker:
                 if self.wait_from is None:
                     self.wait_from = ts
                 if ts - self.wait_from < c.screen_wait_s:
-                    scores = self._scores()
-                    scores["screen_wait"] = round(ts - self.wait_from, 2)
-                    self.verdict = LivenessVerdict("pending", None, scores, None, None, None, ts - self.start)
+                    self.verdict = LivenessVerdict("pending", None, self._scores(), None, None, None, ts - self.start)
                     return self.verdict
-        self.verdict = self._finish("live", reason, ts)
-        if self.wait_from is not None:
-            self.verdict.scores["screen_wait"] = round(ts - self.wait_from, 2)
-        return self.verdict
+        return self._finish("live", reason, ts)
 
     def update(self, ts: float, landmarks68, box=None, image: np.ndarray | None = None,
                ev: float = 0.0) -> LivenessVerdict:
