@@ -103,11 +103,10 @@ boot_once() {
 		kill -0 "$qpid" 2>/dev/null || { tail -n 40 "$log" >&2; cat "$S/qemu.log" >&2; die "qemu ended"; }
 		size=$(stat -c %s "$log")
 		[ "$size" = "$last_size" ] || { last_size=$size; last_change=$(date +%s); }
-		local waiting
-		waiting=$(for k in "${!want[@]}"; do [ -n "${seen[$k]:-}" ] || printf '%s ' "$k"; done)
 		if [ $(( $(date +%s) - last_change )) -ge "$STALL" ] || [ $(( $(date +%s) - t_start )) -ge "$TIMEOUT" ]; then
 			tr -d '\r' <"$log" | tail -n 20 >&2
-			echo "$NAME: the guest stalled ($(( $(date +%s) - last_change ))s without serial output, $(( $(date +%s) - t_start ))s in all); still waiting for: $waiting" >&2
+			echo "$NAME: no boot: $(( $(date +%s) - last_change ))s without serial output, $(( $(date +%s) - t_start ))s in all; still waiting for: $(
+				for k in "${!want[@]}"; do [ -n "${seen[$k]:-}" ] || printf '%s ' "$k"; done)" >&2
 			kill -KILL "$qpid" 2>/dev/null || true
 			wait "$qpid" 2>/dev/null || true
 			return 1
