@@ -13,15 +13,15 @@
 # bus on a real Pi 4) rather than to emmc2, so the card is mmcblk0 here and mmcblk1 on a Pi 4:
 # the image mounts its partitions by label, which works on both.
 # Env: SMOKE_TIMEOUT (seconds per boot, default 900), SMOKE_STALL (seconds without serial output
-# that count as a stalled emulator, default 240), SMOKE_TRIES (boots before failing, default 2),
+# that count as a stalled emulator, default 120), SMOKE_TRIES (boots before failing, default 3),
 # SMOKE_DIR (work dir, default /tmp/kiosk-smoke). A stall is retried; a panic or emergency mode is not.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 img=${1:?usage: smoke-raspi4b.sh IMAGE.img}
 S=${SMOKE_DIR:-/tmp/kiosk-smoke}
 TIMEOUT=${SMOKE_TIMEOUT:-900}
-STALL=${SMOKE_STALL:-240}
-TRIES=${SMOKE_TRIES:-2}
+STALL=${SMOKE_STALL:-120}
+TRIES=${SMOKE_TRIES:-3}
 NAME=smoke-raspi4b.sh
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$here/ci/lib.sh"
