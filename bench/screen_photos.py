@@ -16,6 +16,7 @@ more than about one face width from the face are cut off: a kiosk frame shows mo
 
     python bench/screen_photos.py [--photos ../shared/lfw-dev/images] [--show PNG]
     python bench/screen_photos.py --photos ../shared/faces --raw     # photos that were not aligned
+    python bench/screen_photos.py --stops 0 0.5 1 1.5                # the glow on the photos made brighter
 
 The fill takes every near-black region touching the picture's edge for padding, so it also
 smooths true black there (a dark suit at the bottom edge): it can only remove edges, so on LFW the
@@ -24,7 +25,9 @@ border's figure is, if anything, low. `--raw` looks at the photos as they are.
 Prints how many photos the face was found in, and how many looks hit: the border's pair (at
 ``screen_frame_min``), its box (at ``screen_box_min``), its lower corner (at ``screen_corner_min``), the glow (``screen_glow_clip`` and
 ``screen_glow_ratio``) and its two parts alone; ``--show`` writes a contact sheet of the photos
-the border hit, to see what hit.
+the border hit, to see what hit. ``--stops`` also looks at the glow with every photo made that many
+stops brighter in linear light (a camera exposing for a darker room than the photographer did):
+how much a real face may be over-exposed before its skin reads as a screen's light.
 """
 
 from __future__ import annotations
@@ -55,6 +58,13 @@ def fill_padding(grey: np.ndarray) -> tuple[np.ndarray, float]:
     return cv2.inpaint(grey, mask, 3, cv2.INPAINT_TELEA), float(pad.mean())
 
 
+def brighter(grey: np.ndarray, stops: float) -> np.ndarray:
+    """The picture `stops` brighter in linear light (sRGB's curve), clipped at white."""
+    from kiosk.camera.exposure import linear_to_srgb, srgb_to_linear
+
+    return np.clip(np.round(linear_to_srgb(srgb_to_linear(grey.astype(np.float64)) * 2.0 ** stops)), 0, 255).astype(np.uint8)
+
+
 def main() -> int:
     import cv2
 
@@ -68,6 +78,8 @@ def main() -> int:
                     help="a folder of photos (searched recursively for .jpg and .png)")
     ap.add_argument("--show", type=Path, help="write a contact sheet of the photos the border hit")
     ap.add_argument("--raw", action="store_true", help="no padding fill (photos that were not aligned)")
+    ap.add_argument("--stops", type=float, nargs="+", default=[],
+                    help="also: the glow with each photo this many stops brighter (linear light)")
     a = ap.parse_args()
     paths = sorted(p for p in a.photos.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     if not paths:
@@ -94,7 +106,8 @@ def main() -> int:
         g = FaceGeometry(lm)
         border = DeviceFrame().measure(grey, g)
         clipped, ratio = glow(grey, lm, g)
-        rows.append((p, border.length, border.box, border.sides, clipped, ratio, padded, border.corner))
+        rows.append((p, border.length, border.box, border.sides, clipped, ratio, padded, border.corner,
+                     [glow(brighter(grey, s), lm, g) for s in a.stops]))
     took = time.perf_counter() - t0
     n = len(rows)
     pair = [r for r in rows if r[1] >= lc.screen_frame_min]
@@ -113,7 +126,19 @@ def main() -> int:
     print(f"   glow: skin clipped >= {lc.screen_glow_clip:g} alone                   {pct(len(clip))}")
     print(f"   glow: face >= {lc.screen_glow_ratio:g} x the frame's median alone            {pct(len(bright))}")
     print(f"   glow: both (a hit)                                  {pct(len(lit))}")
+    shares = np.array([r[4] for r in rows])
+    print("   glow: skin clipped, photos at or over a share: "
+          + ", ".join(f">= {t:g} {int(np.sum(shares >= t))}" for t in (0.05, 0.1, 0.15, 0.2, 0.3))
+          + "; most clipped: " + ", ".join(f"{r[0].parent.name}/{r[0].name} {r[4]:.2f} (x{r[5]:.1f})"
+                                           for r in sorted(rows, key=lambda r: -r[4])[:4]))
     print(f"   border and glow in the same photo                   {pct(len({r[0] for r in pair + boxed + cornered} & {r[0] for r in lit}))}")
+    for k, stops in enumerate(a.stops):
+        lit_k = np.array([r[8][k] for r in rows]).reshape(-1, 2)
+        hits = (lit_k[:, 0] >= lc.screen_glow_clip) & (lit_k[:, 1] >= lc.screen_glow_ratio)
+        print(f"   glow, every photo {stops:g} stops brighter: a hit {pct(int(hits.sum()))}; skin clipped >= "
+              + ", ".join(f"{t:g} {int(np.sum(lit_k[:, 0] >= t))}" for t in (0.05, 0.1, 0.2))
+              + f"; not a hit (the face < {lc.screen_glow_ratio:g} x the median) but clipped >= 0.05 / 0.1: "
+              + " / ".join(str(int(np.sum((lit_k[:, 0] >= t) & ~hits))) for t in (0.05, 0.1)))
     longest = sorted(rows, key=lambda r: -r[1])[:5]
     print("   longest pairs: " + ", ".join(f"{r[0].parent.name}/{r[0].name} {r[1]:.2f} ({r[3]})" for r in longest))
     if a.show and (pair or boxed or cornered):
