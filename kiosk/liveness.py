@@ -49,9 +49,11 @@ mirrored: the person's left is the image's right (yaw grows).
 A face shown on a phone, tablet or monitor (a video replay blinks and turns like a live face):
 kiosk/screen.py's cues - the device's border, surroundings that move, a face that glows - are
 fed the same frames; ``screen_cues`` of them agreeing end the track as "spoof" ("screen", in
-``SUSPECT_REASONS``), and with ``screen_hold`` a single one keeps it from "live" ("unverified",
-"screen_cue": asked to try again, no accusation). The caller may pass the kiosk's empty view
-(``kiosk.screen.Room``) so that the room's own straight edges are not taken for a border.
+``SUSPECT_REASONS``), and with ``screen_hold`` the border or the surroundings alone keep it from
+"live" ("unverified", "screen_cue": asked to try again, no accusation) - the glow alone only with
+``screen_glow_holds``, since a real face lit well above its room clips like a screen's light.
+The caller may pass the kiosk's empty view (``kiosk.screen.Room``) so that the room's own
+straight edges are not taken for a border.
 
 What this cannot stop: a large screen far enough away that its border is out of view, dimmed,
 on a stand (no cue fires), a 3D mask. See docs/liveness.md.
@@ -140,6 +142,7 @@ class LivenessConfig:
     screen_glow_ratio: float = _D["screen_glow_ratio"]
     screen_glow_hits: int = _D["screen_glow_hits"]
     screen_hold: bool = _D["screen_hold"]
+    screen_glow_holds: bool = _D["screen_glow_holds"]
     screen_wait_s: float = _D["screen_wait_s"]
 
     def __post_init__(self):
@@ -695,13 +698,14 @@ class LivenessTracker:
         return self.verdict
 
     def _live(self, reason: str, ts: float) -> LivenessVerdict:
-        """Live - unless a screen cue has fired (fewer than screen_cues: no evidence for HR) and
-        screen_hold is on: then "unverified" ("screen_cue"), the person is asked to try again; or
-        a cue has begun: then "pending" for up to screen_wait_s, until it fires or not."""
+        """Live - unless a screen cue that holds has fired (fewer than screen_cues: no evidence for
+        HR; with screen_hold, the border and the surroundings, the glow only with
+        screen_glow_holds): then "unverified" ("screen_cue"), the person is asked to try again;
+        or a cue has begun: then "pending" for up to screen_wait_s, until it fires or not."""
         c = self.cfg
         if self.screen is not None:
             fired = self.screen.fired()
-            if c.screen_hold and fired:
+            if any(self._holds(cue) for cue in fired):
                 return self._finish("unverified", "screen_cue", ts)
             # a cue that has begun (fewer hits than it needs) gets screen_wait_s to fire or not: a
             # replay can pass on its parallax or a blink before a cue's last look (the real phone
@@ -709,8 +713,8 @@ class LivenessTracker:
             # genuine track measured had a single hit (docs/liveness.md). Only the cues that
             # could still change the outcome count.
             begun = self.screen.begun()
-            if not c.screen_hold and len(fired) + len(begun) < c.screen_cues:
-                begun = []
+            if len(fired) + len(begun) < c.screen_cues:
+                begun = [cue for cue in begun if self._holds(cue)]
             if begun and c.screen_wait_s > 0:
                 if self.wait_from is None:
                     self.wait_from = ts
@@ -718,6 +722,11 @@ class LivenessTracker:
                     self.verdict = LivenessVerdict("pending", None, self._scores(), None, None, None, ts - self.start)
                     return self.verdict
         return self._finish("live", reason, ts)
+
+    def _holds(self, cue: str) -> bool:
+        """Whether this screen cue alone keeps a face from "live" (screen_hold): the glow only with
+        screen_glow_holds - a real face lit a stop above its room clips like a screen's light."""
+        return self.cfg.screen_hold and (cue != "glow" or self.cfg.screen_glow_holds)
 
     def update(self, ts: float, landmarks68, box=None, image: np.ndarray | None = None,
                ev: float = 0.0) -> LivenessVerdict:
