@@ -138,6 +138,15 @@ def shipped_cues() -> list:
             ("glow", d.screen_glow_clip, d.screen_glow_ratio, d.screen_glow_hits)]
 
 
+def holds(cue: str) -> bool:
+    """Whether the shipped settings let this cue alone hold a face (screen_hold; the glow only with
+    screen_glow_holds), as kiosk.liveness.LivenessTracker._holds."""
+    from kiosk.liveness import LivenessConfig
+
+    d = LivenessConfig()
+    return d.screen_hold and (cue != "glow" or d.screen_glow_holds)
+
+
 def outcomes(rows: list[tuple[dict, tuple | None, float]]):
     """rows: (fire times, liveness verdict without screen (state, reason, ts) or None, track start).
     Returns the keys of the three cues' grids and, per cue, an array (tracks x settings) of fire
@@ -156,7 +165,7 @@ def outcomes(rows: list[tuple[dict, tuple | None, float]]):
 
 
 def wait_table(per_rate: dict, keys: list[tuple], need: int, waits: list[float], rule: str) -> None:
-    """The defaults' cues (`keys`, `need` of them to refuse; one holds) with the "live" verdict
+    """The defaults' cues (`keys`, `need` of them to refuse; one that holds() holds) with the "live" verdict
     waiting W seconds: rule "min-live" - not declared before W s into the track, for every face;
     rule "cue-wait" (screen_wait_s) - W s more, only when a cue had begun (a hit, not enough to
     fire) by the verdict. A cue that fires while the verdict waits holds or refuses the face. Per
@@ -164,7 +173,8 @@ def wait_table(per_rate: dict, keys: list[tuple], need: int, waits: list[float],
     within 2 s and the median time to live of the genuine tracks accepted."""
     what = {"min-live": "\"live\" not before W s into the track",
             "cue-wait": "\"live\" waits W s more when a cue has begun (screen_wait_s)"}[rule]
-    print(f"{what}, the defaults' cues ({need} to refuse; one holds):")
+    print(f"{what}, the defaults' cues ({need} to refuse; one alone holds: "
+          f"{', '.join(k[0] for k in keys if holds(k[0])) or 'none'}):")
     print(f"   {'W s':>5s}  " + "  ".join(f"{FPS / s:g} fps: attacks live / screen, genuine screen / held / delayed / "
                                           f"live <= 2 s / median s" for s in per_rate))
     for wait in waits:
@@ -174,18 +184,22 @@ def wait_table(per_rate: dict, keys: list[tuple], need: int, waits: list[float],
                 live, screen, held, delayed, times = 0, 0, 0, 0, []
                 for ft, v, start in rows:
                     fired = sorted(ft[k] for k in keys)
+                    at = {k[0]: ft[k] for k in keys}
+                    hold = min((t for cue, t in at.items() if holds(cue)), default=math.inf)
                     if v is not None and v[0] == "live":
                         if rule == "min-live":
                             end = max(v[2], start + wait)
-                        else:
-                            begun = min(ft[("begun", k[0])] for k in keys)
-                            end = v[2] + wait if begun <= v[2] < fired[0] else v[2]
+                        else:  # as LivenessTracker._live: the cues begun that could change the outcome
+                            begun = [cue for cue in at if ft[("begun", cue)] <= v[2] < at[cue]]
+                            if sum(t <= v[2] for t in at.values()) + len(begun) < need:
+                                begun = [cue for cue in begun if holds(cue)]
+                            end = v[2] + wait if begun and hold > v[2] else v[2]
                         delayed += end > v[2]
                     else:
                         end = v[2] if v is not None else start + HORIZON
                     if fired[need - 1] <= end:
                         screen += 1
-                    elif v is not None and v[0] == "live" and fired[0] <= end:
+                    elif v is not None and v[0] == "live" and hold <= end:
                         held += 1
                     elif v is not None and v[0] == "live":
                         live += 1
@@ -318,14 +332,16 @@ def main() -> int:
                     t = np.sort(np.stack([rel["frame"][:, jf], rel["context"][:, jc], rel["glow"][:, jg]], axis=1), axis=1)
                     return t[:, need - 1]
                 g_fp = int(np.sum(screen_at(g_rel) <= 0))
-                g_held = int(np.sum(np.min(np.stack([g_rel["frame"][:, jf], g_rel["context"][:, jc],
-                                                     g_rel["glow"][:, jg]], axis=1), axis=1) <= 0))
+                def first_hold(rel):  # the first cue that holds alone (the glow only with screen_glow_holds)
+                    return np.min(np.stack([rel[cue][:, j] for cue, j in (("frame", jf), ("context", jc), ("glow", jg))
+                                            if holds(cue)] + [np.full(len(rel["frame"]), math.inf)], axis=1), axis=1)
+                g_held = int(np.sum(first_hold(g_rel) <= 0))
                 at = screen_at(a_rel)
-                first = np.min(np.stack([a_rel["frame"][:, jf], a_rel["context"][:, jc], a_rel["glow"][:, jg]], axis=1), axis=1)
+                first = first_hold(a_rel)
                 live = np.array([bool(v and v[0] == "live") for _, v, _ in attacks])
                 accepted = int(np.sum(live & (at > 0)))
                 refused = int(np.sum(at <= 0))
-                held = int(np.sum(live & (at > 0) & (first <= 0)))  # one cue fired before the live verdict
+                held = int(np.sum(live & (at > 0) & (first <= 0)))  # a cue that holds fired before the live verdict
                 bad += g_fp
                 cells.append((g_fp, accepted, refused, len(attacks), held, g_held))
             results.append((bad, sum(c[1] for c in cells), -sum(c[2] for c in cells), row, cells))
