@@ -49,9 +49,10 @@ mirrored: the person's left is the image's right (yaw grows).
 A face shown on a phone, tablet or monitor (a video replay blinks and turns like a live face):
 kiosk/screen.py's cues - the device's border, surroundings that move, a face that glows - are
 fed the same frames; ``screen_cues`` of them agreeing end the track as "spoof" ("screen", in
-``SUSPECT_REASONS``), and with ``screen_hold`` the border or the surroundings alone keep it from
-"live" ("unverified", "screen_cue": asked to try again, no accusation) - the glow alone only with
-``screen_glow_holds``, since a real face lit well above its room clips like a screen's light.
+``SUSPECT_REASONS``), and with ``screen_hold`` a single one keeps it from "live" ("unverified",
+"screen_cue": asked to try again, no accusation) - the glow alone only with ``screen_glow_holds``
+(on by default; a lobby where real faces lit well above the room clip like a screen's light turns
+it off).
 The caller may pass the kiosk's empty view (``kiosk.screen.Room``) so that the room's own
 straight edges are not taken for a border.
 
@@ -699,9 +700,9 @@ class LivenessTracker:
 
     def _live(self, reason: str, ts: float) -> LivenessVerdict:
         """Live - unless a screen cue that holds has fired (fewer than screen_cues: no evidence for
-        HR; with screen_hold, the border and the surroundings, the glow only with
-        screen_glow_holds): then "unverified" ("screen_cue"), the person is asked to try again;
-        or a cue has begun: then "pending" for up to screen_wait_s, until it fires or not."""
+        HR; with screen_hold any cue, the glow only with screen_glow_holds): then "unverified"
+        ("screen_cue"), the person is asked to try again; or a cue has begun: then "pending" for
+        up to screen_wait_s, until it fires or not."""
         c = self.cfg
         if self.screen is not None:
             fired = self.screen.fired()
@@ -725,7 +726,7 @@ class LivenessTracker:
 
     def _holds(self, cue: str) -> bool:
         """Whether this screen cue alone keeps a face from "live" (screen_hold): the glow only with
-        screen_glow_holds - a real face lit a stop above its room clips like a screen's light."""
+        screen_glow_holds - a real face lit a stop above its room can clip like a screen's light."""
         return self.cfg.screen_hold and (cue != "glow" or self.cfg.screen_glow_holds)
 
     def update(self, ts: float, landmarks68, box=None, image: np.ndarray | None = None,

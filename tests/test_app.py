@@ -255,8 +255,7 @@ def test_frames_darkened_by_face_priority_exposure_reach_liveness_with_their_ev(
     # The border cue kept from firing (no 10 looks in a 3-s check): a still photo whose glow and
     # border both fire before the darker exposure holds is refused as 'screen', which closes the
     # track - no fresh check would come to show the darker EV (seen on a machine overloaded 3:1).
-    # The glow alone does not refuse (nor hold) it: the still face fails its blink challenge
-    # ('unverified', not a refusal), and the same face is checked again.
+    # Glow alone holds the face ('screen_cue', unverified), and the same face is checked again.
     cfg = load_config(write_config(tmp_path / "bright.toml", '[liveness]\nmode = "challenge"\nchallenge_s = 1.5\n'
                                    'challenge_tries = 1\nmax_seconds = 3\nscreen_frame_hits = 50\n'))
     import cv2
