@@ -52,9 +52,8 @@ fed the same frames; ``screen_cues`` of them agreeing end the track as "spoof" (
 ``SUSPECT_REASONS``), and with ``screen_hold`` a single one keeps it from "live" ("unverified",
 "screen_cue": asked to try again, no accusation) - the glow alone only with ``screen_glow_holds``
 (on by default; a lobby where real faces lit well above the room clip like a screen's light turns
-it off).
-The caller may pass the kiosk's empty view (``kiosk.screen.Room``) so that the room's own
-straight edges are not taken for a border.
+it off). The caller may pass the kiosk's empty view (``kiosk.screen.Room``) so that the room's
+own straight edges are not taken for a border.
 
 What this cannot stop: a large screen far enough away that its border is out of view, dimmed,
 on a stand (no cue fires), a 3D mask. See docs/liveness.md.
