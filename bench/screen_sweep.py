@@ -138,13 +138,13 @@ def shipped_cues() -> list:
             ("glow", d.screen_glow_clip, d.screen_glow_ratio, d.screen_glow_hits)]
 
 
-def holds(cue: str) -> bool:
-    """Whether the shipped settings let this cue alone hold a face (screen_hold; the glow only with
+def holding_cues() -> set[str]:
+    """The cues the shipped settings let hold a face alone (screen_hold; the glow only with
     screen_glow_holds), as kiosk.liveness.LivenessTracker._holds."""
-    from kiosk.liveness import LivenessConfig
+    from kiosk.liveness import LivenessConfig, LivenessTracker
 
-    d = LivenessConfig()
-    return d.screen_hold and (cue != "glow" or d.screen_glow_holds)
+    tracker = LivenessTracker(LivenessConfig(screen_cues=0))
+    return {cue for cue in GRID if tracker._holds(cue)}
 
 
 def outcomes(rows: list[tuple[dict, tuple | None, float]]):
@@ -165,7 +165,7 @@ def outcomes(rows: list[tuple[dict, tuple | None, float]]):
 
 
 def wait_table(per_rate: dict, keys: list[tuple], need: int, waits: list[float], rule: str) -> None:
-    """The defaults' cues (`keys`, `need` of them to refuse; one that holds() holds) with the "live" verdict
+    """The defaults' cues (`keys`, `need` of them to refuse; one of holding_cues() holds) with the "live" verdict
     waiting W seconds: rule "min-live" - not declared before W s into the track, for every face;
     rule "cue-wait" (screen_wait_s) - W s more, only when a cue had begun (a hit, not enough to
     fire) by the verdict. A cue that fires while the verdict waits holds or refuses the face. Per
@@ -173,8 +173,9 @@ def wait_table(per_rate: dict, keys: list[tuple], need: int, waits: list[float],
     within 2 s and the median time to live of the genuine tracks accepted."""
     what = {"min-live": "\"live\" not before W s into the track",
             "cue-wait": "\"live\" waits W s more when a cue has begun (screen_wait_s)"}[rule]
+    holding = holding_cues()
     print(f"{what}, the defaults' cues ({need} to refuse; one alone holds: "
-          f"{', '.join(k[0] for k in keys if holds(k[0])) or 'none'}):")
+          f"{', '.join(k[0] for k in keys if k[0] in holding) or 'none'}):")
     print(f"   {'W s':>5s}  " + "  ".join(f"{FPS / s:g} fps: attacks live / screen, genuine screen / held / delayed / "
                                           f"live <= 2 s / median s" for s in per_rate))
     for wait in waits:
@@ -185,14 +186,14 @@ def wait_table(per_rate: dict, keys: list[tuple], need: int, waits: list[float],
                 for ft, v, start in rows:
                     fired = sorted(ft[k] for k in keys)
                     at = {k[0]: ft[k] for k in keys}
-                    hold = min((t for cue, t in at.items() if holds(cue)), default=math.inf)
+                    hold = min((t for cue, t in at.items() if cue in holding), default=math.inf)
                     if v is not None and v[0] == "live":
                         if rule == "min-live":
                             end = max(v[2], start + wait)
                         else:  # as LivenessTracker._live: the cues begun that could change the outcome
                             begun = [cue for cue in at if ft[("begun", cue)] <= v[2] < at[cue]]
                             if sum(t <= v[2] for t in at.values()) + len(begun) < need:
-                                begun = [cue for cue in begun if holds(cue)]
+                                begun = [cue for cue in begun if cue in holding]
                             end = v[2] + wait if begun and hold > v[2] else v[2]
                         delayed += end > v[2]
                     else:
@@ -322,6 +323,13 @@ def main() -> int:
     for stride, (genuine, attacks) in per_rate.items():
         tables[stride] = (outcomes(genuine), outcomes(attacks), attacks)
     keys = tables[a.strides[0]][0][0]
+    holding = [cue for cue in GRID if cue in holding_cues()]
+
+    def first_hold(rel: dict, js: tuple) -> np.ndarray:
+        """Per track: when the first cue that holds alone fired (the glow only with screen_glow_holds)."""
+        cols = [rel[cue][:, j] for cue, j in zip(GRID, js) if cue in holding]
+        return np.min(np.stack(cols + [np.full(len(rel["frame"]), math.inf)], axis=1), axis=1)
+
     for need in a.cues:
         for jf, jc, jg in itertools.product(range(len(keys["frame"])), range(len(keys["context"])), range(len(keys["glow"]))):
             row = [need, keys["frame"][jf], keys["context"][jc], keys["glow"][jg]]
@@ -332,12 +340,9 @@ def main() -> int:
                     t = np.sort(np.stack([rel["frame"][:, jf], rel["context"][:, jc], rel["glow"][:, jg]], axis=1), axis=1)
                     return t[:, need - 1]
                 g_fp = int(np.sum(screen_at(g_rel) <= 0))
-                def first_hold(rel):  # the first cue that holds alone (the glow only with screen_glow_holds)
-                    return np.min(np.stack([rel[cue][:, j] for cue, j in (("frame", jf), ("context", jc), ("glow", jg))
-                                            if holds(cue)] + [np.full(len(rel["frame"]), math.inf)], axis=1), axis=1)
-                g_held = int(np.sum(first_hold(g_rel) <= 0))
+                g_held = int(np.sum(first_hold(g_rel, (jf, jc, jg)) <= 0))
                 at = screen_at(a_rel)
-                first = first_hold(a_rel)
+                first = first_hold(a_rel, (jf, jc, jg))
                 live = np.array([bool(v and v[0] == "live") for _, v, _ in attacks])
                 accepted = int(np.sum(live & (at > 0)))
                 refused = int(np.sum(at <= 0))
