@@ -16,8 +16,11 @@ an accusation (they are refused either way).
 With --genuine, the other side: every genuine track of the real clips (one starting every 0.5 s,
 until 2 s before the end, 15 frames/s, the default mode) with the frames as they are and as a
 softer camera would give them - `soft2` (halved and enlarged back), `blur1.5` (Gaussian, sigma
-1.5 px), `up` (enlarged to 640 px wide, as bench/visit.py fed the clips before 2026-12-01) - and
-each flat-motion verdict on a real face counted the same way: what the rule spares genuine people.
+1.5 px), `up` (enlarged to 640 px wide, as bench/visit.py fed the clips before 2026-12-01) - and as
+a darker picture would give them - `stop1` (one stop less light, in linear light: a dim lobby),
+`gamma1.6` (the shadows pressed down more than the highlights: a backlit face, darker skin in a
+camera exposing for the room) - and each flat-motion verdict on a real face counted the same way:
+what the rule spares genuine people.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def verdicts(seed: int, faces: Path, videos: Path) -> list[tuple[float, str, str
     return out
 
 
-SOFTER = ("none", "soft2", "blur1.5", "up")
+SOFTER = ("none", "soft2", "blur1.5", "up", "stop1", "gamma1.6")
 FLAT = ("flat_motion", "mixed_motion")  # the verdicts of flat evidence, accused or not
 
 
@@ -91,7 +94,22 @@ def soften(frame, kind: str):
         return cv2.GaussianBlur(frame, (0, 0), 1.5)
     if kind == "up":
         return cv2.resize(frame, (640, round(h * 640 / w)), interpolation=cv2.INTER_LINEAR)
+    if kind in DARKER:
+        return cv2.LUT(frame, DARKER[kind])
     return frame
+
+
+def _darker_luts() -> dict:
+    """8-bit look-up tables: one stop less light (sRGB decoded, halved, encoded again) and gamma 1.6."""
+    import numpy as np
+
+    x = np.arange(256) / 255.0
+    linear = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4) / 2
+    stop1 = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    return {"stop1": np.round(255 * stop1).astype(np.uint8), "gamma1.6": np.round(255 * x ** 1.6).astype(np.uint8)}
+
+
+DARKER = _darker_luts()
 
 
 def genuine_verdicts(clip: Path, kinds=SOFTER) -> list[tuple[str, str, float, str, str | None, int]]:
