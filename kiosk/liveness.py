@@ -310,9 +310,18 @@ class SurfaceFlow:
     small face; image points on the skin's texture follow the surface itself, to a fraction of a
     pixel. A print moved by hand is a plane: every region follows the homography (residuals at the
     tracking noise). A head that turns shows parallax (the nose against the cheeks), and a face
-    that blinks or talks moves one region against the others."""
+    that blinks or talks moves one region against the others.
+
+    Points are found where the face's texture is strongest, which in a dim picture or on darker
+    skin is the lit cheeks and nose: the eyes, in shadow, could lose all theirs and with them the
+    motion that tells a face from a print (a real face in a darker picture was accused as a print:
+    docs/liveness.md, "Dark faces"). So a region that had ``MIN_REGION`` points at the last full
+    refill and has fewer now is topped up to ``REGION_FILL`` from its own best corners, down to
+    ``REGION_QUALITY`` of the face's strongest; one that has none that good is left until the next
+    full refill, and so are regions that never had enough (often the thin jaw line)."""
 
     MAX_POINTS, MIN_POINTS, MIN_REGION = 60, 40, 4
+    REGION_FILL, REGION_QUALITY, REGION_CANDIDATES = 6, 0.0005, 200
     LK_WIN, LK_LEVELS = 11, 2  # Lucas-Kanade window (px) and pyramid levels
     TRACK_IOD = 48.0  # faces with a larger eye distance (px) are tracked scaled down to it
 
@@ -323,11 +332,13 @@ class SurfaceFlow:
         self.pts = np.zeros((0, 2), np.float32)
         self.next_id = 0
         self.hist: deque = deque()  # (ts, ids, points, landmarks)
+        self.held: set[int] = set()  # regions with MIN_REGION points at the last full refill, kept supplied
 
     def reset(self) -> None:
         self.prev = None
         self.hist.clear()
         self.ids, self.pts = np.zeros(0, np.int64), np.zeros((0, 2), np.float32)
+        self.held = set()
 
     @staticmethod
     def _face_mask(shape, lm: np.ndarray, shrink: float = 0.85) -> np.ndarray:
@@ -366,19 +377,23 @@ class SurfaceFlow:
             yi = np.clip(np.round(new[:, 1]).astype(int), 0, h - 1)
             ok &= mask[yi, xi] > 0
             self.ids, self.pts = self.ids[ok], new[ok].astype(np.float32)
-        if len(self.pts) < self.MIN_POINTS:
+        counts = np.bincount(_regions_of(self.pts, lm), minlength=len(_REGIONS))
+        refill = len(self.pts) < self.MIN_POINTS
+        lost = [k for k in self.held if counts[k] < self.MIN_REGION]
+        if refill or lost:
             for p in self.pts:  # new points away from the ones still tracked
                 cv2.circle(mask, (int(p[0]), int(p[1])), max(2, int(d / 8)), 0, -1)
-            x0, y0, x1, y1 = _clamped(lm.min(axis=0) - 0.1 * d, lm.max(axis=0) + 0.1 * d, w, h)
-            if x1 - x0 > 8 and y1 - y0 > 8:
-                (crop, m), fxy = _scaled((gray[y0:y1, x0:x1], mask[y0:y1, x0:x1]), scale)
-                found = cv2.goodFeaturesToTrack(crop, self.MAX_POINTS - len(self.pts), 0.005,
-                                                max(2.0, scale * d / 8), mask=m, blockSize=5)
-                if found is not None:
-                    found = found.reshape(-1, 2) / fxy + (x0, y0)
-                    self.pts = np.r_[self.pts, found].astype(np.float32)
-                    self.ids = np.r_[self.ids, np.arange(self.next_id, self.next_id + len(found))]
-                    self.next_id += len(found)
+            box = _clamped(lm.min(axis=0) - 0.1 * d, lm.max(axis=0) + 0.1 * d, w, h)
+        if refill:
+            self._add(self._corners(gray, mask, box, scale, d, self.MAX_POINTS - len(self.pts), 0.005), mask, d)
+            counts = np.bincount(_regions_of(self.pts, lm), minlength=len(_REGIONS))
+            self.held = {k for k, n in enumerate(counts) if n >= self.MIN_REGION}
+        elif lost:
+            found = self._corners(gray, mask, box, scale, d, self.REGION_CANDIDATES, self.REGION_QUALITY)
+            of = _regions_of(found, lm)
+            top = [found[of == k][:self.REGION_FILL - counts[k]] for k in lost]  # strongest first
+            self.held -= {k for k, t in zip(lost, top) if counts[k] + len(t) < self.MIN_REGION}
+            self._add(np.concatenate(top), mask, d)
         self.prev = (ts, gray, lm)
         while self.hist and ts - self.hist[0][0] > 2 * self.gap_s:
             self.hist.popleft()
@@ -388,6 +403,31 @@ class SurfaceFlow:
                 ref = item
         self.hist.append((ts, self.ids.copy(), self.pts.copy(), lm))
         return None if ref is None else self._measure(ref, lm, d)
+
+    @staticmethod
+    def _corners(gray: np.ndarray, mask: np.ndarray, box, scale: float, d: float, n: int,
+                 quality: float) -> np.ndarray:
+        """Up to n corners (full-frame pixels, strongest first) inside the mask within box."""
+        import cv2
+
+        x0, y0, x1, y1 = box
+        if x1 - x0 <= 8 or y1 - y0 <= 8 or n <= 0:
+            return np.zeros((0, 2), np.float32)
+        (crop, m), fxy = _scaled((gray[y0:y1, x0:x1], mask[y0:y1, x0:x1]), scale)
+        found = cv2.goodFeaturesToTrack(crop, n, quality, max(2.0, scale * d / 8), mask=m, blockSize=5)
+        if found is None:
+            return np.zeros((0, 2), np.float32)
+        return (found.reshape(-1, 2) / fxy + (x0, y0)).astype(np.float32)
+
+    def _add(self, found: np.ndarray, mask: np.ndarray, d: float) -> None:
+        """Track these new points, and keep later searches away from them."""
+        import cv2
+
+        self.pts = np.r_[self.pts, found].astype(np.float32)
+        self.ids = np.r_[self.ids, np.arange(self.next_id, self.next_id + len(found))]
+        self.next_id += len(found)
+        for p in found:
+            cv2.circle(mask, (int(p[0]), int(p[1])), max(2, int(d / 8)), 0, -1)
 
     def _measure(self, ref, lm: np.ndarray, d: float) -> SurfacePair | None:
         import cv2
@@ -402,9 +442,8 @@ class SurfaceFlow:
         if H is None:
             return None
         res = _homography_errors(H, a, b)
-        nearest = np.argmin(((a[:, None, :] - rlm[None]) ** 2).sum(axis=-1), axis=1)
         best, region = 0.0, ""
-        of = _REGION_OF[nearest]
+        of = _regions_of(a, rlm)
         for k, name in enumerate(_REGIONS):
             sel = of == k
             if sel.sum() >= self.MIN_REGION:
@@ -413,6 +452,13 @@ class SurfaceFlow:
                     best, region = r, name
         motion = float(_median0(_similarity_residuals(a, b))) / iod
         return SurfacePair(motion, best, region, len(a), float(ref[0]))
+
+
+def _regions_of(pts: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    """Each point's face region (its index in _REGIONS): that of the nearest landmark."""
+    if not len(pts):
+        return np.zeros(0, np.int64)
+    return _REGION_OF[np.argmin(((pts[:, None, :] - lm[None]) ** 2).sum(axis=-1), axis=1)]
 
 
 def _scaled(images: tuple, scale: float) -> tuple[tuple, np.ndarray]:

@@ -336,6 +336,34 @@ def test_flat_motion_with_live_evidence_too_is_a_retry_not_an_accusation(real_la
             ("unverified", "mixed_motion", False)
 
 
+def test_eyes_that_lost_their_tracked_points_get_new_ones(face_frames):
+    """In a dim picture or on darker skin the tracked points gather on the lit cheeks and nose and
+    the shadowed eyes can lose theirs while enough remain elsewhere; the eyes' motion is then no
+    longer measured, and a real face that moves its eyes against a still head looks flat (a genuine
+    clip made darker was accused as a print: docs/liveness.md, "Dark faces"). A region left
+    without points gets new ones from its own corners at the next frame."""
+    import cv2
+
+    from kiosk.liveness import _REGIONS, SurfaceFlow, _regions_of
+
+    frame, lm, _ = face_frames
+    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    rng = np.random.default_rng(3)
+    flow = SurfaceFlow()
+    flow.update(0.0, _noisy(grey, rng), lm)
+    eyes = [list(_REGIONS).index("left_eye"), list(_REGIONS).index("right_eye")]
+    kept = ~np.isin(_regions_of(flow.pts, lm), eyes)  # the eyes' points lost, as in the dark clip
+    flow.ids, flow.pts = flow.ids[kept], flow.pts[kept]
+    assert len(flow.pts) >= SurfaceFlow.MIN_POINTS  # enough left that no full refill would come
+    flow.update(1 / SURFACE_FPS, _noisy(grey, rng), lm)
+    counts = np.bincount(_regions_of(flow.pts, lm), minlength=len(_REGIONS))
+    assert all(counts[k] >= SurfaceFlow.MIN_REGION for k in eyes), dict(zip(_REGIONS, counts.tolist()))
+    # and the eyes' new points are tracked on: their motion is measured again from here
+    for i in range(2, 8):
+        pair = flow.update(i / SURFACE_FPS, _noisy(grey, rng), lm)
+    assert pair is not None and pair.points >= SurfaceFlow.MIN_POINTS
+
+
 def test_a_glitch_in_one_frame_is_counted_once(face_frames):
     """A still print whose left-eye area jumps sideways in one single frame, twice (a glint on
     glasses, a compression artefact): each glitch puts one region off the homography in both
