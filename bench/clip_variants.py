@@ -13,6 +13,8 @@ kiosk's cues look at without touching what was filmed:
                  device's border at an angle), the corners filled by reflection
 * ``gammaG``   - every level raised to the power G in 0..1 (G < 1 brighter, G > 1 darker: another
                  camera's exposure; clipped whites stay clipped)
+* ``stopS``    - S stops less light, in linear light (sRGB decoded, divided by 2**S, encoded again:
+                 a dimmer lobby at the same exposure)
 
     python bench/clip_variants.py CLIP OUTDIR [mirror hd small tilt12 gamma0.6 gamma1.6]
     python bench/liveness.py --only e --replay OUTDIR/NAME_tilt12.mp4 --enroll PHOTOS
@@ -24,6 +26,7 @@ write them into the repository: they are copies of the clips in ../shared.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -44,11 +47,20 @@ def variant(frame: np.ndarray, kind: str) -> np.ndarray:
     if kind.startswith("tilt"):
         m = cv2.getRotationMatrix2D((w / 2, h / 2), float(kind[4:]), 1.15)
         return cv2.warpAffine(frame, m, (w, h), borderMode=cv2.BORDER_REFLECT)
+    if kind.startswith(("gamma", "stop")):
+        return cv2.LUT(frame, _lut(kind))
+    raise ValueError(f"unknown variant {kind!r} (one of mirror, hd, small, tiltA, gammaG, stopS)")
+
+
+@functools.lru_cache(maxsize=None)
+def _lut(kind: str) -> np.ndarray:
+    """The 8-bit look-up table of a gammaG or stopS variant (made once per kind)."""
+    x = np.arange(256) / 255.0
     if kind.startswith("gamma"):
-        g = float(kind[5:])
-        lut = np.round(255 * (np.arange(256) / 255) ** g).astype(np.uint8)
-        return cv2.LUT(frame, lut)
-    raise ValueError(f"unknown variant {kind!r} (one of mirror, hd, small, tiltA, gammaG)")
+        return np.round(255 * x ** float(kind[5:])).astype(np.uint8)
+    linear = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4) / 2 ** float(kind[4:])
+    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    return np.round(255 * srgb).astype(np.uint8)
 
 
 def write(clip: Path, out: Path, kind: str) -> tuple[int, int, float, int]:

@@ -94,22 +94,11 @@ def soften(frame, kind: str):
         return cv2.GaussianBlur(frame, (0, 0), 1.5)
     if kind == "up":
         return cv2.resize(frame, (640, round(h * 640 / w)), interpolation=cv2.INTER_LINEAR)
-    if kind in DARKER:
-        return cv2.LUT(frame, DARKER[kind])
+    if kind in ("stop1", "gamma1.6"):  # darker: bench/clip_variants.py's variants of the same names
+        from clip_variants import variant
+
+        return variant(frame, kind)
     return frame
-
-
-def _darker_luts() -> dict:
-    """8-bit look-up tables: one stop less light (sRGB decoded, halved, encoded again) and gamma 1.6."""
-    import numpy as np
-
-    x = np.arange(256) / 255.0
-    linear = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4) / 2
-    stop1 = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
-    return {"stop1": np.round(255 * stop1).astype(np.uint8), "gamma1.6": np.round(255 * x ** 1.6).astype(np.uint8)}
-
-
-DARKER = _darker_luts()
 
 
 def genuine_verdicts(clip: Path, kinds=SOFTER) -> list[tuple[str, str, float, str, str | None, int]]:

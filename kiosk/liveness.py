@@ -377,16 +377,15 @@ class SurfaceFlow:
             yi = np.clip(np.round(new[:, 1]).astype(int), 0, h - 1)
             ok &= mask[yi, xi] > 0
             self.ids, self.pts = self.ids[ok], new[ok].astype(np.float32)
-        counts = np.bincount(_regions_of(self.pts, lm), minlength=len(_REGIONS))
+        counts = _region_counts(self.pts, lm)
         refill = len(self.pts) < self.MIN_POINTS
         lost = [k for k in self.held if counts[k] < self.MIN_REGION]
         if refill or lost:
-            for p in self.pts:  # new points away from the ones still tracked
-                cv2.circle(mask, (int(p[0]), int(p[1])), max(2, int(d / 8)), 0, -1)
+            _mask_out(mask, self.pts, d)  # new points away from the ones still tracked
             box = _clamped(lm.min(axis=0) - 0.1 * d, lm.max(axis=0) + 0.1 * d, w, h)
         if refill:
             self._add(self._corners(gray, mask, box, scale, d, self.MAX_POINTS - len(self.pts), 0.005), mask, d)
-            counts = np.bincount(_regions_of(self.pts, lm), minlength=len(_REGIONS))
+            counts = _region_counts(self.pts, lm)
             self.held = {k for k, n in enumerate(counts) if n >= self.MIN_REGION}
         elif lost:
             found = self._corners(gray, mask, box, scale, d, self.REGION_CANDIDATES, self.REGION_QUALITY)
@@ -421,13 +420,10 @@ class SurfaceFlow:
 
     def _add(self, found: np.ndarray, mask: np.ndarray, d: float) -> None:
         """Track these new points, and keep later searches away from them."""
-        import cv2
-
         self.pts = np.r_[self.pts, found].astype(np.float32)
         self.ids = np.r_[self.ids, np.arange(self.next_id, self.next_id + len(found))]
         self.next_id += len(found)
-        for p in found:
-            cv2.circle(mask, (int(p[0]), int(p[1])), max(2, int(d / 8)), 0, -1)
+        _mask_out(mask, found, d)
 
     def _measure(self, ref, lm: np.ndarray, d: float) -> SurfacePair | None:
         import cv2
@@ -459,6 +455,20 @@ def _regions_of(pts: np.ndarray, lm: np.ndarray) -> np.ndarray:
     if not len(pts):
         return np.zeros(0, np.int64)
     return _REGION_OF[np.argmin(((pts[:, None, :] - lm[None]) ** 2).sum(axis=-1), axis=1)]
+
+
+def _region_counts(pts: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    """How many of the points each face region has (indexed as _REGIONS)."""
+    return np.bincount(_regions_of(pts, lm), minlength=len(_REGIONS))
+
+
+def _mask_out(mask: np.ndarray, pts: np.ndarray, d: float) -> None:
+    """Clear the mask around each point (a radius of an eighth of the eye distance d): corner
+    searches in it keep away from points already tracked."""
+    import cv2
+
+    for p in pts:
+        cv2.circle(mask, (int(p[0]), int(p[1])), max(2, int(d / 8)), 0, -1)
 
 
 def _scaled(images: tuple, scale: float) -> tuple[tuple, np.ndarray]:

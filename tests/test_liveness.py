@@ -344,7 +344,7 @@ def test_eyes_that_lost_their_tracked_points_get_new_ones(face_frames):
     without points gets new ones from its own corners at the next frame."""
     import cv2
 
-    from kiosk.liveness import _REGIONS, SurfaceFlow, _regions_of
+    from kiosk.liveness import _REGIONS, SurfaceFlow, _region_counts, _regions_of
 
     frame, lm, _ = face_frames
     grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
@@ -356,7 +356,7 @@ def test_eyes_that_lost_their_tracked_points_get_new_ones(face_frames):
     flow.ids, flow.pts = flow.ids[kept], flow.pts[kept]
     assert len(flow.pts) >= SurfaceFlow.MIN_POINTS  # enough left that no full refill would come
     flow.update(1 / SURFACE_FPS, _noisy(grey, rng), lm)
-    counts = np.bincount(_regions_of(flow.pts, lm), minlength=len(_REGIONS))
+    counts = _region_counts(flow.pts, lm)
     assert all(counts[k] >= SurfaceFlow.MIN_REGION for k in eyes), dict(zip(_REGIONS, counts.tolist()))
     # and the eyes' new points are tracked on: their motion is measured again from here
     for i in range(2, 8):
