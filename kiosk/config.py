@@ -195,10 +195,10 @@ SCHEMA: dict[str, Section] = {
                 "off | passive (blinks, 3D motion of the face's surface) | passive_then_challenge (ask "
                 "'Kedipkan mata' / 'Tengok ke kiri' when passive signs are not conclusive) | challenge "
                 "(always ask). Measured on recorded clips and simulated attacks (docs/liveness.md): "
-                "65 % of genuine tracks passed passively within 5 s at 15 frames/s (44 % at 7.5); "
+                "66 % of genuine tracks passed passively within 5 s at 15 frames/s (50 % at 7.5); "
                 "simulated prints: 0 of 1,344 at 15 frames/s, 2 of 1,176 at 7.5; screens (screen_* "
                 "below): a real phone replay 0 of 20 recorded, held-out simulated screen replays 4 of 30 "
-                "accepted at 15 frames/s and 2 of 30 at 7.5 on the latest held-out seed (4-6 of about 30 "
+                "accepted at 15 frames/s and 1 of 30 at 7.5 on the latest held-out seed (4-6 of about 30 "
                 "on earlier ones). Re-measure with the kiosk's own camera in a pilot.",
                 choices=("off", "passive", "passive_then_challenge", "challenge")),
         Setting("snapshot", False,
