@@ -384,7 +384,7 @@ class SurfaceFlow:
             _mask_out(mask, self.pts, d)  # new points away from the ones still tracked
             box = _clamped(lm.min(axis=0) - 0.1 * d, lm.max(axis=0) + 0.1 * d, w, h)
         if refill:
-            self._add(self._corners(gray, mask, box, scale, d, self.MAX_POINTS - len(self.pts), 0.005), mask, d)
+            self._add(self._corners(gray, mask, box, scale, d, self.MAX_POINTS - len(self.pts), 0.005))
             counts = _region_counts(self.pts, lm)
             self.held = {k for k, n in enumerate(counts) if n >= self.MIN_REGION}
         elif lost:
@@ -392,7 +392,7 @@ class SurfaceFlow:
             of = _regions_of(found, lm)
             top = [found[of == k][:self.REGION_FILL - counts[k]] for k in lost]  # strongest first
             self.held -= {k for k, t in zip(lost, top) if counts[k] + len(t) < self.MIN_REGION}
-            self._add(np.concatenate(top), mask, d)
+            self._add(np.concatenate(top))
         self.prev = (ts, gray, lm)
         while self.hist and ts - self.hist[0][0] > 2 * self.gap_s:
             self.hist.popleft()
@@ -418,12 +418,11 @@ class SurfaceFlow:
             return np.zeros((0, 2), np.float32)
         return (found.reshape(-1, 2) / fxy + (x0, y0)).astype(np.float32)
 
-    def _add(self, found: np.ndarray, mask: np.ndarray, d: float) -> None:
-        """Track these new points, and keep later searches away from them."""
+    def _add(self, found: np.ndarray) -> None:
+        """Track these new points from this frame on."""
         self.pts = np.r_[self.pts, found].astype(np.float32)
         self.ids = np.r_[self.ids, np.arange(self.next_id, self.next_id + len(found))]
         self.next_id += len(found)
-        _mask_out(mask, found, d)
 
     def _measure(self, ref, lm: np.ndarray, d: float) -> SurfacePair | None:
         import cv2
